@@ -1,0 +1,40 @@
+// What a measuring session is asked to do. Values arrive validated from the TypeScript layer.
+#pragma once
+
+#include <time.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace rtlat {
+
+enum class Policy { Fifo, RoundRobin, Other, Deadline };
+
+struct ThreadConfig {
+  int cpu = -1;  // -1: leave the affinity alone
+  Policy policy = Policy::Fifo;
+  int priority = 99;
+  int64_t periodNs = 1000000;
+  // SCHED_DEADLINE reservation; ignored by the other policies.
+  int64_t runtimeNs = 0;
+  int64_t deadlineNs = 0;
+  std::size_t ringCapacity = 1 << 16;  // samples; a power of two
+  // Test-only: after this many wake-ups, sleep stallNs once, to produce overruns on purpose.
+  uint64_t testStallAfterCycles = 0;
+  int64_t testStallNs = 0;
+};
+
+struct SessionConfig {
+  std::vector<ThreadConfig> threads;
+  clockid_t clock = CLOCK_MONOTONIC;
+  uint64_t loops = 0;       // wake-ups per thread; 0: no limit
+  int64_t durationNs = 0;   // 0: no limit
+  bool alignToSecond = false;  // every thread's first wake-up on the next full second (--secaligned)
+  bool lockMemory = true;
+  bool requestDmaLatency = true;
+  bool allowDegraded = false;
+  int64_t breakThresholdNs = 0;  // 0: off; otherwise stop everything at the first latency above it
+};
+
+}  // namespace rtlat
