@@ -1,0 +1,54 @@
+// HDR histograms as rtlat uses them: nanosecond values, 3 significant digits, the plain JS backend
+// (no WebAssembly histograms to destroy), 64-bit counts where a run can exceed 2^32 samples.
+import * as hdr from 'hdr-histogram-js';
+
+export type Histogram = hdr.Histogram;
+
+export const PERCENTILES = [50, 90, 99, 99.9, 99.99] as const;
+
+export interface PercentileValue {
+  percentile: number;
+  valueNs: number;
+  /** False when the run has too few samples for this percentile to mean anything. */
+  reliable: boolean;
+}
+
+/** Cumulative histograms count up to days of samples; interval ones never get near 2^32. */
+export function newHistogram(counts: 'cumulative' | 'interval' = 'cumulative'): Histogram {
+  return hdr.build({
+    bitBucketSize: counts === 'cumulative' ? 64 : 32,
+    autoResize: true,
+    lowestDiscernibleValue: 1,
+    numberOfSignificantValueDigits: 3,
+    useWebAssembly: false,
+  });
+}
+
+/**
+ * Samples needed before percentile p says something: ten beyond it (p99.99 needs 100,000).
+ * Below that, the value is the maximum of a handful of samples, not a tail.
+ */
+export function minSamplesFor(percentile: number): number {
+  return Math.round(10 / (1 - percentile / 100));
+}
+
+export function percentilesOf(histogram: Histogram): PercentileValue[] {
+  const count = histogram.totalCount;
+  return PERCENTILES.map((percentile) => ({
+    percentile,
+    valueNs: count === 0 ? 0 : histogram.getValueAtPercentile(percentile),
+    reliable: count >= minSamplesFor(percentile),
+  }));
+}
+
+export function encodeHistogram(histogram: Histogram): string {
+  return hdr.encodeIntoCompressedBase64(histogram);
+}
+
+export function decodeHistogram(encoded: string): Histogram {
+  const decoded = hdr.decodeFromCompressedBase64(encoded, 64, false);
+  // Decoding gives a histogram of the default size; copy into a 64-bit auto-resizing one.
+  const histogram = newHistogram('cumulative');
+  histogram.add(decoded);
+  return histogram;
+}

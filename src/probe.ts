@@ -1,0 +1,310 @@
+// The probe: starts the native measuring threads, drains their rings into histograms on a JS
+// timer, and stops them. Data flows one way: native ring -> drain -> ThreadRecorder -> results.
+import { PrivilegeError } from './errors.js';
+import { encodeHistogram, newHistogram, percentilesOf, type Histogram, type PercentileValue } from './histogram.js';
+import { loadAddon, type NativeAppliedScheduling, type NativeSession, type NativeStartResult, type NativeThreadStats } from './native.js';
+import { resolveOptions, type ProbeConfig, type ProbeOptions } from './options.js';
+import { describeRefusals, privilegeMessage } from './privileges.js';
+import { ThreadRecorder, type CompletedInterval, type MicrosecondHistogram, type Spike } from './recorder.js';
+
+export interface LatencySummary {
+  count: number;
+  minNs: number;
+  avgNs: number;
+  maxNs: number;
+  percentiles: PercentileValue[];
+}
+
+export interface ThreadResult extends LatencySummary {
+  thread: number;
+  /** The CPU requested; null when not pinned (SCHED_DEADLINE). */
+  cpu: number | null;
+  tid: number;
+  periodNs: number;
+  /** What the kernel reported after set-up, read back rather than assumed. */
+  applied: NativeAppliedScheduling;
+  memoryLocked: boolean;
+  /** Page faults of the measuring thread while it measured: zero when its memory was locked. */
+  pageFaults: number;
+  /** Wake-ups skipped because their time had already passed (cyclictest's overruns). */
+  overruns: number;
+  /** Samples lost because the ring was full; count/min/avg/max still include them. */
+  dropped: number;
+  lastNs: number;
+  /** Samples in the histogram (count - dropped). */
+  histogramCount: number;
+  /** The view corrected for coordinated omission: a stall counts as the wake-ups it cost. */
+  corrected: { count: number; maxNs: number; percentiles: PercentileValue[] };
+  /** HdrHistogram V2 compressed, base64 (the raw view). */
+  histogram: string;
+  correctedHistogram: string;
+  microsecondHistogram: MicrosecondHistogram | null;
+}
+
+export type StopReason = 'completed' | 'stopped' | 'breaktrace';
+
+export interface ProbeResult {
+  config: ProbeConfig;
+  startedAt: Date;
+  endedAt: Date;
+  stoppedBy: StopReason;
+  /** Set-up steps the kernel refused in a run that was allowed to degrade. */
+  degraded: string[];
+  dmaLatencyHeld: boolean;
+  codeLockedBytes: number;
+  threads: ThreadResult[];
+  /** All threads together. */
+  all: LatencySummary & { overruns: number; dropped: number; histogram: string };
+  breaktrace: { thread: number; cpu: number | null; latencyNs: number; tracingStopped: boolean } | null;
+}
+
+export interface ProbeSnapshot {
+  at: Date;
+  threads: { thread: number; cpu: number | null; interval: LatencySummary; cumulative: LatencySummary; overruns: number; dropped: number }[];
+}
+
+export interface ProbeHooks {
+  onSpike?: (spike: Spike) => void;
+  onInterval?: (interval: CompletedInterval) => void;
+}
+
+const DRAIN_CHUNK = 1 << 16;
+const STOP_POLL_MS = 2;
+
+// Running probes are held here so that GC never collects one mid-run (its native destructor would
+// stop it silently). A stopped probe leaves the set and can be collected with all it owns.
+const runningProbes = new Set<Probe>();
+
+function summarize(histogram: Histogram, exact?: { count: number; minNs: number; maxNs: number; sumNs: number }): LatencySummary {
+  const count = exact?.count ?? histogram.totalCount;
+  return {
+    count,
+    minNs: exact ? exact.minNs : count ? histogram.minNonZeroValue : 0,
+    avgNs: exact ? (count ? exact.sumNs / count : 0) : count ? histogram.mean : 0,
+    maxNs: exact ? exact.maxNs : histogram.maxValue,
+    percentiles: percentilesOf(histogram),
+  };
+}
+
+export class Probe {
+  readonly config: ProbeConfig;
+  private readonly hooks: ProbeHooks;
+  private native: NativeSession | null = null;
+  private startInfo: NativeStartResult | null = null;
+  private recorders: ThreadRecorder[] = [];
+  private readonly drainBuffer = new Float64Array(3 * DRAIN_CHUNK);
+  private drainTimer: NodeJS.Timeout | null = null;
+  private startedAt = new Date(0);
+  private degraded: string[] = [];
+  private result: Promise<ProbeResult> | null = null;
+  private resolveFinished!: () => void;
+  /** Resolves when the threads have ended, by reaching their loops or duration or by stop(). */
+  readonly finished: Promise<void> = new Promise((resolve) => (this.resolveFinished = resolve));
+
+  constructor(options: ProbeOptions = {}, hooks: ProbeHooks = {}) {
+    this.config = resolveOptions(options);
+    this.hooks = hooks;
+  }
+
+  get running(): boolean {
+    return this.native !== null && this.result === null;
+  }
+
+  /** Sets up and starts every measuring thread. Throws PrivilegeError when a step is refused and degraded runs are not allowed. */
+  start(): this {
+    if (this.native) throw new Error('rtlat: this probe was already started');
+    const { NativeSession } = loadAddon();
+    const config = this.config;
+    const native = new NativeSession({
+      threads: config.threads.map((plan) => ({
+        cpu: plan.cpu ?? -1,
+        policy: config.policy,
+        priority: config.priority,
+        periodNs: plan.periodNs,
+        runtimeNs: config.deadlineRuntimeNs,
+        deadlineNs: plan.periodNs,
+        ringCapacity: plan.ringCapacity,
+        testStallAfterCycles: plan.thread === 0 ? config.testStallAfterCycles : 0,
+        testStallNs: plan.thread === 0 ? config.testStallNs : 0,
+      })),
+      clock: config.clock,
+      loops: config.loops ?? 0,
+      durationNs: config.durationNs ?? 0,
+      alignToSecond: config.aligned,
+      lockMemory: config.lockMemory,
+      requestDmaLatency: config.dmaLatency,
+      allowDegraded: config.allowDegraded,
+      breakThresholdNs: config.breakThresholdNs ?? 0,
+    });
+    const startInfo = native.start();
+    const refusals = describeRefusals(startInfo, {
+      policy: config.policy,
+      priority: config.priority,
+      cpus: config.threads.map((plan) => plan.cpu),
+    });
+    if (startInfo.launchErrno) throw new Error(`rtlat: could not create a measuring thread (errno ${startInfo.launchErrno})`);
+    if (!startInfo.started) throw new PrivilegeError(privilegeMessage(refusals), refusals);
+
+    this.native = native;
+    this.startInfo = startInfo;
+    this.degraded = refusals;
+    this.startedAt = new Date();
+    this.recorders = config.threads.map(
+      (plan) =>
+        new ThreadRecorder({
+          thread: plan.thread,
+          cpu: plan.cpu,
+          periodNs: plan.periodNs,
+          ...(config.spikeThresholdNs !== null && { spikeThresholdNs: config.spikeThresholdNs }),
+          ...(config.histogramMaxUs !== null && { histogramMaxUs: config.histogramMaxUs }),
+          intervalNs: config.intervalNs,
+          ...(this.hooks.onSpike && { onSpike: this.hooks.onSpike }),
+          ...(this.hooks.onInterval && { onInterval: this.hooks.onInterval }),
+        }),
+    );
+    runningProbes.add(this);
+    this.drainTimer = setInterval(() => this.tick(), config.drainIntervalMs);
+    if (!config.keepProcessAlive) this.drainTimer.unref();
+    return this;
+  }
+
+  /** The applied set-up of each thread, as read back from the kernel. */
+  get setup(): NativeStartResult {
+    if (!this.startInfo) throw new Error('rtlat: the probe has not been started');
+    return this.startInfo;
+  }
+
+  /** The exact native counters right now, without draining (for status lines). */
+  liveStats(): NativeThreadStats[] {
+    return this.native ? this.native.stats() : [];
+  }
+
+  /** The interval since the previous snapshot and the cumulative view, per thread. */
+  snapshot(): ProbeSnapshot {
+    if (this.native && !this.result) this.drain();
+    const stats = this.liveStats();
+    return {
+      at: new Date(),
+      threads: this.recorders.map((recorder, index) => {
+        const interval = summarize(recorder.sinceSnapshot);
+        recorder.sinceSnapshot.reset();
+        return {
+          thread: index,
+          cpu: this.config.threads[index]!.cpu,
+          interval,
+          cumulative: summarize(recorder.raw),
+          overruns: stats[index]?.overruns ?? 0,
+          dropped: stats[index]?.dropped ?? 0,
+        };
+      }),
+    };
+  }
+
+  /** Stops measuring (within one period), drains what is left and returns the results. Idempotent. */
+  stop(): Promise<ProbeResult> {
+    if (!this.native) return Promise.reject(new Error('rtlat: the probe has not been started'));
+    this.result ??= this.finish();
+    return this.result;
+  }
+
+  private tick(): void {
+    this.drain();
+    if (this.native!.finished()) void this.stop();
+  }
+
+  private drain(): void {
+    const native = this.native!;
+    this.recorders.forEach((recorder, index) => {
+      let moved: number;
+      do {
+        moved = native.drain(index, this.drainBuffer);
+        recorder.record(this.drainBuffer, moved);
+      } while (moved === DRAIN_CHUNK);
+    });
+  }
+
+  private async finish(): Promise<ProbeResult> {
+    const native = this.native!;
+    const finishedOnItsOwn = native.finished();
+    native.requestStop();
+    // Joining at once would block the event loop for up to a period; wait for the threads to end.
+    while (!native.finished()) await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+    native.join();
+    clearInterval(this.drainTimer!);
+    this.drain();
+    const endedAt = new Date();
+    const runNs = (endedAt.getTime() - this.startedAt.getTime()) * 1e6;
+    for (const recorder of this.recorders) recorder.flushInterval(runNs);
+    const stats = native.stats();
+    const broken = native.breakInfo();
+    runningProbes.delete(this);
+    this.resolveFinished();
+    return {
+      config: this.config,
+      startedAt: this.startedAt,
+      endedAt,
+      stoppedBy: broken ? 'breaktrace' : finishedOnItsOwn ? 'completed' : 'stopped',
+      degraded: this.degraded,
+      dmaLatencyHeld: this.startInfo!.dmaLatency.held,
+      codeLockedBytes: this.startInfo!.codeLock.bytes,
+      threads: this.recorders.map((recorder, index) => this.threadResult(recorder, index, stats[index]!)),
+      all: this.allThreads(stats),
+      breaktrace: broken && {
+        thread: broken.thread,
+        cpu: this.config.threads[broken.thread]!.cpu,
+        latencyNs: broken.latencyNs,
+        tracingStopped: this.startInfo!.tracingReachable,
+      },
+    };
+  }
+
+  private threadResult(recorder: ThreadRecorder, index: number, stats: NativeThreadStats): ThreadResult {
+    const plan = this.config.threads[index]!;
+    const report = this.startInfo!.threads[index]!;
+    return {
+      thread: index,
+      cpu: plan.cpu,
+      tid: report.tid,
+      periodNs: plan.periodNs,
+      applied: report.applied,
+      memoryLocked: report.memoryLocked,
+      pageFaults: stats.pageFaults,
+      ...summarize(recorder.raw, stats),
+      overruns: stats.overruns,
+      dropped: stats.dropped,
+      lastNs: stats.lastNs,
+      histogramCount: recorder.raw.totalCount,
+      corrected: {
+        count: recorder.corrected.totalCount,
+        maxNs: recorder.corrected.maxValue,
+        percentiles: percentilesOf(recorder.corrected),
+      },
+      histogram: encodeHistogram(recorder.raw),
+      correctedHistogram: encodeHistogram(recorder.corrected),
+      microsecondHistogram: recorder.microseconds,
+    };
+  }
+
+  private allThreads(stats: NativeThreadStats[]): ProbeResult['all'] {
+    const merged = newHistogram('cumulative');
+    for (const recorder of this.recorders) merged.add(recorder.raw);
+    const counted = stats.filter((thread) => thread.count > 0);
+    const exact = {
+      count: counted.reduce((sum, thread) => sum + thread.count, 0),
+      minNs: counted.length ? Math.min(...counted.map((thread) => thread.minNs)) : 0,
+      maxNs: counted.length ? Math.max(...counted.map((thread) => thread.maxNs)) : 0,
+      sumNs: counted.reduce((sum, thread) => sum + thread.sumNs, 0),
+    };
+    return {
+      ...summarize(merged, exact),
+      overruns: stats.reduce((sum, thread) => sum + thread.overruns, 0),
+      dropped: stats.reduce((sum, thread) => sum + thread.dropped, 0),
+      histogram: encodeHistogram(merged),
+    };
+  }
+}
+
+/** Starts a probe with the given options; see Probe. */
+export function startProbe(options: ProbeOptions = {}, hooks: ProbeHooks = {}): Probe {
+  return new Probe(options, hooks).start();
+}

@@ -1,0 +1,112 @@
+// Turns one thread's drained samples into histograms: the raw view (one sample per wake-up, as
+// cyclictest counts), the view corrected for coordinated omission (as jHiccup records), the
+// current interval, an optional per-microsecond histogram for cyclictest's -h format, and spikes.
+import { newHistogram, type Histogram } from './histogram.js';
+import { NS_PER_US } from './units.js';
+
+export interface Spike {
+  thread: number;
+  cpu: number | null;
+  cycle: number;
+  latencyNs: number;
+  /** When the wake-up was due, in ns since the run's start. */
+  dueNs: number;
+}
+
+export interface CompletedInterval {
+  thread: number;
+  startNs: number;
+  endNs: number;
+  histogram: Histogram;
+}
+
+/** cyclictest's -h histogram: one bucket per microsecond below maxUs, the rest counted as overflows. */
+export interface MicrosecondHistogram {
+  maxUs: number;
+  buckets: number[];
+  overflows: number;
+  /** Cycle numbers of the overflowing samples (cyclictest prints them); capped at OVERFLOW_CYCLES_KEPT. */
+  overflowCycles: number[];
+}
+
+export const OVERFLOW_CYCLES_KEPT = 1024;
+
+export interface RecorderOptions {
+  thread: number;
+  cpu: number | null;
+  periodNs: number;
+  spikeThresholdNs?: number;
+  histogramMaxUs?: number;
+  /** Length of the intervals handed to onInterval, by the samples' due times; 0: no intervals. */
+  intervalNs?: number;
+  onSpike?: (spike: Spike) => void;
+  onInterval?: (interval: CompletedInterval) => void;
+}
+
+export class ThreadRecorder {
+  readonly raw: Histogram = newHistogram('cumulative');
+  readonly corrected: Histogram = newHistogram('cumulative');
+  /** Samples since the last takeSnapshot(); the probe's interval view. */
+  readonly sinceSnapshot: Histogram = newHistogram('interval');
+  readonly microseconds: MicrosecondHistogram | null;
+  private interval: Histogram | null;
+  private intervalStartNs = 0;
+
+  constructor(private readonly options: RecorderOptions) {
+    const maxUs = options.histogramMaxUs;
+    this.microseconds = maxUs ? { maxUs, buckets: new Array<number>(maxUs).fill(0), overflows: 0, overflowCycles: [] } : null;
+    this.interval = options.intervalNs ? newHistogram('interval') : null;
+  }
+
+  /** Records `count` samples laid out as (latencyNs, dueNs, cycle) triples. */
+  record(samples: Float64Array, count: number): void {
+    const { periodNs, spikeThresholdNs, intervalNs } = this.options;
+    for (let i = 0; i < count; i++) {
+      const latencyNs = samples[3 * i]!;
+      const dueNs = samples[3 * i + 1]!;
+      const cycle = samples[3 * i + 2]!;
+      // clock_nanosleep never returns early, so a negative latency cannot happen; clamping keeps a
+      // broken clock from throwing inside the histogram (the native minimum still shows it).
+      const value = latencyNs > 0 ? latencyNs : 0;
+      if (this.interval && intervalNs && dueNs >= this.intervalStartNs + intervalNs) this.closeInterval(dueNs);
+      this.raw.recordValue(value);
+      this.corrected.recordValueWithExpectedInterval(value, periodNs);
+      this.sinceSnapshot.recordValue(value);
+      this.interval?.recordValue(value);
+      if (this.microseconds) this.recordMicroseconds(value, cycle);
+      if (spikeThresholdNs !== undefined && latencyNs > spikeThresholdNs) {
+        this.options.onSpike?.({ thread: this.options.thread, cpu: this.options.cpu, cycle, latencyNs, dueNs });
+      }
+    }
+  }
+
+  /** Hands over the interval in progress (at the end of a run). */
+  flushInterval(endNs: number): void {
+    if (this.interval && this.interval.totalCount > 0) this.emitInterval(endNs);
+  }
+
+  private closeInterval(dueNs: number): void {
+    const intervalNs = this.options.intervalNs!;
+    const boundaryNs = Math.floor(dueNs / intervalNs) * intervalNs;
+    if (this.interval!.totalCount > 0) this.emitInterval(this.intervalStartNs + intervalNs);
+    this.intervalStartNs = boundaryNs;
+  }
+
+  private emitInterval(endNs: number): void {
+    const finished = this.interval!;
+    this.options.onInterval?.({ thread: this.options.thread, startNs: this.intervalStartNs, endNs, histogram: finished });
+    this.interval = newHistogram('interval');
+  }
+
+  private recordMicroseconds(latencyNs: number, cycle: number): void {
+    const histogram = this.microseconds!;
+    // cyclictest truncates each latency to whole microseconds before bucketing.
+    const us = Math.floor(latencyNs / NS_PER_US);
+    if (us < histogram.maxUs) {
+      histogram.buckets[us]!++;
+    } else {
+      histogram.overflows++;
+      if (histogram.overflowCycles.length < OVERFLOW_CYCLES_KEPT) histogram.overflowCycles.push(cycle);
+    }
+  }
+}
