@@ -1,0 +1,151 @@
+// The run file: rtlat's JSON result, version 1 (docs/run-schema.md, docs/run.schema.json).
+// `rtlat measure --json` writes it, `rtlat import cyclictest` produces it, and every later tool
+// (compare, merge, report) reads only this.
+import type { PercentileValue } from './histogram.js';
+import type { ProbeResult, StopReason } from './probe.js';
+import type { MicrosecondHistogram, Spike } from './recorder.js';
+
+export const RUN_SCHEMA = 'rtlat.run';
+export const RUN_SCHEMA_VERSION = 1;
+
+export interface RunConfig {
+  periodNs: number;
+  policy: string;
+  priority: number;
+  clock: 'monotonic' | 'realtime';
+  /** Added to the period of each further thread (cyclictest -d). */
+  distanceNs: number;
+  aligned: boolean;
+  loops: number | null;
+  durationNs: number | null;
+  /** The CPU of each thread, in thread order (null: not pinned). */
+  cpus: (number | null)[];
+  lockMemory: boolean;
+  dmaLatency: boolean;
+  allowDegraded: boolean;
+  spikeThresholdNs: number | null;
+  breakThresholdNs: number | null;
+  histogramMaxUs: number | null;
+}
+
+export interface RunThread {
+  thread: number;
+  cpu: number | null;
+  tid: number | null;
+  periodNs: number;
+  /** Read back from the kernel after set-up; null in imports that do not say. */
+  applied: { policy: string; priority: number; cpus: number[] } | null;
+  memoryLocked: boolean | null;
+  pageFaults: number | null;
+  count: number;
+  minNs: number;
+  avgNs: number;
+  maxNs: number;
+  overruns: number | null;
+  dropped: number;
+  percentiles: PercentileValue[];
+  corrected: { count: number; maxNs: number; percentiles: PercentileValue[] } | null;
+  /** HdrHistogram V2 compressed and base64-encoded, values in ns; null when the source kept none. */
+  histogram: string | null;
+  correctedHistogram: string | null;
+  microsecondHistogram: MicrosecondHistogram | null;
+}
+
+export interface RunFile {
+  schema: typeof RUN_SCHEMA;
+  schemaVersion: typeof RUN_SCHEMA_VERSION;
+  /** Who measured: rtlat itself, or cyclictest for imported runs. */
+  tool: { name: 'rtlat' | 'cyclictest'; version: string };
+  rtlatVersion: string;
+  commandLine: string;
+  startTime: string;
+  endTime: string;
+  config: RunConfig;
+  /** Where it was measured (src/fingerprint); null when unknown. */
+  environment: unknown;
+  degraded: string[];
+  dmaLatencyHeld: boolean | null;
+  stoppedBy: StopReason | 'signal';
+  breaktrace: { thread: number; cpu: number | null; latencyNs: number; tracingStopped: boolean } | null;
+  threads: RunThread[];
+  all: {
+    count: number;
+    minNs: number;
+    avgNs: number;
+    maxNs: number;
+    overruns: number | null;
+    dropped: number;
+    percentiles: PercentileValue[];
+    histogram: string | null;
+  };
+  spikes: Spike[];
+  /** Spikes beyond the list's cap, counted but not listed. */
+  spikesOmitted: number;
+}
+
+export interface RunMetadata {
+  rtlatVersion: string;
+  commandLine: string;
+  environment: unknown;
+  stoppedBy?: RunFile['stoppedBy'];
+  spikes: Spike[];
+  spikesOmitted: number;
+}
+
+export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFile {
+  const { config } = result;
+  return {
+    schema: RUN_SCHEMA,
+    schemaVersion: RUN_SCHEMA_VERSION,
+    tool: { name: 'rtlat', version: meta.rtlatVersion },
+    rtlatVersion: meta.rtlatVersion,
+    commandLine: meta.commandLine,
+    startTime: result.startedAt.toISOString(),
+    endTime: result.endedAt.toISOString(),
+    config: {
+      periodNs: config.periodNs,
+      policy: config.policy,
+      priority: config.priority,
+      clock: config.clock,
+      distanceNs: config.distanceNs,
+      aligned: config.aligned,
+      loops: config.loops,
+      durationNs: config.durationNs,
+      cpus: config.threads.map((plan) => plan.cpu),
+      lockMemory: config.lockMemory,
+      dmaLatency: config.dmaLatency,
+      allowDegraded: config.allowDegraded,
+      spikeThresholdNs: config.spikeThresholdNs,
+      breakThresholdNs: config.breakThresholdNs,
+      histogramMaxUs: config.histogramMaxUs,
+    },
+    environment: meta.environment,
+    degraded: result.degraded,
+    dmaLatencyHeld: result.dmaLatencyHeld,
+    stoppedBy: meta.stoppedBy ?? result.stoppedBy,
+    breaktrace: result.breaktrace,
+    threads: result.threads.map((thread) => ({
+      thread: thread.thread,
+      cpu: thread.cpu,
+      tid: thread.tid,
+      periodNs: thread.periodNs,
+      applied: { policy: thread.applied.policy, priority: thread.applied.priority, cpus: thread.applied.cpus },
+      memoryLocked: thread.memoryLocked,
+      pageFaults: thread.pageFaults,
+      count: thread.count,
+      minNs: thread.minNs,
+      avgNs: thread.avgNs,
+      maxNs: thread.maxNs,
+      overruns: thread.overruns,
+      dropped: thread.dropped,
+      percentiles: thread.percentiles,
+      corrected: thread.corrected,
+      histogram: thread.histogram,
+      correctedHistogram: thread.correctedHistogram,
+      microsecondHistogram: thread.microsecondHistogram,
+    })),
+    all: result.all,
+    spikes: meta.spikes,
+    spikesOmitted: meta.spikesOmitted,
+  };
+}
