@@ -107,8 +107,10 @@ export function loadAddon(): Addon {
   }
   const require = createRequire(import.meta.url);
   const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  // RTLAT_ADDON points at another build of the same addon (the sanitizer build in CI).
+  const override = process.env.RTLAT_ADDON;
   try {
-    addon = (require('node-gyp-build') as (root: string) => Addon)(packageRoot);
+    addon = override ? (require(path.resolve(override)) as Addon) : (require('node-gyp-build') as (root: string) => Addon)(packageRoot);
   } catch (error) {
     throw new PlatformError(
       `rtlat: the native addon is not built (${(error as Error).message.split('\n')[0]}); run \`npm install\` or \`npm run build\``,

@@ -41,6 +41,8 @@ export interface RunThread {
   minNs: number;
   avgNs: number;
   maxNs: number;
+  /** The last latency measured (cyclictest's "Act"). */
+  lastNs: number | null;
   overruns: number | null;
   dropped: number;
   percentiles: PercentileValue[];
@@ -136,6 +138,7 @@ export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFil
       minNs: thread.minNs,
       avgNs: thread.avgNs,
       maxNs: thread.maxNs,
+      lastNs: thread.lastNs,
       overruns: thread.overruns,
       dropped: thread.dropped,
       percentiles: thread.percentiles,
