@@ -115,6 +115,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
                         InstanceMethod<&NativeSession::RequestStop>("requestStop"),
                         InstanceMethod<&NativeSession::Finished>("finished"),
                         InstanceMethod<&NativeSession::Join>("join"),
+                        InstanceMethod<&NativeSession::Close>("close"),
                         InstanceMethod<&NativeSession::Break>("breakInfo")});
   }
 
@@ -134,6 +135,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   void RequestStop(const Napi::CallbackInfo&) { session_->requestStop(); }
   Napi::Value Finished(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), session_->finished()); }
   void Join(const Napi::CallbackInfo&) { session_->join(); }
+  void Close(const Napi::CallbackInfo&) { session_->close(); }
   Napi::Value Break(const Napi::CallbackInfo& info);
 
   std::unique_ptr<rtlat::Session> session_;

@@ -90,6 +90,8 @@ export interface NativeSession {
   requestStop(): void;
   finished(): boolean;
   join(): void;
+  /** Joins and frees the threads' memory; afterwards stats() is empty and drain() throws. */
+  close(): void;
   breakInfo(): { thread: number; latencyNs: number } | null;
 }
 

@@ -36,6 +36,8 @@ export interface ProbeOptions {
   histogramMaxUs?: number;
   /** Length of the intervals handed to onInterval (e.g. for HdrHistogram logs); 0: none. */
   intervalNs?: number;
+  /** Samples each thread's ring holds (a power of two, at least 1024); by default 4 s worth at the thread's period. */
+  ringCapacity?: number;
   /** How often samples move from the native rings into histograms (default 100ms). */
   drainIntervalMs?: number;
   /** Keep the event loop alive while measuring (the CLI does; an embedded probe does not). */
@@ -125,11 +127,14 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   durationWithin('duration', options.durationNs, NS_PER_MS, 365 * 86_400 * NS_PER_S);
   const distanceNs = options.distanceNs ?? 0;
   if (distanceNs !== 0) durationWithin('distance', distanceNs, 1, PERIOD_MAX_NS);
-  for (const option of ['spikeThresholdNs', 'breakThresholdNs'] as const) {
-    durationWithin(option === 'spikeThresholdNs' ? 'spike' : 'breaktrace', options[option], 1, PERIOD_MAX_NS);
-  }
+  durationWithin('spike', options.spikeThresholdNs, 0, PERIOD_MAX_NS);
+  durationWithin('breaktrace', options.breakThresholdNs, 1, PERIOD_MAX_NS);
   positiveInteger('histogram', options.histogramMaxUs, 10_000_000);
   positiveInteger('threads', options.threads, 4096);
+  const ringCapacity = options.ringCapacity;
+  if (ringCapacity !== undefined && !(Number.isSafeInteger(ringCapacity) && ringCapacity >= RING_MIN && ringCapacity <= RING_MAX && (ringCapacity & (ringCapacity - 1)) === 0)) {
+    throw new OptionError('ringCapacity', ringCapacity, `a power of two from ${RING_MIN} to ${RING_MAX}`);
+  }
 
   const { online, allowed } = usableCpus();
   const cpus = options.cpus ?? allowed;
@@ -160,7 +165,7 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
       thread,
       cpu: policy === 'deadline' ? null : cpus[thread % cpus.length]!,
       periodNs: threadPeriodNs,
-      ringCapacity: ringCapacityFor(threadPeriodNs),
+      ringCapacity: ringCapacity ?? ringCapacityFor(threadPeriodNs),
     });
   }
 

@@ -176,7 +176,7 @@ export class Probe {
 
   /** The exact native counters right now, without draining (for status lines). */
   liveStats(): NativeThreadStats[] {
-    return this.native ? this.native.stats() : [];
+    return this.native && !this.result ? this.native.stats() : [];
   }
 
   /** The interval since the previous snapshot and the cumulative view, per thread. */
@@ -237,6 +237,7 @@ export class Probe {
     for (const recorder of this.recorders) recorder.flushInterval(runNs);
     const stats = native.stats();
     const broken = native.breakInfo();
+    native.close();
     runningProbes.delete(this);
     this.resolveFinished();
     return {

@@ -29,9 +29,7 @@ Session::Session(SessionConfig config)
 }
 
 Session::~Session() {
-  requestStop();
-  join();
-  threads_.clear();
+  close();
   control_->~SessionControl();
 }
 
@@ -41,7 +39,7 @@ void Session::openTracing(StartResult& result) {
     if (marker < 0) continue;
     const int tracingOn = openForWriting(std::string(root) + "/tracing_on");
     if (tracingOn < 0) {
-      close(marker);
+      ::close(marker);
       continue;
     }
     control_->traceMarkerFd = marker;
@@ -59,7 +57,7 @@ void Session::holdDmaLatency(StartResult& result) {
     result.dmaLatencyErrno = errno;
   } else if (write(fd, &zeroUs, sizeof(zeroUs)) != static_cast<ssize_t>(sizeof(zeroUs))) {
     result.dmaLatencyErrno = errno;
-    close(fd);
+    ::close(fd);
   } else {
     dmaLatencyFd_ = fd;
     result.dmaLatencyHeld = true;
@@ -135,9 +133,15 @@ void Session::join() {
   release();
 }
 
+void Session::close() {
+  requestStop();
+  join();
+  threads_.clear();
+}
+
 void Session::release() {
   for (int* fd : {&dmaLatencyFd_, &control_->traceMarkerFd, &control_->tracingOnFd}) {
-    if (*fd >= 0) close(*fd);
+    if (*fd >= 0) ::close(*fd);
     *fd = -1;
   }
   if (holdsCodeLock_) releaseCodeLock();

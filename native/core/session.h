@@ -46,6 +46,9 @@ class Session {
   // Waits for the threads and releases the DMA-latency request, tracefs files and code lock.
   // Idempotent.
   void join();
+  // Joins, then frees every thread's stack, ring and counters (and so unlocks them). Idempotent;
+  // afterwards the session has no threads.
+  void close();
 
   std::size_t threadCount() const { return threads_.size(); }
   MeasuringThread& thread(std::size_t index) { return *threads_[index]; }
