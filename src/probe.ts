@@ -95,7 +95,7 @@ export class Probe {
   private readonly drainBuffer = new Float64Array(3 * DRAIN_CHUNK);
   private drainTimer: NodeJS.Timeout | null = null;
   private startedAt = new Date(0);
-  private degraded: string[] = [];
+  private degradedSteps: string[] = [];
   private result: Promise<ProbeResult> | null = null;
   private resolveFinished!: () => void;
   /** Resolves when the threads have ended, by reaching their loops or duration or by stop(). */
@@ -147,7 +147,7 @@ export class Probe {
 
     this.native = native;
     this.startInfo = startInfo;
-    this.degraded = refusals;
+    this.degradedSteps = refusals;
     this.startedAt = new Date();
     this.recorders = config.threads.map(
       (plan) =>
@@ -166,6 +166,11 @@ export class Probe {
     this.drainTimer = setInterval(() => this.tick(), config.drainIntervalMs);
     if (!config.keepProcessAlive) this.drainTimer.unref();
     return this;
+  }
+
+  /** Set-up steps the kernel refused in a run allowed to degrade (empty otherwise). */
+  get degraded(): readonly string[] {
+    return this.degradedSteps;
   }
 
   /** The applied set-up of each thread, as read back from the kernel. */
@@ -245,7 +250,7 @@ export class Probe {
       startedAt: this.startedAt,
       endedAt,
       stoppedBy: broken ? 'breaktrace' : finishedOnItsOwn ? 'completed' : 'stopped',
-      degraded: this.degraded,
+      degraded: this.degradedSteps,
       dmaLatencyHeld: this.startInfo!.dmaLatency.held,
       codeLockedBytes: this.startInfo!.codeLock.bytes,
       threads: this.recorders.map((recorder, index) => this.threadResult(recorder, index, stats[index]!)),

@@ -89,7 +89,8 @@ export interface RunMetadata {
   rtlatVersion: string;
   commandLine: string;
   environment: unknown;
-  stoppedBy?: RunFile['stoppedBy'];
+  /** Overrides the probe's reason, e.g. 'signal' when SIGINT stopped the run. */
+  stoppedBy?: RunFile['stoppedBy'] | undefined;
   spikes: Spike[];
   spikesOmitted: number;
 }

@@ -26,6 +26,11 @@ export interface DurationRule {
   allowZero?: boolean;
 }
 
+/** Periods and distances: cyclictest's -i and -d take microseconds. */
+export const PERIOD_RULE: DurationRule = { units: ['ns', 'us', 'ms', 's'], bareUnit: 'us', minNs: NS_PER_US, maxNs: 10 * NS_PER_S };
+/** Run lengths: cyclictest's -D takes seconds, or m, h, d. */
+export const DURATION_RULE: DurationRule = { units: ['ms', 's', 'm', 'h', 'd'], bareUnit: 's', minNs: NS_PER_MS, maxNs: 365 * 86_400 * NS_PER_S };
+
 const DURATION = /^(\d+(?:\.\d+)?)([a-z]*)$/;
 
 /** Parses "50us", "1.5ms", "10s", "2h" (or a bare number in the rule's unit) into whole nanoseconds. */

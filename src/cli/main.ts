@@ -1,0 +1,30 @@
+// `rtlat`: one file per command, each exporting its Command; errors go through cli/errors.ts.
+import { Command, CommanderError } from 'commander';
+import { RTLAT_VERSION } from '../version.js';
+import { reportError } from './errors.js';
+import { measureCommand } from './measure.js';
+
+const program = new Command('rtlat')
+  .description('Real-time wake-up latency of Linux hosts, containers and guests (cyclictest-compatible).')
+  .version(RTLAT_VERSION, '-V, --version')
+  .exitOverride()
+  .configureOutput({ writeErr: () => {} })
+  .addCommand(measureCommand());
+
+for (const command of program.commands) {
+  command.exitOverride().configureOutput({ writeErr: () => {} });
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const helpOrVersion =
+    error instanceof CommanderError &&
+    ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
+  if (helpOrVersion) {
+    process.exitCode = 0;
+  } else {
+    const command = process.argv.slice(2).find((arg) => program.commands.some((c) => c.name() === arg)) ?? '';
+    process.exitCode = reportError(command, error);
+  }
+}

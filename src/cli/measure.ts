@@ -1,0 +1,219 @@
+// `rtlat measure`: cyclictest's job from one command, with its outputs and rtlat's.
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { writeFileAtomic } from '../atomic-file.js';
+import { OptionError } from '../errors.js';
+import { HdrLogWriter } from '../formats/hdr-log.js';
+import { formatCyclictestHistogram, formatCyclictestSummary } from '../formats/cyclictest.js';
+import { formatSummaryTable } from '../formats/table.js';
+import type { ProbeOptions } from '../options.js';
+import { Probe } from '../probe.js';
+import type { Spike } from '../recorder.js';
+import { runFileFromProbe, type RunFile } from '../run.js';
+import { DURATION_RULE, NS_PER_S, NS_PER_US, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
+import { RTLAT_VERSION } from '../version.js';
+import { EXIT, reportError, UsageError } from './errors.js';
+import { StatusLine } from './status.js';
+
+interface MeasureFlags {
+  period: string;
+  duration?: string;
+  loops?: string;
+  threads?: string;
+  cpus?: string;
+  priority?: string;
+  policy: string;
+  deadlineRuntime?: string;
+  clock: string;
+  distance?: string;
+  aligned?: boolean;
+  mlock: boolean;
+  dmaLatency: boolean;
+  allowDegraded?: boolean;
+  format: string;
+  histogram?: string;
+  json?: string;
+  hdrLog?: string;
+  hdrInterval: string;
+  spike?: string;
+  breaktrace?: string;
+  quiet?: boolean;
+}
+
+interface Outputs {
+  format: 'table' | 'cyclictest';
+  histogram: boolean;
+  jsonPath: string | null;
+  hdrLogPath: string | null;
+  quiet: boolean;
+}
+
+/** Spikes listed in the run file at most; beyond, they are counted. */
+const SPIKES_KEPT = 100_000;
+
+export function measureCommand(): Command {
+  return new Command('measure')
+    .description('Measure wake-up latency like cyclictest: periodic threads, one per CPU by default.')
+    .option('-i, --period <time>', 'wake-up period: ns, us, ms or s (a bare number is us, as cyclictest -i)', '1ms')
+    .option('-D, --duration <time>', 'how long to measure: s, m, h or d (a bare number is s)')
+    .option('-l, --loops <n>', 'wake-ups per thread')
+    .option('-t, --threads <n>', 'number of measuring threads (default: one per CPU in --cpus)')
+    .option('-a, --cpus <list>', 'CPUs to pin threads to, e.g. 0-3,6 (default: every CPU this process may use)')
+    .option('-p, --priority <prio>', 'real-time priority (default 99 for fifo/rr; 0 for other/deadline)')
+    .addOption(new Option('--policy <policy>', 'scheduling policy').choices(['fifo', 'rr', 'other', 'deadline']).default('fifo'))
+    .option('--deadline-runtime <time>', 'SCHED_DEADLINE runtime per period (default 10% of it, at least 20us)')
+    .addOption(new Option('-c, --clock <clock>', 'clock to sleep on').choices(['monotonic', 'realtime']).default('monotonic'))
+    .option('-d, --distance <time>', 'add this to the period of each further thread, as cyclictest -d (default 0)')
+    .option('--aligned', 'start every thread on the next full second (cyclictest --secaligned)')
+    .option('--no-mlock', 'do not lock the measuring threads\' memory')
+    .option('--no-dma-latency', 'do not hold /dev/cpu_dma_latency at 0')
+    .option('--allow-degraded', 'measure even when the RT policy, memory locking or the DMA-latency request is refused')
+    .addOption(new Option('--format <format>', 'summary on stdout').choices(['table', 'cyclictest']).default('table'))
+    .option('--histogram <maxus>', 'print cyclictest\'s -h histogram up to this many us')
+    .option('--json <file>', 'write the run as JSON (docs/run-schema.md)')
+    .option('--hdr-log <file>', 'write an HdrHistogram interval log (one tag per CPU)')
+    .option('--hdr-interval <time>', 'interval of the HdrHistogram log', '1s')
+    .option('--spike <us>', 'list every sample above this many us (stderr and JSON)')
+    .option('-b, --breaktrace <us>', 'stop at the first sample above this many us and stop ftrace; exit code 4')
+    .option('-q, --quiet', 'no live status line')
+    .action(async (flags: MeasureFlags) => {
+      process.exitCode = await measure(flags);
+    });
+}
+
+function usToNs(option: string, text: string): number {
+  return parseDurationNs(option, text, { units: ['ns', 'us', 'ms', 's'], bareUnit: 'us', minNs: 0, maxNs: 10 * NS_PER_S });
+}
+
+/** Output files must be creatable before anything is measured: an existing, writable folder, not a folder itself. */
+function checkOutputPath(option: string, file: string): string {
+  const resolved = path.resolve(file);
+  const accepted = 'a file path in an existing, writable folder';
+  try {
+    accessSync(path.dirname(resolved), constants.W_OK);
+    if (statSync(resolved, { throwIfNoEntry: false })?.isDirectory()) throw new Error('a folder');
+  } catch {
+    throw new OptionError(option, file, accepted);
+  }
+  return resolved;
+}
+
+export function parseMeasureFlags(flags: MeasureFlags): { probe: ProbeOptions; outputs: Outputs; hdrIntervalNs: number } {
+  if (flags.loops !== undefined && flags.duration !== undefined) {
+    throw new UsageError(`--loops and --duration were both given (${flags.loops}, ${flags.duration}); give one of them`);
+  }
+  const probe: ProbeOptions = {
+    periodNs: parseDurationNs('period', flags.period, PERIOD_RULE),
+    policy: flags.policy as ProbeOptions['policy'],
+    clock: flags.clock as ProbeOptions['clock'],
+    lockMemory: flags.mlock,
+    dmaLatency: flags.dmaLatency,
+    allowDegraded: flags.allowDegraded ?? false,
+    aligned: flags.aligned ?? false,
+    keepProcessAlive: true,
+  };
+  if (flags.duration !== undefined) probe.durationNs = parseDurationNs('duration', flags.duration, DURATION_RULE);
+  if (flags.loops !== undefined) probe.loops = parseInteger('loops', flags.loops, 1, Number.MAX_SAFE_INTEGER);
+  if (flags.threads !== undefined) probe.threads = parseInteger('threads', flags.threads, 1, 4096);
+  if (flags.cpus !== undefined) probe.cpus = parseCpuList('cpus', flags.cpus);
+  if (flags.priority !== undefined) probe.priority = parseInteger('priority', flags.priority, -1000, 1000);
+  if (flags.deadlineRuntime !== undefined) probe.deadlineRuntimeNs = parseDurationNs('deadline-runtime', flags.deadlineRuntime, PERIOD_RULE);
+  if (flags.distance !== undefined) probe.distanceNs = parseDurationNs('distance', flags.distance, { ...PERIOD_RULE, allowZero: true });
+  if (flags.spike !== undefined) probe.spikeThresholdNs = usToNs('spike', flags.spike);
+  if (flags.breaktrace !== undefined) {
+    probe.breakThresholdNs = usToNs('breaktrace', flags.breaktrace);
+    if (probe.breakThresholdNs === 0) throw new OptionError('breaktrace', flags.breaktrace, 'a latency above 0, e.g. 100 (us)');
+  }
+  if (flags.histogram !== undefined) probe.histogramMaxUs = parseInteger('histogram', flags.histogram, 1, 1_000_000);
+  const hdrIntervalNs = parseDurationNs('hdr-interval', flags.hdrInterval, { units: ['ms', 's', 'm'], bareUnit: 's', minNs: 10 * 1_000_000, maxNs: 3_600 * NS_PER_S });
+  const outputs: Outputs = {
+    format: flags.format as Outputs['format'],
+    histogram: flags.histogram !== undefined,
+    jsonPath: flags.json === undefined ? null : checkOutputPath('json', flags.json),
+    hdrLogPath: flags.hdrLog === undefined ? null : checkOutputPath('hdr-log', flags.hdrLog),
+    quiet: flags.quiet ?? false,
+  };
+  if (outputs.hdrLogPath) probe.intervalNs = hdrIntervalNs;
+  return { probe, outputs, hdrIntervalNs };
+}
+
+function describeSpike(spike: Spike): string {
+  return (
+    `rtlat: spike T:${spike.thread}${spike.cpu === null ? '' : ` CPU:${spike.cpu}`} cycle ${spike.cycle} ` +
+    `latency ${(spike.latencyNs / NS_PER_US).toFixed(1)}us at +${(spike.dueNs / NS_PER_S).toFixed(6)}s`
+  );
+}
+
+async function measure(flags: MeasureFlags): Promise<number> {
+  let hdrLog: HdrLogWriter | null = null;
+  try {
+    const { probe: options, outputs } = parseMeasureFlags(flags);
+    const spikes: Spike[] = [];
+    let spikesOmitted = 0;
+    const probe = new Probe(options, {
+      onSpike: (spike) => {
+        process.stderr.write(`${describeSpike(spike)}\n`);
+        if (spikes.length < SPIKES_KEPT) spikes.push(spike);
+        else spikesOmitted++;
+      },
+      onInterval: (interval) => hdrLog?.write(interval, probe.config.threads[interval.thread]!.cpu),
+    });
+    if (outputs.hdrLogPath) hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: new Date(), comment: commandLine() });
+    probe.start();
+    for (const refusal of probe.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
+
+    let signalled = false;
+    const onSignal = () => {
+      signalled = true;
+      void probe.stop();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const status = outputs.quiet || !process.stdout.isTTY ? null : new StatusLine(probe, process.stdout);
+    await probe.finished;
+    const result = await probe.stop();
+    status?.clear();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+
+    const run = runFileFromProbe(result, {
+      rtlatVersion: RTLAT_VERSION,
+      commandLine: commandLine(),
+      environment: null,
+      stoppedBy: signalled ? 'signal' : undefined,
+      spikes,
+      spikesOmitted,
+    });
+    writeOutputs(run, outputs, hdrLog);
+    hdrLog = null;
+    if (run.breaktrace) {
+      const { thread, cpu, latencyNs, tracingStopped } = run.breaktrace;
+      process.stderr.write(
+        `rtlat: breaktrace: thread ${thread}${cpu === null ? '' : ` on CPU ${cpu}`} woke ${(latencyNs / NS_PER_US).toFixed(1)}us late; ` +
+          `${tracingStopped ? 'ftrace stopped (tracing_on=0) after a trace_marker' : 'tracefs not reachable: no trace marker written'}\n`,
+      );
+      return EXIT.breaktrace;
+    }
+    return EXIT.ok;
+  } catch (error) {
+    hdrLog?.abandon();
+    return reportError('measure', error);
+  }
+}
+
+function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | null): void {
+  const stdout: string[] = [];
+  if (outputs.format === 'cyclictest') stdout.push(formatCyclictestSummary(run));
+  if (outputs.histogram) stdout.push(formatCyclictestHistogram(run));
+  if (outputs.format === 'table') stdout.push(formatSummaryTable(run));
+  if (outputs.jsonPath) writeFileAtomic(outputs.jsonPath, `${JSON.stringify(run, null, 2)}\n`);
+  hdrLog?.close();
+  process.stdout.write(stdout.join(''));
+}
+
+/** The command line as typed, for the run file and log headers. */
+function commandLine(): string {
+  const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);
+  return ['rtlat', ...process.argv.slice(2)].map(quote).join(' ');
+}

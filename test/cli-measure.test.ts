@@ -1,0 +1,178 @@
+// `rtlat measure` as a process: every output parsed back and checked against the run's own numbers.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeHistogram } from '../src/histogram.js';
+import type { RunFile } from '../src/run.js';
+import { rtlat, rtlatInterrupted, scratchDir } from './helpers/cli.js';
+
+const isRoot = process.getuid?.() === 0;
+const packageVersion = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string }).version;
+// cyclictest's -q line, with the widths of ../shared/fixtures/cyclictest/summary-2threads.txt.
+const CYCLICTEST_LINE = /^T:([ \d]{2}) \(([ \d]{5,})\) P:(\d+) I:(\d+) C:([ \d]{7,}) Min:([ \d]{7,}) Act:([ \d]{5,}) Avg:([ \d]{5,}) Max:([ \d]{8,})$/;
+
+function readRun(file: string): RunFile {
+  return JSON.parse(readFileSync(file, 'utf8')) as RunFile;
+}
+
+describe('rtlat --help and --version', () => {
+  it('prints help and the version, exit 0', () => {
+    const help = rtlat(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('measure');
+    const version = rtlat(['--version']);
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toBe(packageVersion);
+    expect(rtlat(['measure', '--help']).stdout).toContain('--breaktrace');
+  });
+});
+
+describe('bad input: one line on stderr, exit 2, no file written', () => {
+  const dir = scratchDir();
+  const json = path.join(dir, 'out.json');
+  const cases: [string, string[], RegExp][] = [
+    ['period 0', ['--period', '0'], /--period: got "0", expected a duration/],
+    ['negative period', ['--period', '-5us'], /--period: got "-5us"/],
+    ['unknown unit', ['--period', '50xs'], /--period: got "50xs", expected a duration in ns\/us\/ms\/s/],
+    ['period above 10 s', ['--period', '11s'], /--period: got "11s", expected .* to 10s/],
+    ['priority above 99', ['--priority', '100'], /--priority: got 100, expected 1 to 99 for policy fifo/],
+    ['priority with policy other', ['--policy', 'other', '--priority', '5'], /--priority: got 5, expected 0 for policy other/],
+    ['unknown policy', ['--policy', 'batch'], /--policy.*batch.*fifo, rr, other, deadline/],
+    ['CPU not online', ['--cpus', '0,64'], /--cpus: got "0,64", expected online CPUs/],
+    ['malformed CPU list', ['--cpus', '1-'], /--cpus: got "1-", expected a CPU list/],
+    ['loops and duration', ['--loops', '10', '--duration', '1s'], /--loops and --duration were both given/],
+    ['duration unit', ['--duration', '10us'], /--duration: got "10us"/],
+    ['output in a missing folder', ['--json', path.join(dir, 'missing', 'x.json')], /--json: got ".*missing\/x.json", expected a file path in an existing, writable folder/],
+    ['output is a folder', ['--hdr-log', dir], /--hdr-log: got ".*", expected a file path/],
+    ['unknown option', ['--frobnicate'], /unknown option '--frobnicate' \(see rtlat measure --help\)/],
+    ['bad histogram size', ['--histogram', 'lots'], /--histogram: got "lots", expected a whole number/],
+  ];
+  for (const [name, args, message] of cases) {
+    it(name, () => {
+      const length = args.includes('--duration') || args.includes('--loops') ? [] : ['--loops', '5'];
+      const outcome = rtlat(['measure', ...length, ...args, ...(args.includes('--json') ? [] : ['--json', json])]);
+      expect(outcome.status).toBe(2);
+      const lines = outcome.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^rtlat measure: /);
+      expect(lines[0]).toMatch(message);
+      expect(outcome.stderr).not.toMatch(/\n\s+at /);
+      expect(existsSync(json)).toBe(false);
+      expect(readdirSync(dir).filter((file) => file.endsWith('.tmp'))).toEqual([]);
+    });
+  }
+});
+
+describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI does)', () => {
+  it('prints the summary table with an all-threads line and honest tails', () => {
+    const outcome = rtlat(['measure', '--period', '500us', '--loops', '200', '--cpus', '0-1']);
+    expect(outcome.status).toBe(0);
+    const rows = outcome.stdout.split('\n').filter((line) => /^(\d+|all)\s/.test(line));
+    expect(rows.map((row) => row.split(/\s+/)[0])).toEqual(['0', '1', 'all']);
+    expect(rows.map((row) => Number(row.trim().split(/\s+/)[3]))).toEqual([200, 200, 400]);
+    // 200 samples cannot give p99.9 or p99.99.
+    expect(rows[0]).toContain('(n<10k)');
+    expect(rows[0]).toContain('(n<100k)');
+  });
+
+  it('writes JSON whose numbers agree with themselves and with the request', () => {
+    const dir = scratchDir();
+    const file = path.join(dir, 'run.json');
+    const outcome = rtlat(['measure', '--period', '1ms', '--loops', '150', '--cpus', '1', '--json', file, '--histogram', '50', '--quiet']);
+    expect(outcome.status).toBe(0);
+    const run = readRun(file);
+    expect(run.schema).toBe('rtlat.run');
+    expect(run.schemaVersion).toBe(1);
+    expect(run.rtlatVersion).toBe(packageVersion);
+    expect(run.commandLine).toContain('--loops 150');
+    expect(run.config).toMatchObject({ periodNs: 1_000_000, policy: 'fifo', priority: 99, loops: 150, cpus: [1] });
+    const [thread] = run.threads;
+    expect(thread!.applied).toEqual({ policy: 'fifo', priority: 99, cpus: [1] });
+    expect(thread!.count).toBe(150);
+    expect(thread!.pageFaults).toBe(0);
+    const histogram = decodeHistogram(thread!.histogram!);
+    expect(histogram.totalCount).toBe(150);
+    expect(histogram.getValueAtPercentile(50)).toBe(thread!.percentiles.find((p) => p.percentile === 50)!.valueNs);
+    const microseconds = thread!.microsecondHistogram!;
+    expect(microseconds.buckets.reduce((a, b) => a + b, 0) + microseconds.overflows).toBe(150);
+    expect(new Date(run.endTime).getTime()).toBeGreaterThanOrEqual(new Date(run.startTime).getTime());
+    // The -h histogram on stdout carries the same totals.
+    const total = Number(/^# Total: (\d+)/m.exec(outcome.stdout)![1]);
+    const overflows = Number(/^# Histogram Overflows: (\d+)/m.exec(outcome.stdout)![1]);
+    expect(total + overflows).toBe(150);
+  });
+
+  it('prints cyclictest -q lines that parse like the reference ones', () => {
+    const outcome = rtlat(['measure', '--period', '200us', '--loops', '300', '--cpus', '0,1', '--format', 'cyclictest']);
+    expect(outcome.status).toBe(0);
+    const lines = outcome.stdout.trimEnd().split('\n').filter((line) => line.startsWith('T:'));
+    expect(lines).toHaveLength(2);
+    const reference = readFileSync(path.resolve(import.meta.dirname, '../../shared/fixtures/cyclictest/summary-2threads.txt'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('T:'));
+    for (const line of [...lines, ...reference]) expect(line).toMatch(CYCLICTEST_LINE);
+    lines.forEach((line, index) => {
+      const [, thread, , priority, interval, count, min, , , max] = CYCLICTEST_LINE.exec(line)!;
+      expect(Number(thread)).toBe(index);
+      expect(Number(priority)).toBe(99);
+      expect(Number(interval)).toBe(200);
+      expect(Number(count)).toBe(300);
+      expect(Number(min)).toBeLessThanOrEqual(Number(max));
+    });
+    expect(outcome.stdout.split('\n')[0]).toBe('# /dev/cpu_dma_latency set to 0us');
+  });
+
+  it('lists spikes on stderr and in the JSON', () => {
+    const dir = scratchDir();
+    const file = path.join(dir, 'spikes.json');
+    const outcome = rtlat(['measure', '--period', '1ms', '--loops', '40', '--cpus', '0', '--spike', '0', '--json', file, '-q']);
+    expect(outcome.status).toBe(0);
+    const lines = outcome.stderr.split('\n').filter((line) => line.startsWith('rtlat: spike T:0 CPU:0 cycle '));
+    const run = readRun(file);
+    expect(run.spikes.length).toBe(lines.length);
+    expect(run.spikes.length).toBe(40);
+    expect(run.spikes.every((spike) => spike.latencyNs > 0 && spike.thread === 0)).toBe(true);
+  });
+
+  it('stops at the first sample above --breaktrace, says where, and exits 4', () => {
+    const tracingOn = ['/sys/kernel/tracing/tracing_on', '/sys/kernel/debug/tracing/tracing_on'].find((file) => existsSync(file));
+    const before = tracingOn ? readFileSync(tracingOn, 'utf8') : null;
+    const dir = scratchDir();
+    const file = path.join(dir, 'break.json');
+    try {
+      const outcome = rtlat(['measure', '--period', '1ms', '--loops', '1000', '--cpus', '0', '--breaktrace', '1ns', '--json', file, '-q']);
+      expect(outcome.status).toBe(4);
+      expect(outcome.stderr).toMatch(/^rtlat: breaktrace: thread 0 on CPU 0 woke [\d.]+us late/m);
+      const run = readRun(file);
+      expect(run.stoppedBy).toBe('breaktrace');
+      expect(run.breaktrace).toMatchObject({ thread: 0, cpu: 0 });
+      expect(run.threads[0]!.count).toBe(1);
+      if (tracingOn) {
+        expect(run.breaktrace!.tracingStopped).toBe(true);
+        expect(readFileSync(tracingOn, 'utf8').trim()).toBe('0');
+      }
+    } finally {
+      if (tracingOn && before !== null) writeFileSync(tracingOn, before);
+    }
+  });
+
+  it('on SIGINT mid-run writes complete, valid files and exits 0', async () => {
+    const dir = scratchDir();
+    const json = path.join(dir, 'run.json');
+    const log = path.join(dir, 'run.hlog');
+    const outcome = await rtlatInterrupted(
+      ['measure', '--period', '1ms', '--duration', '60s', '--cpus', '0-1', '--json', json, '--hdr-log', log, '--hdr-interval', '100ms'],
+      'SIGINT',
+      1_500,
+    );
+    expect(outcome.status).toBe(0);
+    const run = readRun(json);
+    expect(run.stoppedBy).toBe('signal');
+    expect(run.threads.every((thread) => thread.count > 0)).toBe(true);
+    const logText = readFileSync(log, 'utf8');
+    expect(logText).toMatch(/^#\[StartTime: /m);
+    expect(logText).toMatch(/^Tag=cpu0,/m);
+    expect(logText).toMatch(/^Tag=cpu1,/m);
+    expect(readdirSync(dir).sort()).toEqual(['run.hlog', 'run.json']);
+  });
+});
