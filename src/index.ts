@@ -1,4 +1,4 @@
-export { Probe, startProbe } from './probe.js';
+export { Probe } from './probe.js';
 export type { LatencySummary, ProbeHooks, ProbeResult, ProbeSnapshot, StopReason, ThreadResult } from './probe.js';
 export type { ProbeConfig, ProbeOptions, ThreadPlan } from './options.js';
 export type { CompletedInterval, MicrosecondHistogram, Spike } from './recorder.js';

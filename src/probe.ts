@@ -309,8 +309,3 @@ export class Probe {
     };
   }
 }
-
-/** Starts a probe with the given options; see Probe. */
-export function startProbe(options: ProbeOptions = {}, hooks: ProbeHooks = {}): Probe {
-  return new Probe(options, hooks).start();
-}

@@ -83,6 +83,16 @@ export interface RunFile {
   spikes: Spike[];
   /** Spikes beyond the list's cap, counted but not listed. */
   spikesOmitted: number;
+  /** The load generated while measuring (rtlat measure --load); null when none. */
+  load: RunLoad | null;
+}
+
+export interface RunLoad {
+  /** As given, e.g. "syscalls,ipc". */
+  spec: string;
+  cpus: number[];
+  /** What each generator did: its kind and its operations per second. */
+  generators: { kind: string; cpu: number | null; operations: number; opsPerSecond: number }[];
 }
 
 export interface RunMetadata {
@@ -93,6 +103,7 @@ export interface RunMetadata {
   stoppedBy?: RunFile['stoppedBy'] | undefined;
   spikes: Spike[];
   spikesOmitted: number;
+  load?: RunLoad | null;
 }
 
 export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFile {
@@ -151,5 +162,6 @@ export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFil
     all: result.all,
     spikes: meta.spikes,
     spikesOmitted: meta.spikesOmitted,
+    load: meta.load ?? null,
   };
 }

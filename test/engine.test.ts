@@ -4,7 +4,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { PrivilegeError, startProbe, type Spike } from '../src/index.js';
+import { Probe, PrivilegeError, type ProbeHooks, type ProbeOptions, type Spike } from '../src/index.js';
+
+function startProbe(options: ProbeOptions, hooks: ProbeHooks = {}): Probe {
+  return new Probe(options, hooks).start();
+}
 
 const root = path.resolve(import.meta.dirname, '..');
 const distIndex = path.join(root, 'dist/index.js');
@@ -131,7 +135,8 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
 
   it('keeps a running probe alive through garbage collection, and the process exits by itself', () => {
     const child = runChild(
-      `import { startProbe } from ${JSON.stringify(distIndex)};
+      `import { Probe } from ${JSON.stringify(distIndex)};
+       const startProbe = (options) => new Probe(options).start();
        let probe = startProbe({ periodNs: 1000000, cpus: [0] });
        const tid = probe.setup.threads[0].tid;
        probe = null;
@@ -149,7 +154,8 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
 
   it('ends the measuring threads when a worker running a probe is terminated', async () => {
     const worker = new Worker(
-      `import { startProbe } from ${JSON.stringify(distIndex)};
+      `import { Probe } from ${JSON.stringify(distIndex)};
+       const startProbe = (options) => new Probe(options).start();
        import { parentPort } from 'node:worker_threads';
        const probe = startProbe({ periodNs: 1000000, cpus: [1] });
        setInterval(() => {}, 1000); // keeps the worker busy until it is terminated
@@ -167,7 +173,8 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
 
   it('refuses a run without privileges, naming what is missing and how to grant it', () => {
     const child = runChild(
-      `import { startProbe } from ${JSON.stringify(distIndex)};
+      `import { Probe } from ${JSON.stringify(distIndex)};
+       const startProbe = (options) => new Probe(options).start();
        try { startProbe({ periodNs: 1000000, loops: 10 }); console.log('started'); }
        catch (error) { console.log(error.name + ': ' + error.message); }`,
       { asNobody: true },
@@ -180,7 +187,8 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
 
   it('flags a degraded run as such when degraded runs are allowed', () => {
     const child = runChild(
-      `import { startProbe } from ${JSON.stringify(distIndex)};
+      `import { Probe } from ${JSON.stringify(distIndex)};
+       const startProbe = (options) => new Probe(options).start();
        const probe = startProbe({ periodNs: 1000000, loops: 20, allowDegraded: true, keepProcessAlive: true });
        await probe.finished;
        const result = await probe.stop();
@@ -197,7 +205,7 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
 describe('the engine without starting it', () => {
   it('builds the addon that the tests load', () => {
     expect(existsSync(path.join(root, 'build/Release/rtlat.node')) || Boolean(process.env.RTLAT_ADDON)).toBe(true);
-    expect(execFileSync(process.execPath, ['-e', `import(${JSON.stringify(distIndex)}).then((m) => console.log(typeof m.startProbe))`], { encoding: 'utf8' }).trim()).toBe('function');
+    expect(execFileSync(process.execPath, ['-e', `import(${JSON.stringify(distIndex)}).then((m) => console.log(typeof m.Probe))`], { encoding: 'utf8' }).trim()).toBe('function');
   });
 
   it('refuses a second start of the same probe', async () => {

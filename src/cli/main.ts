@@ -4,15 +4,17 @@ import { RTLAT_VERSION } from '../version.js';
 import { reportError } from './errors.js';
 import { measureCommand } from './measure.js';
 
+// Each command's module exports a factory; add new commands to this list.
+const commands: Command[] = [measureCommand()];
+
 const program = new Command('rtlat')
   .description('Real-time wake-up latency of Linux hosts, containers and guests (cyclictest-compatible).')
   .version(RTLAT_VERSION, '-V, --version')
   .exitOverride()
-  .configureOutput({ writeErr: () => {} })
-  .addCommand(measureCommand());
+  .configureOutput({ writeErr: () => {} });
 
-for (const command of program.commands) {
-  command.exitOverride().configureOutput({ writeErr: () => {} });
+for (const command of commands) {
+  program.addCommand(command.exitOverride().configureOutput({ writeErr: () => {} }));
 }
 
 try {
