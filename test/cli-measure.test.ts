@@ -1,10 +1,11 @@
 // `rtlat measure` as a process: every output parsed back and checked against the run's own numbers.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeHistogram } from '../src/histogram.js';
 import type { RunFile } from '../src/run.js';
-import { rtlat, rtlatInterrupted, scratchDir } from './helpers/cli.js';
+import { RTLAT_BIN, rtlat, rtlatInterrupted, scratchDir } from './helpers/cli.js';
 
 const isRoot = process.getuid?.() === 0;
 const packageVersion = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string }).version;
@@ -174,5 +175,23 @@ describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI do
     expect(logText).toMatch(/^Tag=cpu0,/m);
     expect(logText).toMatch(/^Tag=cpu1,/m);
     expect(readdirSync(dir).sort()).toEqual(['run.hlog', 'run.json']);
+  });
+});
+
+describe.skipIf(!isRoot)('the live status (needs root)', () => {
+  // `script` gives rtlat a terminal, as a person running it would have.
+  const inTerminal = (args: string) =>
+    spawnSync('script', ['-qec', `${process.execPath} ${RTLAT_BIN} ${args}`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+
+  it('refreshes one line per thread on a terminal, and nothing of it with --quiet or without a terminal', () => {
+    const live = inTerminal('measure --period 1ms --duration 1200ms --cpus 0,1');
+    expect(live.status).toBe(0);
+    expect(live.stdout).toMatch(/T: 0 CPU:0 I:1000 C:\s+\d+ Min:/);
+    expect(live.stdout).toMatch(/T: 1 CPU:1 I:1000 C:\s+\d+ Min:/);
+    expect(live.stdout).toMatch(/elapsed [\d.]+m?s \/ 1.2s \([\d.]+m?s left\)/);
+    const quiet = inTerminal('measure --period 1ms --duration 600ms --cpus 0 --quiet');
+    expect(quiet.stdout).not.toContain('elapsed');
+    const piped = rtlat(['measure', '--period', '1ms', '--duration', '600ms', '--cpus', '0']);
+    expect(piped.stdout).not.toContain('elapsed');
   });
 });

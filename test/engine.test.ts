@@ -220,3 +220,20 @@ describe('the engine without starting it', () => {
     expect(new PrivilegeError('x', ['y']).refusals).toEqual(['y']);
   });
 });
+
+describe('on a platform other than Linux', () => {
+  it('imports, and start() says the probe needs Linux', () => {
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `Object.defineProperty(process, 'platform', { value: 'darwin' });
+         const { Probe } = await import(${JSON.stringify(distIndex)});
+         try { new Probe({ loops: 1 }).start(); } catch (error) { console.log(error.name + ': ' + error.message); }`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(child.stdout.trim()).toBe('PlatformError: rtlat: the probe needs Linux (this is darwin)');
+  });
+});
