@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -77,6 +78,8 @@ bool Session::anyRefusal(const StartResult& result) const {
 }
 
 StartResult Session::start() {
+  if (started_) throw std::logic_error("a session starts once");
+  started_ = true;
   StartResult result;
   if (config_.lockMemory) {
     result.codeLock = acquireCodeLock();

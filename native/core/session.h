@@ -39,6 +39,7 @@ class Session {
 
   // Creates and sets up every thread; starts measuring unless a step was refused and degraded runs
   // are not allowed, in which case every thread is ended before anything is measured.
+  // A session starts once; a second call throws std::logic_error.
   StartResult start();
   // Asks every thread to end after its current wake-up. Returns at once.
   void requestStop();
@@ -68,6 +69,7 @@ class Session {
   std::vector<std::unique_ptr<MeasuringThread>> threads_;
   int dmaLatencyFd_ = -1;
   bool holdsCodeLock_ = false;
+  bool started_ = false;
   bool joined_ = false;
 };
 
