@@ -180,7 +180,7 @@ Napi::Value NativeSession::Start(const Napi::CallbackInfo& info) {
   rtlat::StartResult result;
   try {
     result = session_->start();
-  } catch (const std::system_error& error) {
+  } catch (const std::exception& error) {
     throw Napi::Error::New(env, std::string("rtlat: could not set up the measuring threads: ") + error.what());
   }
   Napi::Object out = Napi::Object::New(env);
@@ -235,6 +235,7 @@ Napi::Value NativeSession::Stats(const Napi::CallbackInfo& info) {
     out.Set("minNs", count ? static_cast<double>(stats.minNs.load(std::memory_order_relaxed)) : 0.0);
     out.Set("maxNs", count ? static_cast<double>(stats.maxNs.load(std::memory_order_relaxed)) : 0.0);
     out.Set("sumNs", static_cast<double>(stats.sumNs.load(std::memory_order_relaxed)));
+    out.Set("sumUs", static_cast<double>(stats.sumUs.load(std::memory_order_relaxed)));
     out.Set("lastNs", static_cast<double>(stats.lastNs.load(std::memory_order_relaxed)));
     out.Set("pageFaults", static_cast<double>(stats.pageFaults.load(std::memory_order_relaxed)));
     out.Set("finished", stats.finished.load(std::memory_order_acquire));

@@ -77,6 +77,8 @@ export interface NativeThreadStats {
   minNs: number;
   maxNs: number;
   sumNs: number;
+  /** Sum of the latencies each truncated to whole us (cyclictest's Avg is sumUs / count). */
+  sumUs: number;
   lastNs: number;
   pageFaults: number;
   finished: boolean;

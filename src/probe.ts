@@ -31,6 +31,8 @@ export interface ThreadResult extends LatencySummary {
   /** Samples lost because the ring was full; count/min/avg/max still include them. */
   dropped: number;
   lastNs: number;
+  /** Sum of the latencies each truncated to whole us, as cyclictest sums them. */
+  sumUs: number;
   /** Samples in the histogram (count - dropped). */
   histogramCount: number;
   /** The view corrected for coordinated omission: a stall counts as the wake-ups it cost. */
@@ -94,7 +96,7 @@ export class Probe {
   private recorders: ThreadRecorder[] = [];
   private readonly drainBuffer = new Float64Array(3 * DRAIN_CHUNK);
   private drainTimer: NodeJS.Timeout | null = null;
-  private startedAt = new Date(0);
+  private startTime = new Date(0);
   private degradedSteps: string[] = [];
   private result: Promise<ProbeResult> | null = null;
   private resolveFinished!: () => void;
@@ -148,7 +150,7 @@ export class Probe {
     this.native = native;
     this.startInfo = startInfo;
     this.degradedSteps = refusals;
-    this.startedAt = new Date();
+    this.startTime = new Date();
     this.recorders = config.threads.map(
       (plan) =>
         new ThreadRecorder({
@@ -166,6 +168,11 @@ export class Probe {
     this.drainTimer = setInterval(() => this.tick(), config.drainIntervalMs);
     if (!config.keepProcessAlive) this.drainTimer.unref();
     return this;
+  }
+
+  /** When measuring began: the time zero of sample and interval times. */
+  get startedAt(): Date {
+    return this.startTime;
   }
 
   /** Set-up steps the kernel refused in a run allowed to degrade (empty otherwise). */
@@ -238,7 +245,7 @@ export class Probe {
     clearInterval(this.drainTimer!);
     this.drain();
     const endedAt = new Date();
-    const runNs = (endedAt.getTime() - this.startedAt.getTime()) * 1e6;
+    const runNs = (endedAt.getTime() - this.startTime.getTime()) * 1e6;
     for (const recorder of this.recorders) recorder.flushInterval(runNs);
     const stats = native.stats();
     const broken = native.breakInfo();
@@ -247,7 +254,7 @@ export class Probe {
     this.resolveFinished();
     return {
       config: this.config,
-      startedAt: this.startedAt,
+      startedAt: this.startTime,
       endedAt,
       stoppedBy: broken ? 'breaktrace' : finishedOnItsOwn ? 'completed' : 'stopped',
       degraded: this.degradedSteps,
@@ -279,6 +286,7 @@ export class Probe {
       overruns: stats.overruns,
       dropped: stats.dropped,
       lastNs: stats.lastNs,
+      sumUs: stats.sumUs,
       histogramCount: recorder.raw.totalCount,
       corrected: {
         count: recorder.corrected.totalCount,

@@ -25,11 +25,9 @@ export interface MicrosecondHistogram {
   maxUs: number;
   buckets: number[];
   overflows: number;
-  /** Cycle numbers of the overflowing samples (cyclictest prints them); capped at OVERFLOW_CYCLES_KEPT. */
+  /** Cycle numbers of the overflowing samples (cyclictest prints them); like cyclictest, at most maxUs of them. */
   overflowCycles: number[];
 }
-
-export const OVERFLOW_CYCLES_KEPT = 1024;
 
 export interface RecorderOptions {
   thread: number;
@@ -106,7 +104,7 @@ export class ThreadRecorder {
       histogram.buckets[us]!++;
     } else {
       histogram.overflows++;
-      if (histogram.overflowCycles.length < OVERFLOW_CYCLES_KEPT) histogram.overflowCycles.push(cycle);
+      if (histogram.overflowCycles.length < histogram.maxUs) histogram.overflowCycles.push(cycle);
     }
   }
 }

@@ -43,6 +43,8 @@ export interface RunThread {
   maxNs: number;
   /** The last latency measured (cyclictest's "Act"). */
   lastNs: number | null;
+  /** Each latency truncated to whole us, summed (cyclictest's Avg is sumUs / count); null for imports. */
+  sumUs: number | null;
   overruns: number | null;
   dropped: number;
   percentiles: PercentileValue[];
@@ -151,6 +153,7 @@ export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFil
       avgNs: thread.avgNs,
       maxNs: thread.maxNs,
       lastNs: thread.lastNs,
+      sumUs: thread.sumUs,
       overruns: thread.overruns,
       dropped: thread.dropped,
       percentiles: thread.percentiles,

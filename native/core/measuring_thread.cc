@@ -172,6 +172,7 @@ void MeasuringThread::measure(int64_t epochNs, int64_t firstWakeNs) {
   int64_t minNs = INT64_MAX;
   int64_t maxNs = INT64_MIN;
   int64_t sumNs = 0;
+  int64_t sumUs = 0;
   const uint64_t faultsBefore = threadPageFaults();
 
   while (!control_.stopRequested.load(std::memory_order_relaxed)) {
@@ -187,6 +188,7 @@ void MeasuringThread::measure(int64_t epochNs, int64_t firstWakeNs) {
     if (latencyNs < minNs) stats.minNs.store(minNs = latencyNs, std::memory_order_relaxed);
     if (latencyNs > maxNs) stats.maxNs.store(maxNs = latencyNs, std::memory_order_relaxed);
     stats.sumNs.store(sumNs += latencyNs, std::memory_order_relaxed);
+    stats.sumUs.store(sumUs += latencyNs / 1000, std::memory_order_relaxed);
     stats.lastNs.store(latencyNs, std::memory_order_relaxed);
     stats.count.store(++cycle, std::memory_order_release);
 

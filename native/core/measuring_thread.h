@@ -25,6 +25,8 @@ struct ThreadStats {
   std::atomic<int64_t> minNs{INT64_MAX};
   std::atomic<int64_t> maxNs{INT64_MIN};
   std::atomic<int64_t> sumNs{0};
+  // Each latency truncated to whole microseconds, then summed: cyclictest's Avg is sumUs / count.
+  std::atomic<int64_t> sumUs{0};
   std::atomic<int64_t> lastNs{0};
   // Page faults the thread took between its first and last wake-up (getrusage(RUSAGE_THREAD)).
   std::atomic<uint64_t> pageFaults{0};

@@ -1,6 +1,4 @@
 // `rtlat measure`: cyclictest's job from one command, with its outputs and rtlat's.
-import { accessSync, constants, statSync } from 'node:fs';
-import path from 'node:path';
 import { Command, Option } from 'commander';
 import { writeFileAtomic } from '../atomic-file.js';
 import { OptionError } from '../errors.js';
@@ -14,6 +12,7 @@ import { runFileFromProbe, type RunFile } from '../run.js';
 import { DURATION_RULE, NS_PER_S, NS_PER_US, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { EXIT, reportError, UsageError } from './errors.js';
+import { checkOutputPath } from './output-path.js';
 import { StatusLine } from './status.js';
 
 interface MeasureFlags {
@@ -86,19 +85,6 @@ function usToNs(option: string, text: string): number {
   return parseDurationNs(option, text, { units: ['ns', 'us', 'ms', 's'], bareUnit: 'us', minNs: 0, maxNs: 10 * NS_PER_S });
 }
 
-/** Output files must be creatable before anything is measured: an existing, writable folder, not a folder itself. */
-function checkOutputPath(option: string, file: string): string {
-  const resolved = path.resolve(file);
-  const accepted = 'a file path in an existing, writable folder';
-  try {
-    accessSync(path.dirname(resolved), constants.W_OK);
-    if (statSync(resolved, { throwIfNoEntry: false })?.isDirectory()) throw new Error('a folder');
-  } catch {
-    throw new OptionError(option, file, accepted);
-  }
-  return resolved;
-}
-
 export function parseMeasureFlags(flags: MeasureFlags): { probe: ProbeOptions; outputs: Outputs; hdrIntervalNs: number } {
   if (flags.loops !== undefined && flags.duration !== undefined) {
     throw new UsageError(`--loops and --duration were both given (${flags.loops}, ${flags.duration}); give one of them`);
@@ -159,8 +145,9 @@ async function measure(flags: MeasureFlags): Promise<number> {
       },
       onInterval: (interval) => hdrLog?.write(interval, probe.config.threads[interval.thread]!.cpu),
     });
-    if (outputs.hdrLogPath) hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: new Date(), comment: commandLine() });
     probe.start();
+    // Before the first drain, so before the first interval can arrive.
+    if (outputs.hdrLogPath) hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: probe.startedAt, comment: commandLine() });
     for (const refusal of probe.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
 
     let signalled = false;
@@ -204,8 +191,9 @@ async function measure(flags: MeasureFlags): Promise<number> {
 
 function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | null): void {
   const stdout: string[] = [];
-  if (outputs.format === 'cyclictest') stdout.push(formatCyclictestSummary(run));
+  // Like cyclictest -q -h, the histogram replaces the T: lines; rtlat's table still follows it.
   if (outputs.histogram) stdout.push(formatCyclictestHistogram(run));
+  else if (outputs.format === 'cyclictest') stdout.push(formatCyclictestSummary(run));
   if (outputs.format === 'table') stdout.push(formatSummaryTable(run));
   if (outputs.jsonPath) writeFileAtomic(outputs.jsonPath, `${JSON.stringify(run, null, 2)}\n`);
   hdrLog?.close();

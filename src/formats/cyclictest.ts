@@ -26,7 +26,7 @@ export function formatCyclictestSummary(run: RunFile): string {
     return (
       `T:${padLeft(thread.thread, 2)} (${padLeft(thread.tid ?? 0, 5)}) P:${padLeft(prio, 2)} I:${wholeUs(thread.periodNs)}` +
       ` C:${padLeft(thread.count, 7)} Min:${padLeft(minUs(thread), 7)} Act:${padLeft(wholeUs(thread.lastNs ?? 0), 5)}` +
-      ` Avg:${padLeft(cyclictestAvgUs(run, thread), 5)} Max:${padLeft(maxUs(thread), 8)}\n`
+      ` Avg:${padLeft(cyclictestAvgUs(thread), 5)} Max:${padLeft(maxUs(thread), 8)}\n`
     );
   });
   return dmaLatencyLine(run) + lines.join('');
@@ -60,7 +60,7 @@ export function formatCyclictestHistogram(run: RunFile, options: CyclictestHisto
     `# ${label}:${values.map((value) => ` ${padZero(value, width)}`).join('')}\n`;
   out.push(row('Total', kept.map((histogram) => sum(histogram.buckets)), 9));
   out.push(row('Min Latencies', run.threads.map(minUs), 5));
-  out.push(row('Avg Latencies', run.threads.map((thread) => cyclictestAvgUs(run, thread)), 5));
+  out.push(row('Avg Latencies', run.threads.map((thread) => cyclictestAvgUs(thread)), 5));
   out.push(row('Max Latencies', run.threads.map(maxUs), 5));
   out.push(row('Histogram Overflows', kept.map((histogram) => histogram.overflows), 5));
   out.push('# Histogram Overflow at cycle number:\n');
@@ -82,25 +82,14 @@ export function dmaLatencyLine(run: RunFile): string {
 
 /**
  * cyclictest's "Avg": the sum of the truncated microsecond latencies, integer-divided by the count.
- * A run file keeps the exact mean in ns instead, so:
- * - when the microsecond histogram holds every sample (no overflows, nothing dropped), it is exact;
- * - an imported cyclictest run's mean is already one of truncated microseconds: its floor is exact
- *   (up to the 2 decimals cyclictest's JSON keeps);
- * - otherwise truncation lowers each sample by its fraction of a microsecond, 0.5us on average, so
- *   floor(mean - 0.5us) is cyclictest's value except, rarely, 1us off when the mean's fraction is near
- *   .5. A run file carrying the sum of truncated microseconds would make this exact.
+ * rtlat's runs carry that sum (sumUs). An imported cyclictest run's mean is already one of truncated
+ * microseconds, so its floor is exact (up to the 2 decimals cyclictest's JSON keeps).
  */
-export function cyclictestAvgUs(run: RunFile, thread: RunThread): number {
+export function cyclictestAvgUs(thread: RunThread): number {
   if (thread.count === 0) return 0;
-  const histogram = thread.microsecondHistogram;
-  if (histogram && histogram.overflows === 0 && sum(histogram.buckets) === thread.count) {
-    const totalUs = histogram.buckets.reduce((total, count, us) => total + count * us, 0);
-    return Math.floor(totalUs / thread.count);
-  }
+  if (thread.sumUs !== null) return Math.floor(thread.sumUs / thread.count);
   // The epsilon absorbs binary rounding of avg * 1000 (a mean of 19.00us must not floor to 18).
-  if (run.tool.name === 'cyclictest') return Math.floor(thread.avgNs / NS_PER_US + 1e-9);
-  const estimate = Math.floor((thread.avgNs - NS_PER_US / 2) / NS_PER_US);
-  return Math.min(Math.max(estimate, minUs(thread)), maxUs(thread));
+  return Math.floor(thread.avgNs / NS_PER_US + 1e-9);
 }
 
 function minUs(thread: RunThread): number {

@@ -1,0 +1,153 @@
+// The HdrHistogram interval log, read back by HdrHistogram's own Java HistogramLogProcessor: the
+// reference reader, so a log it accepts is a log every HdrHistogram tool accepts.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as hdr from 'hdr-histogram-js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HdrLogWriter, hdrLogTag } from '../src/formats/hdr-log.js';
+import { newHistogram, type Histogram } from '../src/histogram.js';
+import type { CompletedInterval } from '../src/recorder.js';
+import { csvRows, java, processor } from './helpers/hdr-java.js';
+import { itWithTool } from './helpers/tools.js';
+
+const START = new Date('2026-11-27T06:16:32.250Z');
+const INTERVALS = 3;
+const THREADS = [
+  { thread: 0, cpu: 0 as number | null, scale: 1 },
+  { thread: 1, cpu: null as number | null, scale: 2 },
+];
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'rtlat-hdr-log-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** 10,000 values, 1..10,000us (times the thread's scale) in ns, spread over 3 one-second intervals. */
+function intervalsOf(thread: number, scale: number): CompletedInterval[] {
+  return Array.from({ length: INTERVALS }, (_, k) => {
+    const histogram = newHistogram('interval');
+    for (let us = 1 + k; us <= 10_000; us += INTERVALS) histogram.recordValue(us * 1_000 * scale);
+    return { thread, startNs: k * 1e9, endNs: (k + 1) * 1e9, histogram };
+  });
+}
+
+function writeLog(file: string): Map<string, Histogram> {
+  const writer = new HdrLogWriter(file, { startTime: START, comment: 'rtlat measure --hdr-log x.hlog\nsecond line' });
+  const merged = new Map<string, Histogram>();
+  const perThread = THREADS.map(({ thread, cpu, scale }) => ({ cpu, intervals: intervalsOf(thread, scale) }));
+  for (let k = 0; k < INTERVALS; k++) {
+    for (const { cpu, intervals } of perThread) {
+      const interval = intervals[k]!;
+      writer.write(interval, cpu);
+      const tag = hdrLogTag(interval.thread, cpu);
+      if (!merged.has(tag)) merged.set(tag, newHistogram());
+      merged.get(tag)!.add(interval.histogram);
+    }
+  }
+  writer.close();
+  return merged;
+}
+
+describe('HdrLogWriter', () => {
+  it('writes the 1.3 header, then one tagged line per interval per thread', () => {
+    const file = path.join(dir, 'run.hlog');
+    writeLog(file);
+    const lines = readFileSync(file, 'utf8').split('\n');
+    expect(lines.slice(0, 5)).toEqual([
+      '#rtlat measure --hdr-log x.hlog second line',
+      '#[Histogram log format version 1.3]',
+      '#[StartTime: 1795760192.250 (seconds since epoch), 2026-11-27T06:16:32.250Z]',
+      '#[BaseTime: 1795760192.250 (seconds since epoch)]',
+      '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"',
+    ]);
+    const intervals = lines.slice(5).filter(Boolean);
+    expect(intervals).toHaveLength(INTERVALS * THREADS.length);
+    // Each max (9,998, 9,999 or 10,000us) is logged as the top of its 8,192ns-wide bucket.
+    expect(intervals.map((line) => line.split(',').slice(0, 4).join(','))).toEqual([
+      'Tag=cpu0,0.000,1.000,10.002',
+      'Tag=thread1,0.000,1.000,20.005',
+      'Tag=cpu0,1.000,1.000,10.002',
+      'Tag=thread1,1.000,1.000,20.005',
+      'Tag=cpu0,2.000,1.000,10.002',
+      'Tag=thread1,2.000,1.000,20.005',
+    ]);
+    for (const line of intervals) expect(line).toMatch(/^Tag=\w+,\d+\.\d{3},\d+\.\d{3},\d+\.\d{3},HISTF[A-Za-z0-9+/=]+$/);
+  });
+
+  it('logs each interval max as the top of its bucket, in ms', () => {
+    const histogram = newHistogram('interval');
+    histogram.recordValue(123_456_789);
+    const file = path.join(dir, 'max.hlog');
+    const writer = new HdrLogWriter(file, { startTime: START });
+    writer.write({ thread: 0, startNs: 1_500_000_000, endNs: 2_750_000_000, histogram }, 3);
+    writer.close();
+    const last = readFileSync(file, 'utf8').trim().split('\n').at(-1)!;
+    // 123,456,789 ns lies in a bucket 65,536 ns wide whose top is 123,469,823 ns.
+    expect(last.split(',').slice(0, 4).join(',')).toBe('Tag=cpu3,1.500,1.250,123.470');
+  });
+
+  it('reads back with hdr-histogram-js: same tags, counts and values', () => {
+    const file = path.join(dir, 'run.hlog');
+    const merged = writeLog(file);
+    const reader = new hdr.HistogramLogReader(readFileSync(file, 'utf8'));
+    const totals = new Map<string, Histogram>();
+    for (let histogram = reader.nextIntervalHistogram(); histogram; histogram = reader.nextIntervalHistogram()) {
+      if (!totals.has(histogram.tag)) totals.set(histogram.tag, newHistogram());
+      totals.get(histogram.tag)!.add(histogram);
+    }
+    expect([...totals.keys()].sort()).toEqual(['cpu0', 'thread1']);
+    for (const [tag, histogram] of totals) {
+      expect(histogram.totalCount).toBe(10_000);
+      expect(histogram.getValueAtPercentile(99)).toBe(merged.get(tag)!.getValueAtPercentile(99));
+    }
+  });
+
+  it('appears only when closed, and never when abandoned', () => {
+    const file = path.join(dir, 'partial.hlog');
+    const writer = new HdrLogWriter(file, { startTime: START });
+    writer.write(intervalsOf(0, 1)[0]!, 0);
+    expect(existsSync(file)).toBe(false);
+    writer.close();
+    expect(existsSync(file)).toBe(true);
+
+    const dropped = path.join(dir, 'dropped.hlog');
+    const abandoned = new HdrLogWriter(dropped, { startTime: START });
+    abandoned.write(intervalsOf(0, 1)[0]!, 0);
+    abandoned.abandon();
+    expect(existsSync(dropped)).toBe(false);
+    expect(readdirSync(dir)).toEqual(['partial.hlog']);
+  });
+
+  describe('read by HdrHistogram\'s Java HistogramLogProcessor', () => {
+    itWithTool(java, 'lists one tag per CPU, and thread<N> for an unpinned thread', () => {
+      const file = path.join(dir, 'run.hlog');
+      writeLog(file);
+      const output = processor(file, ['-listtags']);
+      expect(output.split('\n').slice(1).filter(Boolean).sort()).toEqual(['cpu0', 'thread1']);
+    });
+
+    itWithTool(java, 'gives, per tag, the percentiles hdr-histogram-js gives for the merged intervals', () => {
+      const file = path.join(dir, 'run.hlog');
+      const merged = writeLog(file);
+      for (const [tag, histogram] of merged) {
+        // Values in us with 3 decimals: the processor prints ns values to the nanosecond.
+        const rows = csvRows(processor(file, ['-tag', tag, '-csv', '-outputValueUnitRatio', '1000']));
+        expect(rows.length).toBeGreaterThan(50);
+        expect(rows.at(-1)).toEqual([(histogram.getValueAtPercentile(100) / 1000), 1, 10_000]);
+        for (const [valueUs, percentile] of rows) {
+          expect(valueUs.toFixed(3), `${tag} p${percentile * 100}`).toBe((histogram.getValueAtPercentile(percentile * 100) / 1000).toFixed(3));
+        }
+      }
+    });
+
+    itWithTool(java, 'takes the timestamps as seconds since the log\'s start (its -start/-end pick one interval)', () => {
+      const file = path.join(dir, 'run.hlog');
+      writeLog(file);
+      const rows = csvRows(processor(file, ['-tag', 'cpu0', '-csv', '-start', '0.5', '-end', '1.5']));
+      // Only the second interval: values 2, 5, 8, ... 9,998us.
+      expect(rows.at(-1)![2]).toBe(3_333);
+    });
+  });
+});

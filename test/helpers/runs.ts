@@ -1,0 +1,114 @@
+// Run files built by hand with known numbers, for the output formats and the schema.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { encodeHistogram, newHistogram, percentilesOf } from '../../src/histogram.js';
+import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type RunFile, type RunThread } from '../../src/run.js';
+import type { MicrosecondHistogram } from '../../src/recorder.js';
+
+export const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures/cyclictest');
+
+export function fixture(name: string): string {
+  return readFileSync(path.join(FIXTURES, name), 'utf8');
+}
+
+export function handBuiltThread(overrides: Partial<RunThread> & Pick<RunThread, 'thread'>): RunThread {
+  const histogram = newHistogram();
+  histogram.recordValueWithCount(14_000, 10);
+  return {
+    cpu: overrides.thread,
+    tid: 1000 + overrides.thread,
+    periodNs: 200_000,
+    applied: { policy: 'fifo', priority: 99, cpus: [overrides.thread] },
+    memoryLocked: true,
+    pageFaults: 0,
+    count: 10,
+    minNs: 14_000,
+    avgNs: 14_000,
+    maxNs: 14_000,
+    lastNs: 14_000,
+    overruns: 0,
+    dropped: 0,
+    percentiles: percentilesOf(histogram),
+    corrected: { count: 10, maxNs: 14_000, percentiles: percentilesOf(histogram) },
+    histogram: encodeHistogram(histogram),
+    correctedHistogram: encodeHistogram(histogram),
+    microsecondHistogram: null,
+    ...overrides,
+    // cyclictest's Avg, the truncated mean, as a sum over the samples.
+    sumUs: overrides.sumUs ?? Math.trunc((overrides.avgNs ?? 14_000) / 1_000) * (overrides.count ?? 10),
+  };
+}
+
+export function handBuiltRun(threads: RunThread[], overrides: Partial<RunFile> = {}): RunFile {
+  const all = newHistogram();
+  all.recordValueWithCount(14_000, 10);
+  return {
+    schema: RUN_SCHEMA,
+    schemaVersion: RUN_SCHEMA_VERSION,
+    tool: { name: 'rtlat', version: '0.1.0' },
+    rtlatVersion: '0.1.0',
+    commandLine: 'rtlat measure --cpus 0,1 --period 200us --loops 5000 --format cyclictest',
+    startTime: '2026-11-27T06:16:32.000Z',
+    endTime: '2026-11-27T06:16:33.125Z',
+    config: {
+      periodNs: 200_000,
+      policy: 'fifo',
+      priority: 99,
+      clock: 'monotonic',
+      distanceNs: 500_000,
+      aligned: false,
+      loops: 5000,
+      durationNs: null,
+      cpus: threads.map((thread) => thread.cpu),
+      lockMemory: true,
+      dmaLatency: true,
+      allowDegraded: false,
+      spikeThresholdNs: null,
+      breakThresholdNs: null,
+      histogramMaxUs: threads[0]?.microsecondHistogram?.maxUs ?? null,
+    },
+    environment: null,
+    degraded: [],
+    dmaLatencyHeld: true,
+    stoppedBy: 'completed',
+    breaktrace: null,
+    threads,
+    all: {
+      count: threads.reduce((total, thread) => total + thread.count, 0),
+      minNs: Math.min(...threads.map((thread) => thread.minNs)),
+      avgNs: 14_000,
+      maxNs: Math.max(...threads.map((thread) => thread.maxNs)),
+      overruns: 0,
+      dropped: 0,
+      percentiles: percentilesOf(all),
+      histogram: encodeHistogram(all),
+    },
+    spikes: [{ thread: 0, cpu: 0, cycle: 17, latencyNs: 120_999, dueNs: 3_600_000 }],
+    spikesOmitted: 0,
+    load: null,
+    ...overrides,
+  };
+}
+
+/** The numbers of summary-2threads.txt, in ns that truncate to them. */
+export function summaryFixtureRun(): RunFile {
+  return handBuiltRun([
+    handBuiltThread({ thread: 0, tid: 6821, periodNs: 200_000, count: 5000, minNs: 7_999, lastNs: 13_500, avgNs: 14_700, maxNs: 120_999 }),
+    handBuiltThread({ thread: 1, tid: 6822, periodNs: 700_000, count: 1451, minNs: 8_000, lastNs: 17_001, avgNs: 15_600, maxNs: 942_500 }),
+  ]);
+}
+
+/** The buckets of histogram-h100.txt (4,000 loops, one overflow of 112us at cycle 2050). */
+export function histogramFixtureRun(): RunFile {
+  const buckets = new Array<number>(100).fill(0);
+  const counts: Record<number, number> = {
+    9: 7, 10: 4, 11: 4, 12: 342, 13: 1898, 14: 1221, 15: 333, 16: 105, 17: 39, 18: 15, 19: 12, 20: 7,
+    21: 3, 22: 3, 24: 1, 32: 1, 36: 1, 43: 1, 56: 1, 76: 1,
+  };
+  for (const [us, count] of Object.entries(counts)) buckets[Number(us)] = count;
+  const microsecondHistogram: MicrosecondHistogram = { maxUs: 100, buckets, overflows: 1, overflowCycles: [2050] };
+  return handBuiltRun([
+    // With an overflow the mean is estimated: floor((13,900 - 500) / 1000) = 13.
+    handBuiltThread({ thread: 0, periodNs: 500_000, count: 4000, minNs: 9_300, avgNs: 13_900, maxNs: 112_400, microsecondHistogram }),
+  ]);
+}

@@ -1,0 +1,196 @@
+// cyclictest --json files as run files: the two fixtures with exact numbers, command lines read back,
+// and malformed files refused with a one-line reason.
+import { describe, expect, it } from 'vitest';
+import { decodeHistogram } from '../src/histogram.js';
+import { importCyclictestJson, parseCyclictestJson } from '../src/import/cyclictest.js';
+import { fixture } from './helpers/runs.js';
+
+const OPTIONS = { rtlatVersion: '0.1.0' };
+
+/** run.json with another command line (and, optionally, other top-level fields). */
+function withCommandLine(commandLine: string, extra: Record<string, unknown> = {}): string {
+  const data = JSON.parse(fixture('run.json')) as Record<string, unknown>;
+  return JSON.stringify({ ...data, 'cmdline:': commandLine, ...extra });
+}
+
+describe('importCyclictestJson: run.json (2 threads, no histogram)', () => {
+  const run = importCyclictestJson(fixture('run.json'), { ...OPTIONS, environment: { host: 'vm' } });
+
+  it('names cyclictest and keeps its command line and times', () => {
+    expect(run.schema).toBe('rtlat.run');
+    expect(run.schemaVersion).toBe(1);
+    expect(run.tool).toEqual({ name: 'cyclictest', version: '2.40' });
+    expect(run.rtlatVersion).toBe('0.1.0');
+    expect(run.commandLine).toBe('cyclictest -m -p 99 -i 500 -l 2000 -t 2 -a -q --json=run.json');
+    expect(run.startTime).toBe('2026-11-27T06:16:32.000Z');
+    expect(run.endTime).toBe('2026-11-27T06:16:33.000Z');
+    expect(run.environment).toEqual({ host: 'vm' });
+    expect(run.stoppedBy).toBe('completed');
+    expect(run.dmaLatencyHeld).toBeNull();
+    expect(run.degraded).toEqual([]);
+    expect(run.breaktrace).toBeNull();
+    expect(run.spikes).toEqual([]);
+    expect(run.spikesOmitted).toBe(0);
+  });
+
+  it('reads the configuration back from the command line', () => {
+    expect(run.config).toEqual({
+      periodNs: 500_000,
+      policy: 'fifo',
+      priority: 99,
+      clock: 'monotonic',
+      distanceNs: 500_000,
+      aligned: false,
+      loops: 2000,
+      durationNs: null,
+      cpus: [0, 1],
+      lockMemory: true,
+      dmaLatency: true,
+      allowDegraded: true,
+      spikeThresholdNs: null,
+      breakThresholdNs: null,
+      histogramMaxUs: null,
+    });
+  });
+
+  it('gives each thread its period (interval + distance), counts and latencies in ns', () => {
+    expect(run.threads).toEqual([
+      {
+        thread: 0, cpu: 0, tid: null, periodNs: 500_000, applied: null, memoryLocked: null, pageFaults: null,
+        count: 2000, minNs: 12_000, avgNs: 19_000, maxNs: 9_301_000, lastNs: null, sumUs: null, overruns: null, dropped: 0,
+        percentiles: [], corrected: null, histogram: null, correctedHistogram: null, microsecondHistogram: null,
+      },
+      {
+        thread: 1, cpu: 1, tid: null, periodNs: 1_000_000, applied: null, memoryLocked: null, pageFaults: null,
+        count: 1024, minNs: 10_000, avgNs: 18_700, maxNs: 3_807_000, lastNs: null, sumUs: null, overruns: null, dropped: 0,
+        percentiles: [], corrected: null, histogram: null, correctedHistogram: null, microsecondHistogram: null,
+      },
+    ]);
+  });
+
+  it('sums all threads, the mean weighted by cycles', () => {
+    expect(run.all).toEqual({
+      count: 3024,
+      minNs: 10_000,
+      avgNs: (19_000 * 2000 + 18_700 * 1024) / 3024,
+      maxNs: 9_301_000,
+      overruns: null,
+      dropped: 0,
+      percentiles: [],
+      histogram: null,
+    });
+    expect(run.all.avgNs).toBeCloseTo(18_898.41, 2);
+  });
+});
+
+describe('importCyclictestJson: run-histogram.json (-h 60)', () => {
+  const run = importCyclictestJson(fixture('run-histogram.json'), OPTIONS);
+  const [thread] = run.threads;
+  // Cumulative counts: 13us reaches 1,384 of 2,000, 15us 1,904, 19us 1,982, 25us 1,998; the one
+  // overflow is the maximum, 117us. HDR reports the top of each value's bucket (8ns wide at 13us,
+  // 16ns at 25us, 64ns at 117us).
+  const expectedPercentiles = [
+    { percentile: 50, valueNs: 13_007, reliable: true },
+    { percentile: 90, valueNs: 15_007, reliable: true },
+    { percentile: 99, valueNs: 19_007, reliable: true },
+    { percentile: 99.9, valueNs: 25_007, reliable: false },
+    { percentile: 99.99, valueNs: 117_055, reliable: false },
+  ];
+
+  it('keeps no distance with -h (cyclictest forces it to 0) and the histogram limit', () => {
+    expect(run.config).toMatchObject({ periodNs: 500_000, distanceNs: 0, loops: 2000, histogramMaxUs: 60, priority: 99, policy: 'fifo', cpus: [0] });
+  });
+
+  it('gives the thread its numbers and the percentiles of its histogram', () => {
+    expect(thread).toMatchObject({ count: 2000, minNs: 8_000, avgNs: 13_210, maxNs: 117_000, periodNs: 500_000, cpu: 0 });
+    expect(thread!.percentiles).toEqual(expectedPercentiles);
+    expect(run.all.percentiles).toEqual(expectedPercentiles);
+  });
+
+  it('rebuilds the microsecond histogram, overflows counted but their cycles unknown', () => {
+    const micro = thread!.microsecondHistogram!;
+    expect(micro.maxUs).toBe(60);
+    expect(micro.buckets).toHaveLength(60);
+    expect(micro.buckets.slice(8, 26)).toEqual([16, 66, 44, 38, 248, 972, 407, 113, 36, 24, 13, 5, 4, 3, 3, 4, 1, 1]);
+    expect(micro.buckets[52]).toBe(1);
+    expect(micro.buckets.reduce((total, count) => total + count, 0)).toBe(1999);
+    expect(micro.overflows).toBe(1);
+    expect(micro.overflowCycles).toEqual([]);
+  });
+
+  it('encodes an HDR histogram of every cycle, each bucket at its microsecond in ns', () => {
+    const histogram = decodeHistogram(thread!.histogram!);
+    expect(histogram.totalCount).toBe(2000);
+    expect(histogram.minNonZeroValue).toBe(8_000);
+    expect(histogram.getValueAtPercentile(100)).toBe(117_055);
+    expect(decodeHistogram(run.all.histogram!).totalCount).toBe(2000);
+  });
+});
+
+describe('the command line read back', () => {
+  it('takes attached values, bundled flags and long options', () => {
+    const run = importCyclictestJson(withCommandLine('cyclictest -mq -p80 --interval=250 -l0 -D 1m --policy=rr -c 1 --secaligned --spike=100 -b 500'), OPTIONS);
+    expect(run.config).toMatchObject({
+      periodNs: 250_000,
+      priority: 80,
+      policy: 'rr',
+      clock: 'realtime',
+      loops: null,
+      durationNs: 60_000_000_000,
+      lockMemory: true,
+      aligned: true,
+      spikeThresholdNs: 100_000,
+      breakThresholdNs: 500_000,
+    });
+    expect(run.threads.map((thread) => thread.periodNs)).toEqual([250_000, 750_000]);
+    expect(run.stoppedBy).toBe('completed');
+  });
+
+  it('uses cyclictest\'s defaults: 1ms, SCHED_OTHER at 0, 500us distance, endless (so stopped by a signal)', () => {
+    const run = importCyclictestJson(withCommandLine('cyclictest -t 2 --default-system'), OPTIONS);
+    expect(run.config).toMatchObject({ periodNs: 1_000_000, priority: 0, policy: 'other', distanceNs: 500_000, loops: null, durationNs: null, lockMemory: false, dmaLatency: false });
+    expect(run.threads.map((thread) => thread.periodNs)).toEqual([1_000_000, 1_500_000]);
+    expect(run.stoppedBy).toBe('signal');
+  });
+
+  it('takes -d, and -h/-H only as a limit that cancels the distance', () => {
+    expect(importCyclictestJson(withCommandLine('cyclictest -t 2 -d 100 -i 200 -l 5'), OPTIONS).threads.map((thread) => thread.periodNs)).toEqual([200_000, 300_000]);
+    expect(importCyclictestJson(withCommandLine('cyclictest -t 2 -d 100 -i 200 -l 5 -H 80'), OPTIONS).config).toMatchObject({ distanceNs: 0, histogramMaxUs: 80 });
+  });
+
+  it('reads values in ns when cyclictest ran with -N', () => {
+    const run = importCyclictestJson(withCommandLine('cyclictest -N -t 2 -l 100', { resolution_in_ns: 1 }), OPTIONS);
+    expect(run.threads[0]).toMatchObject({ minNs: 12, avgNs: 19, maxNs: 9301 });
+  });
+});
+
+describe('malformed files', () => {
+  const broken = (change: (data: Record<string, any>) => void): string => {
+    const data = JSON.parse(fixture('run-histogram.json')) as Record<string, any>;
+    change(data);
+    return JSON.stringify(data);
+  };
+  const cases: [string, string, RegExp][] = [
+    ['not JSON', '{"file_version": 1,', /^not a cyclictest --json file: invalid JSON \(.+\)$/],
+    ['an array', '[]', /the top level is not a JSON object$/],
+    ['no command line', broken((data) => delete data['cmdline:']), /"cmdline:" is missing or not a string$/],
+    ['no version', broken((data) => (data['rt_test_version:'] = 2.4)), /"rt_test_version:" is missing or not a string$/],
+    ['no thread count', broken((data) => delete data['num_threads']), /"num_threads" missing$/],
+    ['a missing thread', broken((data) => (data['num_threads'] = 2)), /num_threads is 2 but thread "1" is missing$/],
+    ['no cycles', broken((data) => delete data['thread']['0']['cycles']), /thread "0" has "cycles" missing$/],
+    ['a bad max', broken((data) => (data['thread']['0']['max'] = 'lots')), /thread "0" has "max" "lots", not a number$/],
+    ['a bad bucket', broken((data) => (data['thread']['0']['histogram']['x'] = 3)), /thread "0" has a histogram entry "x": 3 that is not bucket -> count$/],
+    ['a bad date', broken((data) => (data['start_time'] = 'yesterday')), /"start_time" is missing or not a date$/],
+  ];
+  for (const [what, text, message] of cases) {
+    it(`refuses ${what} in one line`, () => {
+      expect(() => importCyclictestJson(text, OPTIONS)).toThrow(message);
+      try {
+        parseCyclictestJson(text);
+      } catch (error) {
+        expect((error as Error).message).not.toContain('\n');
+        expect((error as Error).message.startsWith('not a cyclictest --json file: ')).toBe(true);
+      }
+    });
+  }
+});

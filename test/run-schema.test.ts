@@ -1,0 +1,88 @@
+// docs/run.schema.json against run files from every producer: the importer (both fixtures), a run
+// built by hand with every optional part filled, and (as root) a real measurement. The schema is
+// strict (no unknown fields), so a field added to src/run.ts without the schema fails here.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { describe, expect, it } from 'vitest';
+import { importCyclictestJson } from '../src/import/cyclictest.js';
+import { Probe } from '../src/probe.js';
+import { runFileFromProbe, type RunFile } from '../src/run.js';
+import { fixture, handBuiltRun, handBuiltThread, histogramFixtureRun, summaryFixtureRun } from './helpers/runs.js';
+
+const schema = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../docs/run.schema.json'), 'utf8')) as Record<string, unknown>;
+const ajv = new Ajv2020({ allErrors: true, strict: true });
+// The ISO 8601 instants Date#toISOString writes (ajv-formats is not needed for this one format).
+ajv.addFormat('date-time', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/);
+const validate = ajv.compile(schema);
+
+function problems(run: unknown): string {
+  // Through JSON, as a reader gets it: no undefined fields, no class instances.
+  return validate(JSON.parse(JSON.stringify(run))) ? '' : ajv.errorsText(validate.errors, { separator: '\n' });
+}
+
+function fullRun(): RunFile {
+  return handBuiltRun(
+    [handBuiltThread({ thread: 0 }), handBuiltThread({ thread: 1, cpu: null, applied: { policy: 'deadline', priority: 0, cpus: [0, 1] } })],
+    {
+      environment: { kernel: { release: '6.1.0-rt' }, virtualization: 'kvm' },
+      degraded: ['SCHED_FIFO priority 99'],
+      stoppedBy: 'breaktrace',
+      breaktrace: { thread: 1, cpu: null, latencyNs: 250_000, tracingStopped: true },
+      load: { spec: 'syscalls,ipc', cpus: [0, 1], generators: [{ kind: 'syscalls', cpu: 0, operations: 1_000_000, opsPerSecond: 250_000.5 }] },
+    },
+  );
+}
+
+describe('docs/run.schema.json', () => {
+  it('is a valid draft 2020-12 schema of rtlat.run version 1', () => {
+    expect(schema['$schema']).toBe('https://json-schema.org/draft/2020-12/schema');
+    expect(ajv.validateSchema(schema)).toBe(true);
+  });
+
+  it('names every field of a run file, and only those', () => {
+    const properties = Object.keys(schema['properties'] as object).sort();
+    expect(properties).toEqual(Object.keys(fullRun()).sort());
+    expect((schema['required'] as string[]).slice().sort()).toEqual(properties);
+  });
+
+  it('accepts the imports of run.json and run-histogram.json', () => {
+    for (const name of ['run.json', 'run-histogram.json']) {
+      expect(problems(importCyclictestJson(fixture(name), { rtlatVersion: '0.1.0' })), name).toBe('');
+    }
+  });
+
+  it('accepts hand-built runs: summary, histogram, and every nullable part filled', () => {
+    expect(problems(summaryFixtureRun())).toBe('');
+    expect(problems(histogramFixtureRun())).toBe('');
+    expect(problems(fullRun())).toBe('');
+  });
+
+  it('refuses a missing field, an unknown field, a wrong unit of type and a bad enum', () => {
+    const missing = fullRun() as Partial<RunFile>;
+    delete missing.spikesOmitted;
+    expect(problems(missing)).toMatch(/must have required property 'spikesOmitted'/);
+    expect(problems({ ...fullRun(), extra: 1 })).toMatch(/must NOT have additional properties/);
+    const thread = { ...fullRun().threads[0]!, count: 1.5 };
+    expect(problems({ ...fullRun(), threads: [thread] })).toMatch(/threads\/0\/count must be integer/);
+    expect(problems({ ...fullRun(), stoppedBy: 'crashed' })).toMatch(/stoppedBy must be equal to one of the allowed values/);
+    expect(problems({ ...fullRun(), schemaVersion: 2 })).toMatch(/schemaVersion must be equal to constant/);
+    expect(problems({ ...fullRun(), startTime: 'yesterday' })).toMatch(/startTime must match format "date-time"/);
+  });
+});
+
+const isRoot = process.getuid?.() === 0;
+
+describe.skipIf(!isRoot)('a measured run (needs root for SCHED_FIFO: run the tests as root, as CI does)', () => {
+  it('validates, with its microsecond histogram and spikes', async () => {
+    const spikes: RunFile['spikes'] = [];
+    const probe = new Probe({ periodNs: 500_000, loops: 200, cpus: [0], histogramMaxUs: 50, spikeThresholdNs: 1, keepProcessAlive: true }, {
+      onSpike: (spike) => spikes.length < 5 && spikes.push(spike),
+    });
+    probe.start();
+    await probe.finished;
+    const run = runFileFromProbe(await probe.stop(), { rtlatVersion: '0.1.0', commandLine: 'rtlat measure', environment: null, spikes, spikesOmitted: 0 });
+    expect(run.threads[0]!.microsecondHistogram).not.toBeNull();
+    expect(problems(run)).toBe('');
+  });
+});
