@@ -1,0 +1,40 @@
+// `rtlat import cyclictest FILE`: a cyclictest --json file as an rtlat run file.
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { writeFileAtomic } from '../atomic-file.js';
+import { importCyclictestJson } from '../import/cyclictest.js';
+import { RTLAT_VERSION } from '../version.js';
+import { reportError, UsageError } from './errors.js';
+import { checkOutputPath } from './output-path.js';
+
+const SOURCES = ['cyclictest'];
+
+export function importCommand(): Command {
+  return new Command('import')
+    .description('Turn another tool\'s results into an rtlat run file (today: cyclictest --json).')
+    .argument('<source>', `the tool that wrote FILE (${SOURCES.join(', ')})`)
+    .argument('<file>', 'the file it wrote')
+    .option('-o, --output <file>', 'write the run file here (default: stdout)')
+    .action((source: string, file: string, flags: { output?: string }) => {
+      try {
+        if (!SOURCES.includes(source)) throw new UsageError(`<source>: got ${JSON.stringify(source)}, expected ${SOURCES.join(', ')}`);
+        const output = flags.output === undefined ? null : checkOutputPath('output', flags.output);
+        let text: string;
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch (error) {
+          throw new UsageError(`<file>: cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+        }
+        let json: string;
+        try {
+          json = `${JSON.stringify(importCyclictestJson(text, { rtlatVersion: RTLAT_VERSION }), null, 2)}\n`;
+        } catch (error) {
+          throw new UsageError(`${file}: ${(error as Error).message}`);
+        }
+        if (output) writeFileAtomic(output, json);
+        else process.stdout.write(json);
+      } catch (error) {
+        process.exitCode = reportError('import', error);
+      }
+    });
+}
