@@ -1,6 +1,7 @@
 // `rtlat import cyclictest` and `rtlat measure --hdr-log`, as processes, against the reference files and tools.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { JsHistogram } from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
 import { decodeHistogram } from '../src/histogram.js';
 import type { RunFile } from '../src/run.js';
@@ -48,7 +49,7 @@ describe.skipIf(!isRoot)('rtlat measure --hdr-log read by the reference Java too
     const run = JSON.parse(readFileSync(json, 'utf8')) as RunFile;
     for (const thread of run.threads) {
       expect(thread.dropped).toBe(0);
-      const ours = decodeHistogram(thread.histogram!);
+      const ours = decodeHistogram(thread.histogram!) as JsHistogram;
       // -outputValueUnitRatio 1000: Java prints microseconds with 3 decimals, i.e. whole ns.
       const rows = csvRows(processor(log, ['-tag', `cpu${thread.cpu}`, '-csv', '-outputValueUnitRatio', '1000']));
       expect(rows.length).toBeGreaterThan(10);
