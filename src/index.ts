@@ -4,3 +4,7 @@ export type { ProbeConfig, ProbeOptions, ThreadPlan } from './options.js';
 export type { CompletedInterval, MicrosecondHistogram, Spike } from './recorder.js';
 export type { PercentileValue } from './histogram.js';
 export { OptionError, PlatformError, PrivilegeError } from './errors.js';
+export { describeEnvironment, diffCpuCounters, formatFingerprint, readCpuCounters, readFingerprint } from './fingerprint/index.js';
+export type { CpuCounters, CpuCountersDelta, Field, Fingerprint } from './fingerprint/index.js';
+export { runFileFromProbe, RUN_SCHEMA, RUN_SCHEMA_VERSION } from './run.js';
+export type { RunFile, RunThread } from './run.js';

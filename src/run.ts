@@ -1,6 +1,7 @@
 // The run file: rtlat's JSON result, version 1 (docs/run-schema.md, docs/run.schema.json).
 // `rtlat measure --json` writes it, `rtlat import cyclictest` produces it, and every later tool
 // (compare, merge, report) reads only this.
+import type { CpuCountersDelta, Fingerprint } from './fingerprint/index.js';
 import type { PercentileValue } from './histogram.js';
 import type { ProbeResult, StopReason } from './probe.js';
 import type { MicrosecondHistogram, Spike } from './recorder.js';
@@ -66,7 +67,9 @@ export interface RunFile {
   endTime: string;
   config: RunConfig;
   /** Where it was measured (src/fingerprint); null when unknown. */
-  environment: unknown;
+  environment: Fingerprint | null;
+  /** What the measured CPUs went through during the run (steal time, interrupts, context switches); null when unknown. */
+  during: CpuCountersDelta | null;
   degraded: string[];
   dmaLatencyHeld: boolean | null;
   stoppedBy: StopReason | 'signal';
@@ -100,7 +103,8 @@ export interface RunLoad {
 export interface RunMetadata {
   rtlatVersion: string;
   commandLine: string;
-  environment: unknown;
+  environment: Fingerprint | null;
+  during: CpuCountersDelta | null;
   /** Overrides the probe's reason, e.g. 'signal' when SIGINT stopped the run. */
   stoppedBy?: RunFile['stoppedBy'] | undefined;
   spikes: Spike[];
@@ -136,6 +140,7 @@ export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFil
       histogramMaxUs: config.histogramMaxUs,
     },
     environment: meta.environment,
+    during: meta.during,
     degraded: result.degraded,
     dmaLatencyHeld: result.dmaLatencyHeld,
     stoppedBy: meta.stoppedBy ?? result.stoppedBy,

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeHistogram } from '../src/histogram.js';
 import type { RunFile } from '../src/run.js';
 import { RTLAT_BIN, rtlat, rtlatInterrupted, scratchDir } from './helpers/cli.js';
+import { schemaProblems } from './helpers/schema.js';
 
 const isRoot = process.getuid?.() === 0;
 const packageVersion = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string }).version;
@@ -82,6 +83,7 @@ describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI do
     const outcome = rtlat(['measure', '--period', '1ms', '--loops', '150', '--cpus', '1', '--json', file, '--histogram', '50', '--quiet']);
     expect(outcome.status).toBe(0);
     const run = readRun(file);
+    expect(schemaProblems(run)).toBe('');
     expect(run.schema).toBe('rtlat.run');
     expect(run.schemaVersion).toBe(1);
     expect(run.rtlatVersion).toBe(packageVersion);
@@ -91,6 +93,8 @@ describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI do
     expect(thread!.applied).toEqual({ policy: 'fifo', priority: 99, cpus: [1] });
     expect(thread!.count).toBe(150);
     expect(thread!.pageFaults).toBe(0);
+    expect(run.environment!.virtualization.role).toBe('vm');
+    expect(Object.keys(run.during!.perCpu)).toEqual(['1']);
     const histogram = decodeHistogram(thread!.histogram!);
     expect(histogram.totalCount).toBe(150);
     expect(histogram.getValueAtPercentile(50)).toBe(thread!.percentiles.find((p) => p.percentile === 50)!.valueNs);

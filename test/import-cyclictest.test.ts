@@ -1,7 +1,9 @@
 // cyclictest --json files as run files: the two fixtures with exact numbers, command lines read back,
 // and malformed files refused with a one-line reason.
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeHistogram } from '../src/histogram.js';
+import { readFingerprint } from '../src/fingerprint/index.js';
 import { importCyclictestJson, parseCyclictestJson } from '../src/import/cyclictest.js';
 import { fixture } from './helpers/runs.js';
 
@@ -14,7 +16,8 @@ function withCommandLine(commandLine: string, extra: Record<string, unknown> = {
 }
 
 describe('importCyclictestJson: run.json (2 threads, no histogram)', () => {
-  const run = importCyclictestJson(fixture('run.json'), { ...OPTIONS, environment: { host: 'vm' } });
+  const environment = readFingerprint({ root: path.resolve(import.meta.dirname, 'fixtures/fingerprint/xen-hvm') });
+  const run = importCyclictestJson(fixture('run.json'), { ...OPTIONS, environment });
 
   it('names cyclictest and keeps its command line and times', () => {
     expect(run.schema).toBe('rtlat.run');
@@ -24,7 +27,7 @@ describe('importCyclictestJson: run.json (2 threads, no histogram)', () => {
     expect(run.commandLine).toBe('cyclictest -m -p 99 -i 500 -l 2000 -t 2 -a -q --json=run.json');
     expect(run.startTime).toBe('2026-11-27T06:16:32.000Z');
     expect(run.endTime).toBe('2026-11-27T06:16:33.000Z');
-    expect(run.environment).toEqual({ host: 'vm' });
+    expect(run.environment).toBe(environment);
     expect(run.stoppedBy).toBe('completed');
     expect(run.dmaLatencyHeld).toBeNull();
     expect(run.degraded).toEqual([]);

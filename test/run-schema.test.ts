@@ -1,31 +1,25 @@
 // docs/run.schema.json against run files from every producer: the importer (both fixtures), a run
 // built by hand with every optional part filled, and (as root) a real measurement. The schema is
 // strict (no unknown fields), so a field added to src/run.ts without the schema fails here.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
+import { diffCpuCounters, readCpuCounters, readFingerprint } from '../src/fingerprint/index.js';
 import { importCyclictestJson } from '../src/import/cyclictest.js';
 import { Probe } from '../src/probe.js';
 import { runFileFromProbe, type RunFile } from '../src/run.js';
+import { runSchema as schema, schemaIsValid, schemaProblems as problems } from './helpers/schema.js';
 import { fixture, handBuiltRun, handBuiltThread, histogramFixtureRun, summaryFixtureRun } from './helpers/runs.js';
 
-const schema = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../docs/run.schema.json'), 'utf8')) as Record<string, unknown>;
-const ajv = new Ajv2020({ allErrors: true, strict: true });
-// The ISO 8601 instants Date#toISOString writes (ajv-formats is not needed for this one format).
-ajv.addFormat('date-time', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/);
-const validate = ajv.compile(schema);
-
-function problems(run: unknown): string {
-  // Through JSON, as a reader gets it: no undefined fields, no class instances.
-  return validate(JSON.parse(JSON.stringify(run))) ? '' : ajv.errorsText(validate.errors, { separator: '\n' });
+function fixtureTree(name: string): string {
+  return path.resolve(import.meta.dirname, 'fixtures/fingerprint', name);
 }
 
 function fullRun(): RunFile {
   return handBuiltRun(
     [handBuiltThread({ thread: 0 }), handBuiltThread({ thread: 1, cpu: null, applied: { policy: 'deadline', priority: 0, cpus: [0, 1] } })],
     {
-      environment: { kernel: { release: '6.1.0-rt' }, virtualization: 'kvm' },
+      environment: readFingerprint({ root: fixtureTree('preempt-rt') }),
+      during: diffCpuCounters(readCpuCounters([0, 1], { root: fixtureTree('counters-before') }), readCpuCounters([0, 1], { root: fixtureTree('counters-after') })),
       degraded: ['SCHED_FIFO priority 99'],
       stoppedBy: 'breaktrace',
       breaktrace: { thread: 1, cpu: null, latencyNs: 250_000, tracingStopped: true },
@@ -37,7 +31,7 @@ function fullRun(): RunFile {
 describe('docs/run.schema.json', () => {
   it('is a valid draft 2020-12 schema of rtlat.run version 1', () => {
     expect(schema['$schema']).toBe('https://json-schema.org/draft/2020-12/schema');
-    expect(ajv.validateSchema(schema)).toBe(true);
+    expect(schemaIsValid()).toBe(true);
   });
 
   it('names every field of a run file, and only those', () => {
@@ -81,7 +75,7 @@ describe.skipIf(!isRoot)('a measured run (needs root for SCHED_FIFO: run the tes
     });
     probe.start();
     await probe.finished;
-    const run = runFileFromProbe(await probe.stop(), { rtlatVersion: '0.1.0', commandLine: 'rtlat measure', environment: null, spikes, spikesOmitted: 0 });
+    const run = runFileFromProbe(await probe.stop(), { rtlatVersion: '0.1.0', commandLine: 'rtlat measure', environment: null, during: null, spikes, spikesOmitted: 0 });
     expect(run.threads[0]!.microsecondHistogram).not.toBeNull();
     expect(problems(run)).toBe('');
   });

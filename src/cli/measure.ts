@@ -5,6 +5,7 @@ import { OptionError } from '../errors.js';
 import { HdrLogWriter } from '../formats/hdr-log.js';
 import { formatCyclictestHistogram, formatCyclictestSummary } from '../formats/cyclictest.js';
 import { formatSummaryTable } from '../formats/table.js';
+import { diffCpuCounters, readCpuCounters, readFingerprint } from '../fingerprint/index.js';
 import type { ProbeOptions } from '../options.js';
 import { Probe } from '../probe.js';
 import type { Spike } from '../recorder.js';
@@ -145,6 +146,9 @@ async function measure(flags: MeasureFlags): Promise<number> {
       },
       onInterval: (interval) => hdrLog?.write(interval, probe.config.threads[interval.thread]!.cpu),
     });
+    const environment = readFingerprint();
+    const measuredCpus = [...new Set(probe.config.threads.flatMap((plan) => (plan.cpu === null ? [] : [plan.cpu])))];
+    const countersBefore = readCpuCounters(measuredCpus);
     probe.start();
     // Before the first drain, so before the first interval can arrive.
     if (outputs.hdrLogPath) hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: probe.startedAt, comment: commandLine() });
@@ -160,6 +164,7 @@ async function measure(flags: MeasureFlags): Promise<number> {
     const status = outputs.quiet || !process.stdout.isTTY ? null : new StatusLine(probe, process.stdout);
     await probe.finished;
     const result = await probe.stop();
+    const during = diffCpuCounters(countersBefore, readCpuCounters(measuredCpus));
     status?.clear();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
@@ -167,7 +172,8 @@ async function measure(flags: MeasureFlags): Promise<number> {
     const run = runFileFromProbe(result, {
       rtlatVersion: RTLAT_VERSION,
       commandLine: commandLine(),
-      environment: null,
+      environment,
+      during,
       stoppedBy: signalled ? 'signal' : undefined,
       spikes,
       spikesOmitted,

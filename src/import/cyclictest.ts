@@ -2,6 +2,7 @@
 // read cyclictest runs like rtlat's own. cyclictest's JSON keeps per thread only cycles, min, max,
 // avg and (with -h) a per-bucket histogram; everything else is read back from its command line, and
 // what neither says (TIDs, overruns, last latency, what the kernel applied) is null.
+import type { Fingerprint } from '../fingerprint/index.js';
 import { encodeHistogram, newHistogram, percentilesOf, type Histogram } from '../histogram.js';
 import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type RunConfig, type RunFile, type RunThread } from '../run.js';
 import type { MicrosecondHistogram } from '../recorder.js';
@@ -34,8 +35,8 @@ export interface CyclictestJson {
 }
 
 export interface ImportOptions {
-  /** Stored as the run's environment (e.g. a fingerprint); null when not given. */
-  environment?: unknown;
+  /** Stored as the run's environment; null when not given. */
+  environment?: Fingerprint | null;
   rtlatVersion: string;
 }
 
@@ -140,6 +141,7 @@ export function importCyclictestJson(text: string, options: ImportOptions): RunF
     spikes: [],
     spikesOmitted: 0,
     load: null,
+    during: null,
   };
 }
 

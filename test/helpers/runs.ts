@@ -86,6 +86,7 @@ export function handBuiltRun(threads: RunThread[], overrides: Partial<RunFile> =
     spikes: [{ thread: 0, cpu: 0, cycle: 17, latencyNs: 120_999, dueNs: 3_600_000 }],
     spikesOmitted: 0,
     load: null,
+    during: null,
     ...overrides,
   };
 }

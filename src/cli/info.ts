@@ -1,0 +1,18 @@
+// `rtlat info`: where rtlat is running, as every result file records it.
+import { Command } from 'commander';
+import { formatFingerprint, readFingerprint } from '../fingerprint/index.js';
+import { reportError } from './errors.js';
+
+export function infoCommand(): Command {
+  return new Command('info')
+    .description('Show the environment fingerprint: kernel, preemption model, virtualization, timers, CPUs.')
+    .option('--json', 'print it as JSON (the run file\'s "environment")')
+    .action((flags: { json?: boolean }) => {
+      try {
+        const fingerprint = readFingerprint();
+        process.stdout.write(flags.json ? `${JSON.stringify(fingerprint, null, 2)}\n` : formatFingerprint(fingerprint));
+      } catch (error) {
+        process.exitCode = reportError('info', error);
+      }
+    });
+}
