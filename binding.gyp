@@ -5,6 +5,7 @@
       "sources": [
         "native/binding.cc",
         "native/core/code_lock.cc",
+        "native/core/cpuid.cc",
         "native/core/locked_region.cc",
         "native/core/measuring_thread.cc",
         "native/core/rt_setup.cc",

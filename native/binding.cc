@@ -8,6 +8,7 @@
 #include <string>
 #include <system_error>
 
+#include "core/cpuid.h"
 #include "core/session.h"
 
 namespace {
@@ -146,7 +147,8 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
 class RtlatAddon : public Napi::Addon<RtlatAddon> {
  public:
   RtlatAddon(Napi::Env env, Napi::Object exports) {
-    DefineAddon(exports, {InstanceValue("NativeSession", NativeSession::Define(env), napi_enumerable)});
+    DefineAddon(exports, {InstanceValue("NativeSession", NativeSession::Define(env), napi_enumerable),
+                          InstanceMethod<&RtlatAddon::HypervisorVendor>("hypervisorVendor", napi_enumerable)});
     // One hook for the environment's whole life, never removed: removing a hook that already ran is
     // the double free node-addon-api's CleanupHook::Remove is known for. It stops every live session
     // before the environment goes, so no thread outlives the memory it writes to.
@@ -156,6 +158,12 @@ class RtlatAddon : public Napi::Addon<RtlatAddon> {
   std::set<NativeSession*> live;
 
  private:
+  // hypervisorVendor(): CPUID's hypervisor signature, or null on bare metal.
+  Napi::Value HypervisorVendor(const Napi::CallbackInfo& info) {
+    const std::string vendor = rtlat::hypervisorVendor();
+    return vendor.empty() ? info.Env().Null() : Napi::String::New(info.Env(), vendor);
+  }
+
   static void StopAll(void* data) {
     for (NativeSession* session : static_cast<RtlatAddon*>(data)->live) session->stopNow();
   }

@@ -99,6 +99,8 @@ export interface NativeSession {
 
 interface Addon {
   NativeSession: new (config: NativeSessionConfig) => NativeSession;
+  /** CPUID leaf 0x40000000's vendor signature (e.g. "KVMKVMKVM"), or null when the CPU reports no hypervisor. */
+  hypervisorVendor(): string | null;
 }
 
 let addon: Addon | undefined;

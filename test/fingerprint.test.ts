@@ -65,6 +65,13 @@ describe.runIf(onKvmGuest)('on a KVM guest, such as the development machine (a F
     expect(describeEnvironment(fp)).toMatch(/guest kvm/);
   });
 
+  it('reads the hypervisor\'s own CPUID signature, and only on the live system', () => {
+    expect(v.cpuidVendor).toEqual({ value: 'KVMKVMKVM', source: 'CPUID leaf 0x40000000' });
+    expect(v.hypervisor).toEqual({ value: 'kvm', source: 'CPUID leaf 0x40000000: KVMKVMKVM' });
+    const fixture = readFingerprint({ root: path.resolve(import.meta.dirname, 'fixtures/fingerprint/xen-hvm') });
+    expect(fixture.virtualization.cpuidVendor.value).toBeNull();
+  });
+
   it('is not taken for a container because of a /.dockerenv left in its root filesystem', () => {
     const initPidNamespace = readOr('/proc/2/comm', '').trim() === 'kthreadd';
     if (initPidNamespace) expect(v.role).toBe('vm');

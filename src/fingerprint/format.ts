@@ -35,6 +35,7 @@ const LABELS: Record<string, string> = {
   xenGuestType: 'Xen guest type',
   containerTechnology: 'container',
   cpuHypervisorFlag: 'CPU hypervisor flag',
+  cpuidVendor: 'CPUID vendor',
   dmi: 'DMI',
   acpiOemId: 'ACPI OEM ID',
   systemdDetectVirt: 'systemd-detect-virt',

@@ -1,11 +1,12 @@
 // Where the kernel runs (bare metal or a guest, and under which hypervisor) and whether this process
 // is in a container. Latencies in a guest include the host's scheduling of the vCPU; a result must say so.
 //
-// The hypervisor's CPUID vendor string ("KVMKVMKVM", "XenVMMXenVMM", "Microsoft Hv", ...) would be the most
-// direct witness, but reading CPUID needs native code; it is left out until the addon offers it.
+// The hypervisor's CPUID vendor signature ("KVMKVMKVM", "XenVMMXenVMM", "Microsoft Hv", "TCGTCGTCGTCG", ...)
+// is the most direct witness; the addon reads it, on the live system only.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { type Field, isKnown, known, mapField, type SystemFiles, unknown } from './field.js';
+import { loadAddon } from '../native.js';
 import { readAvailableClocksources } from './timing.js';
 
 export type Role = 'host' | 'vm' | 'container' | 'vm+container';
@@ -37,6 +38,8 @@ export interface VirtualizationFingerprint {
   containerTechnology: Field<string>;
   /** The "hypervisor" CPU flag (x86), which every mainstream hypervisor sets. */
   cpuHypervisorFlag: Field<boolean>;
+  /** CPUID leaf 0x40000000's vendor signature, e.g. "KVMKVMKVM" (read through the addon, live only). */
+  cpuidVendor: Field<string>;
   dmi: Field<DmiStrings>;
   /** The OEM ID in the firmware's ACPI tables (e.g. "FIRECK" for Firecracker); readable by root only. */
   acpiOemId: Field<string>;
@@ -93,14 +96,42 @@ function readXenGuestType(files: SystemFiles, isXen: boolean): Field<XenGuestTyp
   });
 }
 
+// Signatures hypervisors put in CPUID leaf 0x40000000.
+const CPUID_VENDORS: Record<string, Hypervisor> = {
+  KVMKVMKVM: 'kvm',
+  XenVMMXenVMM: 'xen',
+  'Microsoft Hv': 'hyperv',
+  VMwareVMware: 'vmware',
+  VBoxVBoxVBox: 'virtualbox',
+  // QEMU without KVM: every instruction emulated, so its latencies are not a hypervisor's.
+  TCGTCGTCGTCG: 'qemu-tcg',
+};
+
+const CPUID_SOURCE = 'CPUID leaf 0x40000000';
+
+function readCpuidVendor(files: SystemFiles): Field<string> {
+  if (files.root !== '/') return unknown('CPUID describes this machine, not the tree at the given root');
+  try {
+    const vendor = loadAddon().hypervisorVendor();
+    return vendor === null ? unknown('the CPU reports no hypervisor (CPUID leaf 1, ECX bit 31)') : known(vendor, CPUID_SOURCE);
+  } catch (error) {
+    return unknown(`CPUID not read: ${(error as Error).message}`);
+  }
+}
+
 interface VmVerdict {
   hypervisor: Field<Hypervisor>;
   evidence: string[];
 }
 
 /** The first witness that names a hypervisor wins; the order goes from the kernel's own word to firmware strings. */
-function identifyHypervisor(files: SystemFiles, dmi: Field<DmiStrings>): VmVerdict {
+function identifyHypervisor(files: SystemFiles, dmi: Field<DmiStrings>, cpuidVendor: Field<string>): VmVerdict {
   const evidence: string[] = [];
+  const byVendor = isKnown(cpuidVendor) ? CPUID_VENDORS[cpuidVendor.value] : undefined;
+  if (byVendor) {
+    evidence.push(`CPUID hypervisor vendor "${cpuidVendor.value}"`);
+    return { hypervisor: known(byVendor, `${CPUID_SOURCE}: ${cpuidVendor.value}`), evidence };
+  }
   const hypervisorType = files.trimmed('/sys/hypervisor/type');
   if (hypervisorType.value === 'xen') {
     const capabilities = files.trimmed('/proc/xen/capabilities');
@@ -250,7 +281,8 @@ export function readVirtualization(files: SystemFiles): VirtualizationFingerprin
   const cpuHypervisorFlag = readCpuHypervisorFlag(files);
   const dmi = readDmi(files);
   const acpiOemId = readAcpiOemId(files);
-  const { hypervisor, evidence: vmEvidence } = identifyHypervisor(files, dmi);
+  const cpuidVendor = readCpuidVendor(files);
+  const { hypervisor, evidence: vmEvidence } = identifyHypervisor(files, dmi, cpuidVendor);
   const technology = identifyTechnology(files, hypervisor, dmi, acpiOemId, vmEvidence);
   if (cpuHypervisorFlag.value === true) vmEvidence.unshift(`CPU flag "hypervisor" (${cpuHypervisorFlag.source})`);
   const vm = cpuHypervisorFlag.value === true || isKnown(hypervisor);
@@ -265,6 +297,7 @@ export function readVirtualization(files: SystemFiles): VirtualizationFingerprin
     xenGuestType: readXenGuestType(files, hypervisor.value === 'xen'),
     containerTechnology,
     cpuHypervisorFlag,
+    cpuidVendor,
     dmi,
     acpiOemId,
     systemdDetectVirt: runDetectVirt(files),
