@@ -65,6 +65,15 @@ describe('bad input: one line on stderr, exit 2, no file written', () => {
   }
 });
 
+describe('CPUs outside the affinity mask', () => {
+  it('are refused in one line naming the mask, exit 2', () => {
+    // taskset narrows rtlat's own affinity mask to CPU 0, as a cpuset or a container would.
+    const outcome = spawnSync('taskset', ['-c', '0', process.execPath, RTLAT_BIN, 'measure', '--cpus', '1', '--loops', '5'], { encoding: 'utf8' });
+    expect(outcome.status).toBe(2);
+    expect(outcome.stderr).toBe('rtlat measure: --cpus: got "1", expected CPUs in this process\'s affinity mask (0)\n');
+  });
+});
+
 describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI does)', () => {
   it('prints the summary table with an all-threads line and honest tails', () => {
     const outcome = rtlat(['measure', '--period', '500us', '--loops', '200', '--cpus', '0-1']);
@@ -159,6 +168,12 @@ describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI do
     } finally {
       if (tracingOn && before !== null) writeFileSync(tracingOn, before);
     }
+  });
+
+  it('on SIGTERM stops like cyclictest: the summary and exit 0', async () => {
+    const outcome = await rtlatInterrupted(['measure', '--period', '1ms', '--cpus', '0', '--format', 'cyclictest'], 'SIGTERM', 800);
+    expect(outcome.status).toBe(0);
+    expect(outcome.stdout).toMatch(/^T: 0 \(\s*\d+\) P:99 I:1000 C:\s+\d+ /m);
   });
 
   it('on SIGINT mid-run writes complete, valid files and exits 0', async () => {
