@@ -197,3 +197,16 @@ describe('malformed files', () => {
     });
   }
 });
+
+describe('importCyclictestJson: a thread that never woke', () => {
+  it('reads cyclictest\'s "-nan" average (0/0) as a thread with no samples', () => {
+    // What cyclictest 2.40 writes when thread 0 reaches -l before thread 1 wakes once (seen under load).
+    const data = JSON.parse(fixture('run.json')) as { thread: Record<string, Record<string, unknown>> };
+    data.thread['1'] = { ...data.thread['1'], cycles: 0, min: 1000000, max: 0 };
+    const text = JSON.stringify(data).replace(/"avg":18.7/, '"avg": -nan');
+    expect(text).toContain('-nan');
+    const run = importCyclictestJson(text, OPTIONS);
+    expect(run.threads[1]).toMatchObject({ count: 0, avgNs: 0 });
+    expect(run.threads[0]!.count).toBe(2000);
+  });
+});

@@ -46,7 +46,9 @@ const PROBLEM = 'not a cyclictest --json file';
 export function parseCyclictestJson(text: string): CyclictestJson {
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    // A thread that never woke (cyclictest stops every thread when the first reaches -l) gets an avg
+    // of 0/0, which cyclictest prints as "-nan" or "nan": not JSON. Its count of 0 says all there is.
+    data = JSON.parse(text.replace(/(:\s*)-?nan\b/g, '$1null'));
   } catch (error) {
     throw new Error(`${PROBLEM}: invalid JSON (${oneLine((error as Error).message)})`);
   }
@@ -77,7 +79,7 @@ export function parseCyclictestJson(text: string): CyclictestJson {
       cycles: wholeNumber(entry, 'cycles', where),
       min: finiteNumber(entry, 'min', where),
       max: finiteNumber(entry, 'max', where),
-      avg: finiteNumber(entry, 'avg', where),
+      avg: entry['avg'] === null && entry['cycles'] === 0 ? 0 : finiteNumber(entry, 'avg', where),
       cpu: typeof entry['cpu'] === 'number' ? entry['cpu'] : -1,
       node: typeof entry['node'] === 'number' ? entry['node'] : -1,
     });
@@ -142,6 +144,7 @@ export function importCyclictestJson(text: string, options: ImportOptions): RunF
     spikesOmitted: 0,
     load: null,
     during: null,
+    hostEnvironment: null,
   };
 }
 
