@@ -8,3 +8,8 @@ export { describeEnvironment, diffCpuCounters, formatFingerprint, readCpuCounter
 export type { CpuCounters, CpuCountersDelta, Field, Fingerprint } from './fingerprint/index.js';
 export { runFileFromProbe, RUN_SCHEMA, RUN_SCHEMA_VERSION } from './run.js';
 export type { RunFile, RunThread } from './run.js';
+export { compareRuns } from './compare/compare.js';
+export { mergeRuns, MergeRefused } from './compare/merge.js';
+export { readRunFile } from './compare/read.js';
+export { labelRuns } from './compare/environment.js';
+export { renderReport } from './report/report.js';

@@ -70,6 +70,8 @@ export interface RunFile {
   environment: Fingerprint | null;
   /** What the measured CPUs went through during the run (steal time, interrupts, context switches); null when unknown. */
   during: CpuCountersDelta | null;
+  /** For a run inside a guest: the fingerprint of the machine hosting it (rtlat guest fills it); null otherwise. */
+  hostEnvironment: Fingerprint | null;
   degraded: string[];
   dmaLatencyHeld: boolean | null;
   stoppedBy: StopReason | 'signal';
@@ -105,6 +107,7 @@ export interface RunMetadata {
   commandLine: string;
   environment: Fingerprint | null;
   during: CpuCountersDelta | null;
+  hostEnvironment?: Fingerprint | null;
   /** Overrides the probe's reason, e.g. 'signal' when SIGINT stopped the run. */
   stoppedBy?: RunFile['stoppedBy'] | undefined;
   spikes: Spike[];
@@ -141,6 +144,7 @@ export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFil
     },
     environment: meta.environment,
     during: meta.during,
+    hostEnvironment: meta.hostEnvironment ?? null,
     degraded: result.degraded,
     dmaLatencyHeld: result.dmaLatencyHeld,
     stoppedBy: meta.stoppedBy ?? result.stoppedBy,

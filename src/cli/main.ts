@@ -2,12 +2,15 @@
 import { Command, CommanderError } from 'commander';
 import { RTLAT_VERSION } from '../version.js';
 import { reportError } from './errors.js';
+import { compareCommand } from './compare.js';
 import { importCommand } from './import.js';
 import { infoCommand } from './info.js';
 import { measureCommand } from './measure.js';
+import { mergeCommand } from './merge.js';
+import { reportCommand } from './report.js';
 
 // Each command's module exports a factory; add new commands to this list.
-const commands: Command[] = [measureCommand(), importCommand(), infoCommand()];
+const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), compareCommand(), mergeCommand(), reportCommand()];
 
 const program = new Command('rtlat')
   .description('Real-time wake-up latency of Linux hosts, containers and guests (cyclictest-compatible).')

@@ -13,6 +13,7 @@ import { runFileFromProbe, type RunFile } from '../run.js';
 import { DURATION_RULE, NS_PER_S, NS_PER_US, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { EXIT, reportError, UsageError } from './errors.js';
+import { commandLine } from './command-line.js';
 import { checkOutputPath } from './output-path.js';
 import { StatusLine } from './status.js';
 
@@ -204,10 +205,4 @@ function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | nul
   if (outputs.jsonPath) writeFileAtomic(outputs.jsonPath, `${JSON.stringify(run, null, 2)}\n`);
   hdrLog?.close();
   process.stdout.write(stdout.join(''));
-}
-
-/** The command line as typed, for the run file and log headers. */
-function commandLine(): string {
-  const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);
-  return ['rtlat', ...process.argv.slice(2)].map(quote).join(' ');
 }

@@ -5,7 +5,7 @@ import { formatDuration, NS_PER_US } from '../units.js';
 
 const COLUMNS = ['thread', 'cpu', 'tid', 'count', 'min', 'avg', ...PERCENTILES.map((p) => `p${p}`), 'max', 'overruns', 'dropped'];
 
-function microseconds(ns: number): string {
+export function microseconds(ns: number): string {
   return (ns / NS_PER_US).toFixed(1);
 }
 
@@ -14,7 +14,7 @@ function samplesShort(count: number): string {
 }
 
 /** A percentile from too few samples is not printed as a number: it says how many it would need. */
-function percentileCell(value: PercentileValue | undefined): string {
+export function percentileCell(value: PercentileValue | undefined): string {
   if (!value) return '-';
   return value.reliable ? microseconds(value.valueNs) : `(n<${samplesShort(minSamplesFor(value.percentile))})`;
 }

@@ -87,6 +87,7 @@ export function handBuiltRun(threads: RunThread[], overrides: Partial<RunFile> =
     spikesOmitted: 0,
     load: null,
     during: null,
+    hostEnvironment: null,
     ...overrides,
   };
 }

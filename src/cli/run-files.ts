@@ -1,0 +1,28 @@
+// What compare, merge and report share on the command line: reading run files, labelling them.
+import { labelRuns, type LabeledRun } from '../compare/environment.js';
+import { readRunFile, type RunInput } from '../compare/read.js';
+import { UsageError } from './errors.js';
+
+/** Repeatable options (--label a --label b) collect their values in order. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Reads the run files; a missing or malformed one is a usage error that names it. */
+export function readRunFiles(files: readonly string[]): RunInput[] {
+  return files.map((file) => {
+    try {
+      return readRunFile(file);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  });
+}
+
+/** Reads and labels the runs: --label, one per file in order, or else their environment. */
+export function readLabeledRuns(files: readonly string[], labels: readonly string[]): LabeledRun[] {
+  if (labels.length > 0 && labels.length !== files.length) {
+    throw new UsageError(`--label: got ${labels.length} for ${files.length} files; give one per file, in the same order`);
+  }
+  return labelRuns(readRunFiles(files), labels.length > 0 ? labels : undefined);
+}
