@@ -20,8 +20,9 @@ function parseSummary(stdout: string) {
 describe.skipIf(!isRoot)('side by side with cyclictest (needs root)', () => {
   itWithTool(cyclictest, 'both complete the same periods on the same CPUs', () => {
     const loops = 500;
-    // -d 0: cyclictest would otherwise lengthen each further thread's interval by 500us.
-    const reference = spawnSync('cyclictest', ['-m', '-p', '99', '-i', '500', '-l', String(loops), '-t', '2', '-a', '0,1', '-d', '0', '-q'], { encoding: 'utf8', timeout: 30_000 });
+    // -d 0: cyclictest would otherwise lengthen each further thread's interval by 500us. cyclictest stops
+    // every thread when the first reaches -l: --secaligned starts them together so both reach it.
+    const reference = spawnSync('cyclictest', ['-m', '-p', '99', '-i', '500', '-l', String(loops), '-t', '2', '-a', '0,1', '-d', '0', '--secaligned', '-q'], { encoding: 'utf8', timeout: 30_000 });
     expect(reference.status).toBe(0);
     const ours = rtlat(['measure', '--period', '500us', '--loops', String(loops), '--cpus', '0,1', '--priority', '99', '--format', 'cyclictest']);
     expect(ours.status).toBe(0);

@@ -1,6 +1,6 @@
 // Runs the rtlat CLI as a user would: a separate process, its stdout, stderr and exit code.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -17,7 +17,19 @@ export function rtlat(args: string[], options: { timeoutMs?: number } = {}): Cli
   return { status: child.status, stdout: child.stdout, stderr: child.stderr };
 }
 
-/** Starts rtlat, sends `signal` once `readyWhen` has been seen on stderr or after `afterMs`, and resolves at exit. */
+/** True once a process has locked memory: rtlat's probe has started and its signal handlers are in place. */
+function measuring(pid: number): boolean {
+  try {
+    return Number(/^VmLck:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts rtlat, sends `signal` `afterMs` after it began measuring (however slowly a loaded machine
+ * starts Node), and resolves at exit.
+ */
 export function rtlatInterrupted(args: string[], signal: NodeJS.Signals, afterMs: number): Promise<CliOutcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [RTLAT_BIN, ...args]);
@@ -25,9 +37,15 @@ export function rtlatInterrupted(args: string[], signal: NodeJS.Signals, afterMs
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill(signal), afterMs);
+    let timer: NodeJS.Timeout | undefined;
+    const poll = setInterval(() => {
+      if (child.pid === undefined || !measuring(child.pid)) return;
+      clearInterval(poll);
+      timer = setTimeout(() => child.kill(signal), afterMs);
+    }, 20);
     child.on('error', reject);
     child.on('close', (status) => {
+      clearInterval(poll);
       clearTimeout(timer);
       resolve({ status, stdout, stderr });
     });
