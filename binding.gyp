@@ -18,6 +18,17 @@
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Werror"],
       "libraries": ["-lpthread"],
       "ldflags": ["-Wl,-z,now"]
+    },
+    {
+      "target_name": "rtlat-load",
+      "type": "executable",
+      "sources": [
+        "native/load/command.c",
+        "native/load/kinds.c",
+        "native/load/main.c",
+        "native/load/workers.c"
+      ],
+      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Werror"]
     }
   ]
 }

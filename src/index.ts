@@ -13,3 +13,5 @@ export { mergeRuns, MergeRefused } from './compare/merge.js';
 export { readRunFile } from './compare/read.js';
 export { labelRuns } from './compare/environment.js';
 export { renderReport } from './report/report.js';
+export { checkLoad, formatLoadWork, loadCpusFor, NATIVE_LOAD_KINDS, parseLoadSpec, startLoad } from './load/index.js';
+export type { LoadGeneratorSpec, LoadHandle, LoadOptions, LoadSpec, NativeLoadKind } from './load/index.js';

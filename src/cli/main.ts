@@ -8,9 +8,10 @@ import { infoCommand } from './info.js';
 import { measureCommand } from './measure.js';
 import { mergeCommand } from './merge.js';
 import { reportCommand } from './report.js';
+import { sweepCommand } from './sweep.js';
 
 // Each command's module exports a factory; add new commands to this list.
-const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), compareCommand(), mergeCommand(), reportCommand()];
+const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), sweepCommand(), compareCommand(), mergeCommand(), reportCommand()];
 
 const program = new Command('rtlat')
   .description('Real-time wake-up latency of Linux hosts, containers and guests (cyclictest-compatible).')

@@ -6,11 +6,12 @@ import { HdrLogWriter } from '../formats/hdr-log.js';
 import { formatCyclictestHistogram, formatCyclictestSummary } from '../formats/cyclictest.js';
 import { formatSummaryTable } from '../formats/table.js';
 import { diffCpuCounters, readCpuCounters, readFingerprint } from '../fingerprint/index.js';
+import { formatLoadWork, loadCpusFor, parseLoadSpec, startLoad, type LoadHandle, type LoadSpec } from '../load/index.js';
 import type { ProbeOptions } from '../options.js';
 import { Probe } from '../probe.js';
 import type { Spike } from '../recorder.js';
 import { runFileFromProbe, type RunFile } from '../run.js';
-import { DURATION_RULE, NS_PER_S, NS_PER_US, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
+import { DURATION_RULE, formatCpuList, NS_PER_S, NS_PER_US, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { commandLine } from './command-line.js';
@@ -40,6 +41,8 @@ interface MeasureFlags {
   spike?: string;
   breaktrace?: string;
   quiet?: boolean;
+  load?: string;
+  loadCpus?: string;
 }
 
 interface Outputs {
@@ -78,6 +81,8 @@ export function measureCommand(): Command {
     .option('--spike <us>', 'list every sample above this many us (stderr and JSON)')
     .option('-b, --breaktrace <us>', 'stop at the first sample above this many us and stop ftrace; exit code 4')
     .option('-q, --quiet', 'no live status line')
+    .option('--load <kinds>', 'run load generators while measuring: syscalls, ipc, timers, io, memory, stress-ng:ARGS (comma-separated)')
+    .option('--load-cpus <list>', 'CPUs for the load generators (default: the measured CPUs)')
     .action(async (flags: MeasureFlags) => {
       process.exitCode = await measure(flags);
     });
@@ -87,10 +92,19 @@ function usToNs(option: string, text: string): number {
   return parseDurationNs(option, text, { units: ['ns', 'us', 'ms', 's'], bareUnit: 'us', minNs: 0, maxNs: 10 * NS_PER_S });
 }
 
-export function parseMeasureFlags(flags: MeasureFlags): { probe: ProbeOptions; outputs: Outputs; hdrIntervalNs: number } {
+export function parseMeasureFlags(flags: MeasureFlags): {
+  probe: ProbeOptions;
+  outputs: Outputs;
+  hdrIntervalNs: number;
+  /** cpus null: the measured CPUs. */
+  load: { spec: LoadSpec; cpus: number[] | null } | null;
+} {
   if (flags.loops !== undefined && flags.duration !== undefined) {
     throw new UsageError(`--loops and --duration were both given (${flags.loops}, ${flags.duration}); give one of them`);
   }
+  if (flags.loadCpus !== undefined && flags.load === undefined) throw new UsageError('--load-cpus needs --load');
+  const load =
+    flags.load === undefined ? null : { spec: parseLoadSpec(flags.load), cpus: flags.loadCpus === undefined ? null : parseCpuList('load-cpus', flags.loadCpus) };
   const probe: ProbeOptions = {
     periodNs: parseDurationNs('period', flags.period, PERIOD_RULE),
     policy: flags.policy as ProbeOptions['policy'],
@@ -123,7 +137,7 @@ export function parseMeasureFlags(flags: MeasureFlags): { probe: ProbeOptions; o
     quiet: flags.quiet ?? false,
   };
   if (outputs.hdrLogPath) probe.intervalNs = hdrIntervalNs;
-  return { probe, outputs, hdrIntervalNs };
+  return { probe, outputs, hdrIntervalNs, load };
 }
 
 function describeSpike(spike: Spike): string {
@@ -135,8 +149,9 @@ function describeSpike(spike: Spike): string {
 
 async function measure(flags: MeasureFlags): Promise<number> {
   let hdrLog: HdrLogWriter | null = null;
+  let load: LoadHandle | null = null;
   try {
-    const { probe: options, outputs } = parseMeasureFlags(flags);
+    const { probe: options, outputs, load: loadRequest } = parseMeasureFlags(flags);
     const spikes: Spike[] = [];
     let spikesOmitted = 0;
     const probe = new Probe(options, {
@@ -149,6 +164,8 @@ async function measure(flags: MeasureFlags): Promise<number> {
     });
     const environment = readFingerprint();
     const measuredCpus = [...new Set(probe.config.threads.flatMap((plan) => (plan.cpu === null ? [] : [plan.cpu])))];
+    // Running before the first wake-up, so the whole measurement is under load.
+    if (loadRequest) load = await startLoad(loadRequest.spec, { cpus: loadRequest.cpus ?? loadCpusFor(probe.config) });
     const countersBefore = readCpuCounters(measuredCpus);
     probe.start();
     // Before the first drain, so before the first interval can arrive.
@@ -166,6 +183,7 @@ async function measure(flags: MeasureFlags): Promise<number> {
     await probe.finished;
     const result = await probe.stop();
     const during = diffCpuCounters(countersBefore, readCpuCounters(measuredCpus));
+    const runLoad = load ? await load.stop() : null;
     status?.clear();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
@@ -178,6 +196,7 @@ async function measure(flags: MeasureFlags): Promise<number> {
       stoppedBy: signalled ? 'signal' : undefined,
       spikes,
       spikesOmitted,
+      load: runLoad,
     });
     writeOutputs(run, outputs, hdrLog);
     hdrLog = null;
@@ -193,6 +212,9 @@ async function measure(flags: MeasureFlags): Promise<number> {
   } catch (error) {
     hdrLog?.abandon();
     return reportError('measure', error);
+  } finally {
+    // On the error paths (stop() is idempotent): the load never outlives the measurement.
+    await load?.stop().catch(() => {});
   }
 }
 
@@ -202,6 +224,7 @@ function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | nul
   if (outputs.histogram) stdout.push(formatCyclictestHistogram(run));
   else if (outputs.format === 'cyclictest') stdout.push(formatCyclictestSummary(run));
   if (outputs.format === 'table') stdout.push(formatSummaryTable(run));
+  if (outputs.format === 'table' && run.load) stdout.push(`load ${run.load.spec} on CPUs ${formatCpuList(run.load.cpus)}: ${formatLoadWork(run.load)}\n`);
   if (outputs.jsonPath) writeFileAtomic(outputs.jsonPath, `${JSON.stringify(run, null, 2)}\n`);
   hdrLog?.close();
   process.stdout.write(stdout.join(''));
