@@ -1,5 +1,7 @@
-// HDR histograms as rtlat uses them: nanosecond values, 3 significant digits, the plain JS backend
-// (no WebAssembly histograms to destroy), 64-bit counts where a run can exceed 2^32 samples.
+// HDR histograms as rtlat uses them: nanosecond values, 3 significant digits, 64-bit counts where a
+// run can exceed 2^32 samples. Everything handed around is a plain JS histogram; only the recorder's
+// hot path records into WebAssembly ones (bench/RESULTS.md: several times faster per sample), which
+// it owns, copies out and destroys (an undestroyed one holds its WebAssembly memory for good).
 import * as hdr from 'hdr-histogram-js';
 
 export type Histogram = hdr.Histogram;
@@ -15,13 +17,33 @@ export interface PercentileValue {
 
 /** Cumulative histograms count up to days of samples; interval ones never get near 2^32. */
 export function newHistogram(counts: 'cumulative' | 'interval' = 'cumulative'): Histogram {
+  return build(counts, false);
+}
+
+let webAssemblyReady = false;
+
+/** A WebAssembly histogram for the recording hot path. The caller must destroy() it. */
+export function newRecordingHistogram(counts: 'cumulative' | 'interval'): Histogram {
+  if (!webAssemblyReady) {
+    hdr.initWebAssemblySync();
+    webAssemblyReady = true;
+  }
+  return build(counts, true);
+}
+
+function build(counts: 'cumulative' | 'interval', useWebAssembly: boolean): Histogram {
   return hdr.build({
     bitBucketSize: counts === 'cumulative' ? 64 : 32,
     autoResize: true,
     lowestDiscernibleValue: 1,
     numberOfSignificantValueDigits: 3,
-    useWebAssembly: false,
+    useWebAssembly,
   });
+}
+
+/** A plain JS copy of any histogram (WebAssembly and JS histograms cannot be added to each other). */
+export function copyHistogram(histogram: Histogram): Histogram {
+  return decodeHistogram(encodeHistogram(histogram));
 }
 
 /**

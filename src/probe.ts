@@ -198,13 +198,11 @@ export class Probe {
     return {
       at: new Date(),
       threads: this.recorders.map((recorder, index) => {
-        const interval = summarize(recorder.sinceSnapshot);
-        recorder.sinceSnapshot.reset();
         return {
           thread: index,
           cpu: this.config.threads[index]!.cpu,
-          interval,
-          cumulative: summarize(recorder.raw),
+          interval: summarize(recorder.takeSinceSnapshot()),
+          cumulative: summarize(recorder.cumulative()),
           overruns: stats[index]?.overruns ?? 0,
           dropped: stats[index]?.dropped ?? 0,
         };
@@ -246,7 +244,7 @@ export class Probe {
     this.drain();
     const endedAt = new Date();
     const runNs = (endedAt.getTime() - this.startTime.getTime()) * 1e6;
-    for (const recorder of this.recorders) recorder.flushInterval(runNs);
+    const views = this.recorders.map((recorder) => recorder.finish(runNs));
     const stats = native.stats();
     const broken = native.breakInfo();
     native.close();
@@ -260,8 +258,8 @@ export class Probe {
       degraded: this.degradedSteps,
       dmaLatencyHeld: this.startInfo!.dmaLatency.held,
       codeLockedBytes: this.startInfo!.codeLock.bytes,
-      threads: this.recorders.map((recorder, index) => this.threadResult(recorder, index, stats[index]!)),
-      all: this.allThreads(stats),
+      threads: this.recorders.map((recorder, index) => this.threadResult(recorder, views[index]!, index, stats[index]!)),
+      all: this.allThreads(views.map((view) => view.raw), stats),
       breaktrace: broken && {
         thread: broken.thread,
         cpu: this.config.threads[broken.thread]!.cpu,
@@ -271,7 +269,7 @@ export class Probe {
     };
   }
 
-  private threadResult(recorder: ThreadRecorder, index: number, stats: NativeThreadStats): ThreadResult {
+  private threadResult(recorder: ThreadRecorder, views: { raw: Histogram; corrected: Histogram }, index: number, stats: NativeThreadStats): ThreadResult {
     const plan = this.config.threads[index]!;
     const report = this.startInfo!.threads[index]!;
     return {
@@ -282,26 +280,26 @@ export class Probe {
       applied: report.applied,
       memoryLocked: report.memoryLocked,
       pageFaults: stats.pageFaults,
-      ...summarize(recorder.raw, stats),
+      ...summarize(views.raw, stats),
       overruns: stats.overruns,
       dropped: stats.dropped,
       lastNs: stats.lastNs,
       sumUs: stats.sumUs,
-      histogramCount: recorder.raw.totalCount,
+      histogramCount: views.raw.totalCount,
       corrected: {
-        count: recorder.corrected.totalCount,
-        maxNs: recorder.corrected.maxValue,
-        percentiles: percentilesOf(recorder.corrected),
+        count: views.corrected.totalCount,
+        maxNs: views.corrected.maxValue,
+        percentiles: percentilesOf(views.corrected),
       },
-      histogram: encodeHistogram(recorder.raw),
-      correctedHistogram: encodeHistogram(recorder.corrected),
+      histogram: encodeHistogram(views.raw),
+      correctedHistogram: encodeHistogram(views.corrected),
       microsecondHistogram: recorder.microseconds,
     };
   }
 
-  private allThreads(stats: NativeThreadStats[]): ProbeResult['all'] {
+  private allThreads(raws: Histogram[], stats: NativeThreadStats[]): ProbeResult['all'] {
     const merged = newHistogram('cumulative');
-    for (const recorder of this.recorders) merged.add(recorder.raw);
+    for (const raw of raws) merged.add(raw);
     const counted = stats.filter((thread) => thread.count > 0);
     const exact = {
       count: counted.reduce((sum, thread) => sum + thread.count, 0),

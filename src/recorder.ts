@@ -1,7 +1,7 @@
 // Turns one thread's drained samples into histograms: the raw view (one sample per wake-up, as
 // cyclictest counts), the view corrected for coordinated omission (as jHiccup records), the
 // current interval, an optional per-microsecond histogram for cyclictest's -h format, and spikes.
-import { newHistogram, type Histogram } from './histogram.js';
+import { copyHistogram, newHistogram, newRecordingHistogram, type Histogram } from './histogram.js';
 import { NS_PER_US } from './units.js';
 
 export interface Spike {
@@ -42,22 +42,49 @@ export interface RecorderOptions {
 }
 
 export class ThreadRecorder {
-  readonly raw: Histogram = newHistogram('cumulative');
-  readonly corrected: Histogram = newHistogram('cumulative');
-  /** Samples since the last takeSnapshot(); the probe's interval view. */
-  readonly sinceSnapshot: Histogram = newHistogram('interval');
-  readonly microseconds: MicrosecondHistogram | null;
-  private interval: Histogram | null;
+  // WebAssembly histograms, owned here and destroyed by finish(): nothing outside sees them.
+  private readonly raw = newRecordingHistogram('cumulative');
+  private readonly corrected = newRecordingHistogram('cumulative');
+  private readonly sinceSnapshot = newRecordingHistogram('interval');
+  private readonly interval: Histogram | null;
   private intervalStartNs = 0;
+  private final: { raw: Histogram; corrected: Histogram } | null = null;
+  readonly microseconds: MicrosecondHistogram | null;
 
   constructor(private readonly options: RecorderOptions) {
     const maxUs = options.histogramMaxUs;
     this.microseconds = maxUs ? { maxUs, buckets: new Array<number>(maxUs).fill(0), overflows: 0, overflowCycles: [] } : null;
-    this.interval = options.intervalNs ? newHistogram('interval') : null;
+    this.interval = options.intervalNs ? newRecordingHistogram('interval') : null;
+  }
+
+  /** The cumulative raw view so far, as a JS histogram of its own. */
+  cumulative(): Histogram {
+    return this.final ? this.final.raw : copyHistogram(this.raw);
+  }
+
+  /** The samples since the previous call, as a JS histogram of its own; starts the next such interval. */
+  takeSinceSnapshot(): Histogram {
+    if (this.final) return newHistogram('interval');
+    const taken = copyHistogram(this.sinceSnapshot);
+    this.sinceSnapshot.reset();
+    return taken;
+  }
+
+  /**
+   * Ends recording: hands over the interval in progress (ending at `endNs`), returns the raw and
+   * corrected views as JS histograms and frees the WebAssembly ones. Idempotent.
+   */
+  finish(endNs: number): { raw: Histogram; corrected: Histogram } {
+    if (this.final) return this.final;
+    if (this.interval && this.interval.totalCount > 0) this.emitInterval(endNs);
+    this.final = { raw: copyHistogram(this.raw), corrected: copyHistogram(this.corrected) };
+    for (const histogram of [this.raw, this.corrected, this.sinceSnapshot, this.interval]) histogram?.destroy();
+    return this.final;
   }
 
   /** Records `count` samples laid out as (latencyNs, dueNs, cycle) triples. */
   record(samples: Float64Array, count: number): void {
+    if (this.final) throw new Error('rtlat: this recorder has finished');
     const { periodNs, spikeThresholdNs, intervalNs } = this.options;
     for (let i = 0; i < count; i++) {
       const latencyNs = samples[3 * i]!;
@@ -78,11 +105,6 @@ export class ThreadRecorder {
     }
   }
 
-  /** Hands over the interval in progress (at the end of a run). */
-  flushInterval(endNs: number): void {
-    if (this.interval && this.interval.totalCount > 0) this.emitInterval(endNs);
-  }
-
   private closeInterval(dueNs: number): void {
     const intervalNs = this.options.intervalNs!;
     const boundaryNs = Math.floor(dueNs / intervalNs) * intervalNs;
@@ -91,9 +113,9 @@ export class ThreadRecorder {
   }
 
   private emitInterval(endNs: number): void {
-    const finished = this.interval!;
-    this.options.onInterval?.({ thread: this.options.thread, startNs: this.intervalStartNs, endNs, histogram: finished });
-    this.interval = newHistogram('interval');
+    const interval = this.interval!;
+    this.options.onInterval?.({ thread: this.options.thread, startNs: this.intervalStartNs, endNs, histogram: copyHistogram(interval) });
+    interval.reset();
   }
 
   private recordMicroseconds(latencyNs: number, cycle: number): void {

@@ -1,0 +1,71 @@
+// The recorder: raw and corrected views, intervals by due time, the -h histogram, and the lifecycle of
+// its WebAssembly histograms (copied out as JS histograms, destroyed at finish).
+import { describe, expect, it } from 'vitest';
+import { newHistogram } from '../src/histogram.js';
+import { ThreadRecorder, type CompletedInterval, type Spike } from '../src/recorder.js';
+
+/** Samples as the drain lays them out: (latencyNs, dueNs, cycle) triples. */
+function samples(latenciesNs: number[], periodNs: number): Float64Array {
+  const out = new Float64Array(latenciesNs.length * 3);
+  latenciesNs.forEach((latencyNs, cycle) => out.set([latencyNs, (cycle + 1) * periodNs, cycle], cycle * 3));
+  return out;
+}
+
+describe('ThreadRecorder', () => {
+  it('keeps the raw view, the corrected one, and snapshots that add up to the cumulative', () => {
+    const recorder = new ThreadRecorder({ thread: 0, cpu: 1, periodNs: 100_000 });
+    recorder.record(samples([10_000, 20_000, 30_000], 100_000), 3);
+    const first = recorder.takeSinceSnapshot();
+    // One 1 ms stall at a 100us period: the corrected view adds the wake-ups it hid (900, 800, ... 100us).
+    recorder.record(samples([40_000, 1_000_000], 100_000), 2);
+    const second = recorder.takeSinceSnapshot();
+    const added = newHistogram();
+    added.add(first);
+    added.add(second);
+    expect([first.totalCount, second.totalCount]).toEqual([3, 2]);
+    expect(added.totalCount).toBe(recorder.cumulative().totalCount);
+    const { raw, corrected } = recorder.finish(1e9);
+    expect(raw.totalCount).toBe(5);
+    expect(raw.maxValue).toBeGreaterThanOrEqual(999_000);
+    expect(corrected.totalCount).toBe(5 + 9);
+  });
+
+  it('hands each interval over as a JS histogram, by the samples\' due times, and the last one at finish', () => {
+    const intervals: CompletedInterval[] = [];
+    const recorder = new ThreadRecorder({ thread: 2, cpu: null, periodNs: 250_000_000, intervalNs: 1_000_000_000, onInterval: (interval) => intervals.push(interval) });
+    // Due at 0.25, 0.5, ... 2.5 s: four samples in [0, 1), four in [1, 2), two in [2, 2.5].
+    recorder.record(samples(Array.from({ length: 10 }, () => 5_000), 250_000_000), 10);
+    recorder.finish(2_600_000_000);
+    expect(intervals.map((interval) => [interval.startNs, interval.endNs, interval.histogram.totalCount])).toEqual([
+      [0, 1e9, 3],
+      [1e9, 2e9, 4],
+      [2e9, 2.6e9, 3],
+    ]);
+    // Plain JS histograms: they add to each other, which WebAssembly ones and JS ones cannot.
+    const all = newHistogram();
+    for (const interval of intervals) all.add(interval.histogram);
+    expect(all.totalCount).toBe(10);
+  });
+
+  it('keeps cyclictest\'s -h histogram and reports spikes', () => {
+    const spikes: Spike[] = [];
+    const recorder = new ThreadRecorder({ thread: 0, cpu: 0, periodNs: 1_000_000, histogramMaxUs: 10, spikeThresholdNs: 8_000, onSpike: (spike) => spikes.push(spike) });
+    recorder.record(samples([1_999, 2_000, 9_999, 10_000, 25_000], 1_000_000), 5);
+    expect(recorder.microseconds!.buckets[1]).toBe(1);
+    expect(recorder.microseconds!.buckets[2]).toBe(1);
+    expect(recorder.microseconds!.buckets[9]).toBe(1);
+    expect(recorder.microseconds!.overflows).toBe(2);
+    expect(recorder.microseconds!.overflowCycles).toEqual([3, 4]);
+    expect(spikes.map((spike) => [spike.cycle, spike.latencyNs])).toEqual([[2, 9_999], [3, 10_000], [4, 25_000]]);
+  });
+
+  it('finishes once: later snapshots read the final views, and recording after it is an error', () => {
+    const recorder = new ThreadRecorder({ thread: 0, cpu: 0, periodNs: 1_000_000 });
+    recorder.record(samples([3_000], 1_000_000), 1);
+    const first = recorder.finish(1e9);
+    expect(recorder.finish(2e9)).toBe(first);
+    expect(recorder.cumulative()).toBe(first.raw);
+    expect(recorder.takeSinceSnapshot().totalCount).toBe(0);
+    expect(() => recorder.record(samples([1_000], 1_000_000), 1)).toThrow(/finished/);
+  });
+});
