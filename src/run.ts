@@ -92,6 +92,27 @@ export interface RunFile {
   spikesOmitted: number;
   /** The load generated while measuring (rtlat measure --load); null when none. */
   load: RunLoad | null;
+  /** For a run inside a guest: how rtlat guest ran it; null otherwise. */
+  guest: RunGuest | null;
+}
+
+/** How a run inside a guest was made (rtlat guest, rtlat matrix): what the guest itself cannot know. */
+export interface RunGuest {
+  accelerator: 'kvm' | 'tcg';
+  /** True under TCG: QEMU emulated the CPU, so the latencies are the emulator's, not a hypervisor's. */
+  emulated: boolean;
+  /** Why this accelerator ("a KVM probe boot came up", "/dev/kvm is absent", ...). */
+  acceleratorReason: string;
+  kernel: { path: string; release: string | null };
+  qemu: { path: string; version: string | null };
+  vcpus: number;
+  memoryMiB: number;
+  /** The host CPU each vCPU thread was pinned to, in vCPU order; null when not pinned. */
+  vcpuCpus: number[] | null;
+  /** SCHED_FIFO priority of every QEMU thread while measuring; null when left as they were. */
+  qemuPriority: number | null;
+  /** The command rtlat ran in the guest. */
+  guestCommandLine: string;
 }
 
 export interface RunLoad {
@@ -175,5 +196,6 @@ export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFil
     spikes: meta.spikes,
     spikesOmitted: meta.spikesOmitted,
     load: meta.load ?? null,
+    guest: null,
   };
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseInterrupts, parseProcStat, parseSchedStat } from '../src/fingerprint/counters.js';
 import { diffCpuCounters, readCpuCounters, USER_HZ } from '../src/fingerprint/index.js';
 import { parseCpuList } from '../src/units.js';
-import { fixture } from './fingerprint-helpers.js';
+import { fixture } from './helpers/fingerprint.js';
 
 describe('counters from two fixture snapshots', () => {
   const before = readCpuCounters([0, 1, 2, 3], { root: fixture('counters-before') });

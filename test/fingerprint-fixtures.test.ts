@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseKernelCommandLine, parseKernelCpuList, parseKernelSize } from '../src/fingerprint/cmdline.js';
 import { describeEnvironment, formatFingerprint, readFingerprint } from '../src/fingerprint/index.js';
-import { expectWellFormed, fixture } from './fingerprint-helpers.js';
+import { expectWellFormed, fixture } from './helpers/fingerprint.js';
 
 const CLOCKSOURCE = '/sys/devices/system/clocksource/clocksource0/current_clocksource';
 const AVAILABLE = '/sys/devices/system/clocksource/clocksource0/available_clocksource';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeEnvironment, formatFingerprint, readFingerprint } from '../src/fingerprint/index.js';
-import { expectWellFormed, fieldsOf } from './fingerprint-helpers.js';
+import { expectWellFormed, fieldsOf } from './helpers/fingerprint.js';
 
 function readOr(file: string, fallback: string): string {
   try {

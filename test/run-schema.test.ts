@@ -24,6 +24,19 @@ function fullRun(): RunFile {
       stoppedBy: 'breaktrace',
       breaktrace: { thread: 1, cpu: null, latencyNs: 250_000, tracingStopped: true },
       load: { spec: 'syscalls,ipc', cpus: [0, 1], generators: [{ kind: 'syscalls', cpu: 0, operations: 1_000_000, opsPerSecond: 250_000.5 }] },
+      hostEnvironment: readFingerprint({ root: fixtureTree('host-isolated') }),
+      guest: {
+        accelerator: 'tcg',
+        emulated: true,
+        acceleratorReason: 'the KVM probe boot did not come up within 10s',
+        kernel: { path: '/cache/vmlinuz-rt', release: '6.1.0-41-rt-amd64' },
+        qemu: { path: '/usr/bin/qemu-system-x86_64', version: '7.2.19' },
+        vcpus: 2,
+        memoryMiB: 1024,
+        vcpuCpus: [0, 1],
+        qemuPriority: 90,
+        guestCommandLine: 'rtlat measure --period 1ms --loops 1000 --json /out/run.json',
+      },
     },
   );
 }

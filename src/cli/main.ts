@@ -3,15 +3,17 @@ import { Command, CommanderError } from 'commander';
 import { RTLAT_VERSION } from '../version.js';
 import { reportError } from './errors.js';
 import { compareCommand } from './compare.js';
+import { guestCommand } from './guest.js';
 import { importCommand } from './import.js';
 import { infoCommand } from './info.js';
+import { matrixCommand } from './matrix.js';
 import { measureCommand } from './measure.js';
 import { mergeCommand } from './merge.js';
 import { reportCommand } from './report.js';
 import { sweepCommand } from './sweep.js';
 
 // Each command's module exports a factory; add new commands to this list.
-const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), sweepCommand(), compareCommand(), mergeCommand(), reportCommand()];
+const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), sweepCommand(), compareCommand(), mergeCommand(), reportCommand(), guestCommand(), matrixCommand()];
 
 const program = new Command('rtlat')
   .description('Real-time wake-up latency of Linux hosts, containers and guests (cyclictest-compatible).')

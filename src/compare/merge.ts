@@ -260,6 +260,8 @@ export function mergeRuns(inputs: readonly RunInput[], meta: MergeMetadata): Mer
     environment: first.environment,
     // Runs of one guest on different hosts are still one guest's runs; a host that differs is not kept.
     hostEnvironment: common(runs.map((candidate) => candidate.hostEnvironment ?? null)),
+    // A merged run is a guest run only if all are, set up alike.
+    guest: common(runs.map((candidate) => candidate.guest ?? null)),
     during: mergeDuring(runs.map((candidate) => candidate.during ?? null)),
     degraded: [...new Set(runs.flatMap((candidate) => candidate.degraded))],
     dmaLatencyHeld: allTrue(runs.map((candidate) => candidate.dmaLatencyHeld)),

@@ -145,6 +145,7 @@ export function importCyclictestJson(text: string, options: ImportOptions): RunF
     load: null,
     during: null,
     hostEnvironment: null,
+    guest: null,
   };
 }
 

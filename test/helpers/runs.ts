@@ -88,6 +88,7 @@ export function handBuiltRun(threads: RunThread[], overrides: Partial<RunFile> =
     load: null,
     during: null,
     hostEnvironment: null,
+    guest: null,
     ...overrides,
   };
 }

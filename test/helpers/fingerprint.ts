@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { expect } from 'vitest';
 
-export const fixtures = path.resolve(import.meta.dirname, 'fixtures/fingerprint');
+export const fixtures = path.resolve(import.meta.dirname, '../fixtures/fingerprint');
 
 export function fixture(name: string): string {
   return path.join(fixtures, name);

@@ -1,0 +1,146 @@
+// What a guest needs from the host to run rtlat: busybox, the running Node with the libraries it
+// links, and this rtlat package with its compiled addon and the packages it needs at run time. Each
+// becomes a list of cpio entries at the path the guest sees it under.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { CpioEntry } from './cpio.js';
+
+/** Where the package lives inside the guest. */
+export const GUEST_PACKAGE_DIR = '/opt/rtlat';
+export const GUEST_NODE = '/usr/bin/node';
+export const GUEST_BUSYBOX = '/bin/busybox';
+
+/** A file the guest gets, and where. */
+export type GuestFile = Exclude<CpioEntry, { kind: 'directory' }>;
+
+export function hostFile(source: string, guestPath: string, mode?: number): GuestFile {
+  const stat = statSync(source);
+  return { kind: 'host-file', path: guestPath, mode: mode ?? stat.mode & 0o7777, source, size: stat.size };
+}
+
+/** The first executable `name` on PATH (or in `extraDirs`), or null. */
+export function findExecutable(name: string, extraDirs: readonly string[] = []): string | null {
+  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...extraDirs];
+  for (const dir of dirs) {
+    const candidate = path.join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/**
+ * The shared libraries `binary` loads, as ldd lists them (the dynamic loader included), at the paths
+ * the loader will look them up under. Empty for a static binary.
+ */
+export function sharedLibraries(binary: string): string[] {
+  const ldd = spawnSync('ldd', [binary], { encoding: 'utf8' });
+  if (ldd.error) throw new Error(`ldd is needed to list the libraries of ${binary}: ${ldd.error.message}`);
+  // "not a dynamic executable" (exit 1) for a static binary such as busybox-static's.
+  if (ldd.status !== 0) return [];
+  const libraries: string[] = [];
+  for (const line of ldd.stdout.split('\n')) {
+    // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)", "/lib64/ld-linux-x86-64.so.2 (0x...)";
+    // linux-vdso has no file.
+    const match = /(?:=>\s*)?(\/\S+)\s+\(0x[0-9a-f]+\)/.exec(line);
+    if (match) libraries.push(match[1]!);
+    else if (/=>\s*not found/.test(line)) throw new Error(`${binary} needs a library that is not installed: ${line.trim()}`);
+  }
+  return libraries;
+}
+
+/** A binary at `guestPath` and its libraries at the paths ldd gives (the guest has the host's layout for them). */
+export function binaryWithLibraries(source: string, guestPath: string): GuestFile[] {
+  return [hostFile(source, guestPath, 0o755), ...sharedLibraries(source).map((library) => hostFile(library, library, 0o755))];
+}
+
+/** Every file and symlink under `dir`, placed under `guestDir`; `skip` leaves out entries by name. */
+export function treeEntries(dir: string, guestDir: string, skip: (name: string, hostPath: string) => boolean = () => false): GuestFile[] {
+  const entries: GuestFile[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const hostPath = path.join(dir, name);
+    const guestPath = path.posix.join(guestDir, name);
+    if (skip(name, hostPath)) continue;
+    const stat = lstatSync(hostPath);
+    if (stat.isSymbolicLink()) entries.push({ kind: 'symlink', path: guestPath, target: readlinkSync(hostPath) });
+    else if (stat.isDirectory()) entries.push(...treeEntries(hostPath, guestPath, skip));
+    else if (stat.isFile()) entries.push({ kind: 'host-file', path: guestPath, mode: stat.mode & 0o7777, source: hostPath, size: stat.size });
+  }
+  return entries;
+}
+
+interface PackageJson {
+  name?: string;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+}
+
+function readPackageJson(dir: string): PackageJson {
+  return JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as PackageJson;
+}
+
+/** Node's lookup of a package from `fromDir`: node_modules/NAME here, then in each parent. */
+function findPackage(name: string, fromDir: string): string | null {
+  for (let dir = fromDir; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'node_modules', name);
+    if (statSync(path.join(candidate, 'package.json'), { throwIfNoEntry: false })?.isFile()) return candidate;
+    if (path.dirname(dir) === dir) return null;
+  }
+}
+
+/** The folders of every package `root` depends on at run time, transitively (devDependencies excluded). */
+export function runtimePackageDirs(root: string): string[] {
+  const found = new Set<string>();
+  const pending = [root];
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    const manifest = readPackageJson(dir);
+    const optional = new Set(Object.keys(manifest.optionalDependencies ?? {}));
+    for (const name of new Set([...Object.keys(manifest.dependencies ?? {}), ...optional])) {
+      const dependency = findPackage(name, dir);
+      if (dependency === null) {
+        if (optional.has(name)) continue;
+        throw new Error(`${name}, which ${manifest.name ?? dir} needs at run time, is not installed (run npm install)`);
+      }
+      if (!found.has(dependency)) {
+        found.add(dependency);
+        pending.push(dependency);
+      }
+    }
+  }
+  return [...found].sort();
+}
+
+/** The addon and other native build products node-gyp leaves in build/Release (not its object files). */
+function nativeBuildFiles(root: string): string[] {
+  const release = path.join(root, 'build', 'Release');
+  const files = readdirSync(release, { withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => path.join(release, entry.name));
+  if (!files.some((file) => file.endsWith('.node'))) throw new Error(`the addon is not built in ${release} (run npm install)`);
+  return files;
+}
+
+/**
+ * This package as it runs: package.json, bin/, dist/, build/Release's products (with the libraries
+ * their executables link), and the run-time node_modules, under GUEST_PACKAGE_DIR.
+ */
+export function packageEntries(root: string): GuestFile[] {
+  const inGuest = (hostPath: string) => path.posix.join(GUEST_PACKAGE_DIR, path.relative(root, hostPath).split(path.sep).join('/'));
+  const entries: GuestFile[] = [hostFile(path.join(root, 'package.json'), inGuest(path.join(root, 'package.json')))];
+  for (const dir of ['bin', 'dist']) entries.push(...treeEntries(path.join(root, dir), inGuest(path.join(root, dir))));
+  for (const file of nativeBuildFiles(root)) {
+    entries.push(hostFile(file, inGuest(file)));
+    if (!file.endsWith('.node') && statSync(file).mode & 0o111) {
+      entries.push(...sharedLibraries(file).map((library) => hostFile(library, library, 0o755)));
+    }
+  }
+  for (const dir of runtimePackageDirs(root)) {
+    // A nested node_modules holds packages of its own, which the walk above found if they are needed.
+    entries.push(...treeEntries(dir, inGuest(dir), (name) => name === 'node_modules'));
+  }
+  return entries;
+}

@@ -1,0 +1,213 @@
+// The guest's pieces that need no QEMU: the cpio writer (read back by a reader written here from the
+// format's description, and by the cpio tool), what goes into the image, the init's argument quoting,
+// the serial protocol's parser, QEMU's command line, and how measure's options reach the guest.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { addMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf } from '../src/cli/guest.js';
+import { Command } from 'commander';
+import { cpioBuffer, type CpioEntry } from '../src/guest/cpio.js';
+import { GUEST_PACKAGE_DIR, packageEntries, runtimePackageDirs, sharedLibraries } from '../src/guest/contents.js';
+import { baseImage, writeRunInitrd } from '../src/guest/initramfs.js';
+import { argsScript, GuestChannel, MEASURE_INIT } from '../src/guest/protocol.js';
+import { qemuArgs } from '../src/guest/vm.js';
+import { scratchDir } from './helpers/cli.js';
+import { commandRuns, itWithTool, requireTool } from './helpers/tools.js';
+
+const root = path.resolve(import.meta.dirname, '..');
+const cpioTool = requireTool('cpio', commandRuns('cpio', ['--version']), 'apt-get install cpio');
+const busybox = requireTool('busybox', commandRuns('busybox', ['true']), 'apt-get install busybox-static');
+
+interface ReadEntry {
+  name: string;
+  mode: number;
+  size: number;
+  rdevMajor: number;
+  rdevMinor: number;
+  data: Buffer;
+}
+
+/** newc, as Documentation/driver-api/early-userspace/buffer-format.rst describes it; checks the 4-byte alignment. */
+function readCpio(archive: Buffer): ReadEntry[] {
+  const entries: ReadEntry[] = [];
+  let offset = 0;
+  const align = (value: number) => (value + 3) & ~3;
+  while (offset < archive.length) {
+    expect(archive.toString('ascii', offset, offset + 6)).toBe('070701');
+    const field = (index: number) => parseInt(archive.toString('ascii', offset + 6 + index * 8, offset + 14 + index * 8), 16);
+    const nameSize = field(11);
+    const name = archive.toString('utf8', offset + 110, offset + 110 + nameSize - 1);
+    const dataAt = align(offset + 110 + nameSize);
+    const size = field(6);
+    if (name === 'TRAILER!!!') return entries;
+    entries.push({ name, mode: field(1), size, rdevMajor: field(9), rdevMinor: field(10), data: archive.subarray(dataAt, dataAt + size) });
+    offset = align(dataAt + size);
+  }
+  throw new Error('no trailer');
+}
+
+describe('cpio newc writer', () => {
+  const dir = scratchDir();
+  const hostFile = path.join(dir, 'seven');
+  writeFileSync(hostFile, 'seven b');
+  const entries: CpioEntry[] = [
+    { kind: 'directory', path: 'usr', mode: 0o755 },
+    { kind: 'directory', path: 'usr/bin', mode: 0o755 },
+    { kind: 'file', path: '/init', mode: 0o755, data: Buffer.from('#!/bin/sh\n') },
+    { kind: 'host-file', path: 'usr/bin/seven', mode: 0o644, source: hostFile, size: 7 },
+    { kind: 'symlink', path: 'usr/bin/link', target: 'seven' },
+    { kind: 'char-device', path: 'console', mode: 0o600, major: 5, minor: 1 },
+  ];
+  const archive = cpioBuffer(entries);
+
+  it('writes each entry with its type, size and data, 4-byte aligned, ending with the trailer', () => {
+    expect(archive.length % 4).toBe(0);
+    const read = readCpio(archive);
+    expect(read.map((entry) => entry.name)).toEqual(['usr', 'usr/bin', 'init', 'usr/bin/seven', 'usr/bin/link', 'console']);
+    expect(read.map((entry) => entry.mode.toString(8))).toEqual(['40755', '40755', '100755', '100644', '120777', '20600']);
+    expect(read[2]!.data.toString()).toBe('#!/bin/sh\n');
+    expect(read[3]!.data.toString()).toBe('seven b');
+    expect(read[4]!.data.toString()).toBe('seven');
+    expect([read[5]!.rdevMajor, read[5]!.rdevMinor]).toEqual([5, 1]);
+  });
+
+  it('equal contents make equal archives (times are 0)', () => {
+    expect(cpioBuffer(entries).equals(archive)).toBe(true);
+  });
+
+  itWithTool(cpioTool, 'the cpio tool lists and extracts it', () => {
+    const listed = spawnSync('cpio', ['-t', '--quiet'], { input: archive, encoding: 'utf8' });
+    expect(listed.status).toBe(0);
+    expect(listed.stdout.trim().split('\n')).toEqual(['usr', 'usr/bin', 'init', 'usr/bin/seven', 'usr/bin/link', 'console']);
+    const into = path.join(dir, 'extracted');
+    mkdirSync(into);
+    // Without the device node, which only root in a real root file system may make.
+    const partial = cpioBuffer(entries.filter((entry) => entry.kind !== 'char-device'));
+    expect(spawnSync('cpio', ['-i', '-d', '--quiet'], { input: partial, cwd: into }).status).toBe(0);
+    expect(readFileSync(path.join(into, 'usr/bin/link'), 'utf8')).toBe('seven b');
+    expect(statSync(path.join(into, 'init')).mode & 0o777).toBe(0o755);
+  });
+});
+
+describe('what the guest image holds', () => {
+  it('finds the run-time packages and leaves the development ones out', () => {
+    const names = runtimePackageDirs(root).map((dir) => path.relative(path.join(root, 'node_modules'), dir));
+    expect(names).toEqual(expect.arrayContaining(['commander', 'hdr-histogram-js', 'node-gyp-build', 'prom-client']));
+    for (const devOnly of ['typescript', 'vitest', 'playwright-core', 'ajv']) expect(names).not.toContain(devOnly);
+  });
+
+  it('lists the libraries node links, the dynamic loader among them', () => {
+    const libraries = sharedLibraries(process.execPath);
+    expect(libraries.some((library) => /\/libc\.so\.6$/.test(library))).toBe(true);
+    expect(libraries.some((library) => /ld-linux.*\.so/.test(library))).toBe(true);
+  });
+
+  it('places the package with its addon, dist and bin under /opt/rtlat', () => {
+    const paths = packageEntries(root).map((entry) => entry.path);
+    expect(paths).toContain(`${GUEST_PACKAGE_DIR}/package.json`);
+    expect(paths).toContain(`${GUEST_PACKAGE_DIR}/bin/rtlat`);
+    expect(paths).toContain(`${GUEST_PACKAGE_DIR}/dist/cli/main.js`);
+    expect(paths).toContain(`${GUEST_PACKAGE_DIR}/build/Release/rtlat.node`);
+    expect(paths).toContain(`${GUEST_PACKAGE_DIR}/node_modules/commander/package.json`);
+    expect(paths.some((file) => file.includes('/obj.target/'))).toBe(false);
+  });
+
+  itWithTool(busybox, 'builds the base image once, then reuses it; a run\'s initrd is the base plus its own archive', () => {
+    const cacheDir = scratchDir();
+    // Over 200 MB with the run's initrd: not left in the temporary folder.
+    onTestFinished(() => rmSync(cacheDir, { recursive: true, force: true }));
+    const first = baseImage(root, cacheDir);
+    expect(first.reused).toBe(false);
+    const second = baseImage(root, cacheDir);
+    expect(second).toEqual({ path: first.path, reused: true });
+
+    const base = readFileSync(first.path);
+    const names = readCpio(base).map((entry) => entry.name);
+    expect(names).toEqual(expect.arrayContaining(['init', 'bin/busybox', 'usr/bin/node', 'dev/console', 'opt/rtlat/bin/rtlat']));
+    // Every folder comes before what it holds.
+    names.forEach((name, index) => {
+      const parent = path.posix.dirname(name);
+      if (parent !== '.') expect(names.indexOf(parent), name).toBeLessThan(index);
+    });
+
+    const extra = path.join(cacheDir, 'extra.txt');
+    writeFileSync(extra, 'extra');
+    const initrd = path.join(cacheDir, 'initrd.cpio');
+    writeRunInitrd(initrd, first.path, ['measure', '--loops', '10'], [{ source: extra, guestPath: '/etc/extra.txt' }]);
+    const run = readFileSync(initrd);
+    expect(run.subarray(0, base.length).equals(base)).toBe(true);
+    const own = readCpio(run.subarray(base.length));
+    expect(own.map((entry) => entry.name)).toEqual(['etc', 'rtlat', 'etc/extra.txt', 'rtlat/args.sh']);
+    expect(own[3]!.data.toString()).toBe("set -- 'measure' '--loops' '10'\n");
+  });
+});
+
+describe('the guest init and its protocol', () => {
+  it('quotes arguments so that the shell gives them back as they were', () => {
+    const args = ['measure', "it's", 'two words', '$HOME', '`id`', '"', ''];
+    const shell = spawnSync('sh', ['-c', `${argsScript(args)} for a in "$@"; do printf '%s\\0' "$a"; done`], { encoding: 'utf8' });
+    expect(shell.stdout.split('\0').slice(0, -1)).toEqual(args);
+  });
+
+  it('sends every result file and the exit status, and waits for the host before powering off', () => {
+    expect(MEASURE_INIT).toMatch(/send run \/tmp\/run\.json/);
+    expect(MEASURE_INIT).toMatch(/send hdrLog \/tmp\/run\.hlog/);
+    expect(MEASURE_INIT.indexOf('RTLAT-EXIT')).toBeLessThan(MEASURE_INIT.indexOf('read -t 60 -n 1 ack'));
+    expect(MEASURE_INIT.trimEnd().endsWith('poweroff -f')).toBe(true);
+  });
+
+  it('parses the channel in any chunking: ready, files (gzip + base64), exit', () => {
+    const run = Buffer.from(JSON.stringify({ schema: 'rtlat.run', padding: 'x'.repeat(500) }));
+    const base64 = gzipSync(run).toString('base64').replace(/.{76}/g, '$&\n');
+    const stream = `noise\nRTLAT-READY 6.1.0-56-rt-amd64\r\nRTLAT-FILE run\n${base64}\nRTLAT-END run\nRTLAT-FILE stdout\n${gzipSync('table\n').toString('base64')}\nRTLAT-END stdout\nRTLAT-EXIT 3\n`;
+    for (const size of [1, 7, stream.length]) {
+      const ready: string[] = [];
+      const channel = new GuestChannel({ onReady: (release) => ready.push(release) });
+      for (let at = 0; at < stream.length; at += size) channel.push(stream.slice(at, at + size));
+      expect(ready).toEqual(['6.1.0-56-rt-amd64']);
+      expect(channel.report?.status).toBe(3);
+      expect(channel.report?.files.run?.equals(run)).toBe(true);
+      expect(channel.report?.files.stdout?.toString()).toBe('table\n');
+    }
+  });
+});
+
+describe('QEMU command line', () => {
+  const config = { qemu: 'qemu', kernel: '/k', initrd: '/i', vcpus: 2, memoryMiB: 512, kernelArgs: ['isolcpus=1'], dir: '/d' };
+  const sockets = { channel: '/d/channel.sock', qmp: '/d/qmp.sock' };
+  const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+
+  it('starts paused, the host CPU model under KVM, the most TCG can emulate otherwise', () => {
+    const kvm = qemuArgs({ ...config, accelerator: 'kvm' }, sockets);
+    const tcg = qemuArgs({ ...config, accelerator: 'tcg' }, sockets);
+    expect(kvm).toContain('-S');
+    expect([after(kvm, '-accel'), after(kvm, '-cpu')]).toEqual(['kvm', 'host']);
+    expect([after(tcg, '-accel'), after(tcg, '-cpu')]).toEqual(['tcg', 'max']);
+    expect([after(tcg, '-smp'), after(tcg, '-m')]).toEqual(['2', '512M']);
+    expect(after(tcg, '-append')).toBe('console=ttyS0 quiet panic=-1 isolcpus=1');
+    // The console first (ttyS0), the channel second (ttyS1).
+    expect(tcg.filter((arg) => arg.startsWith('chardev:'))).toEqual(['chardev:console', 'chardev:channel']);
+  });
+});
+
+describe('measure options for the guest', () => {
+  const parse = (args: string[]) => {
+    const command = addMeasureOptions(new Command('guest').option('--cpus <n>').option('--json <file>').exitOverride(), NOT_TO_GUEST);
+    command.parse(args, { from: 'user' });
+    return command;
+  };
+  const NOT_TO_GUEST = [...HOST_OUTPUTS_AND_LOAD, 'cpus'];
+
+  it('passes on only what was given, booleans and negations included', () => {
+    expect(measureArgsOf(parse([]), NOT_TO_GUEST)).toEqual([]);
+    expect(measureArgsOf(parse(['-i', '200us', '--loops', '50', '--no-mlock', '--aligned', '--policy', 'rr']), NOT_TO_GUEST)).toEqual([
+      '--period', '200us', '--loops', '50', '--policy', 'rr', '--aligned', '--no-mlock',
+    ]);
+  });
+
+  it('keeps --cpus (vCPUs here) and the outputs on the host', () => {
+    expect(measureArgsOf(parse(['--cpus', '2', '--json', 'x.json', '--spike', '100']), NOT_TO_GUEST)).toEqual(['--spike', '100']);
+  });
+});

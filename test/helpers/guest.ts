@@ -1,0 +1,71 @@
+// For the tests that boot guests: the tools they need, Debian's cloud and PREEMPT_RT kernels
+// (scripts/fetch-kernels.sh, cached under ~/.cache/rtlat-test between runs), the CLI run as a
+// process that can be signalled once the guest is up, and QEMU processes, to check none is left.
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { RTLAT_BIN, type CliOutcome } from './cli.js';
+import { commandRuns, requireTool } from './tools.js';
+
+/** Given as "nrt=PATH,rt=PATH", kernels need not be fetched (no apt-get needed then). */
+const givenKernels = process.env.RTLAT_TEST_KERNELS;
+
+export const guestTools = requireTool(
+  'qemu-system-x86_64, busybox, and apt-get to fetch the kernels (or RTLAT_TEST_KERNELS=nrt=PATH,rt=PATH)',
+  commandRuns('qemu-system-x86_64', ['--version']) && commandRuns('busybox', ['true']) && (givenKernels !== undefined || commandRuns('apt-get', ['--version'])),
+  'apt-get install qemu-system-x86 busybox-static',
+);
+
+export interface TestKernels {
+  nrt: string;
+  rt: string;
+  /** As rtlat matrix --kernels takes them. */
+  spec: string;
+}
+
+/** Fetches the kernels once (a few seconds; nothing when cached). */
+export function testKernels(): TestKernels {
+  const spec = givenKernels ?? execFileSync(path.resolve(import.meta.dirname, '../../scripts/fetch-kernels.sh'), { encoding: 'utf8', timeout: 300_000 }).trim();
+  const paths = Object.fromEntries(spec.split(',').map((pair) => pair.split('=', 2) as [string, string]));
+  return { nrt: paths.nrt!, rt: paths.rt!, spec };
+}
+
+/** PIDs of running QEMU processes. */
+export function qemuProcesses(): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('qemu-system-x86');
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** rtlat guest's temporary folders (the run's initrd and sockets, the KVM probe's): none once a run has ended. */
+export function guestTemporaryFolders(): string[] {
+  return readdirSync(tmpdir()).filter((name) => /^rtlat-(guest|kvm-probe)-/.test(name));
+}
+
+/** Runs rtlat without blocking the test; with `signalWhen`, sends its signal (SIGKILL included) once its pattern appears on stderr. */
+export function rtlatAsync(args: string[], signalWhen?: { stderr: RegExp; signal: NodeJS.Signals }): Promise<CliOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [RTLAT_BIN, ...args]);
+    let stdout = '';
+    let stderr = '';
+    let sent = false;
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (signalWhen && !sent && signalWhen.stderr.test(stderr)) {
+        sent = true;
+        child.kill(signalWhen.signal);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
