@@ -170,6 +170,17 @@ describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI do
     }
   });
 
+  it('writes an HTML report of the run with --report', () => {
+    const dir = scratchDir();
+    const report = path.join(dir, 'run.html');
+    const outcome = rtlat(['measure', '--period', '1ms', '--loops', '100', '--cpus', '0', '--report', report, '-q']);
+    expect(outcome.status).toBe(0);
+    const html = readFileSync(report, 'utf8');
+    expect(html).toMatch(/^<!DOCTYPE html>/i);
+    expect(html).toContain('<svg');
+    expect(readdirSync(dir)).toEqual(['run.html']);
+  });
+
   it('on SIGTERM stops like cyclictest: the summary and exit 0', async () => {
     const outcome = await rtlatInterrupted(['measure', '--period', '1ms', '--cpus', '0', '--format', 'cyclictest'], 'SIGTERM', 800);
     expect(outcome.status).toBe(0);

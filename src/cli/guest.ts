@@ -10,7 +10,7 @@ import { parseLoadSpec } from '../load/index.js';
 import { DURATION_RULE, NS_PER_MS, parseCpuList, parseDurationNs, parseInteger } from '../units.js';
 import { commandLine } from './command-line.js';
 import { EXIT, reportError } from './errors.js';
-import { measureCommand, parseMeasureFlags } from './measure.js';
+import { addMeasureOptions, measureCommand, parseMeasureFlags } from './measure.js';
 import { checkOutputPath } from './output-path.js';
 import { collect } from './run-files.js';
 
@@ -18,14 +18,6 @@ import { collect } from './run-files.js';
 export const HOST_OUTPUTS_AND_LOAD: readonly string[] = ['json', 'hdrLog', 'report', 'load', 'loadCpus'];
 /** In a guest, --cpus is the number of vCPUs, and rtlat measures on each of them. */
 const NOT_TO_GUEST = [...HOST_OUTPUTS_AND_LOAD, 'cpus'];
-
-/** Adds every option of `rtlat measure` but those named in `except` (attribute names). */
-export function addMeasureOptions(command: Command, except: readonly string[]): Command {
-  for (const option of measureCommand().options) {
-    if (!except.includes(option.attributeName())) command.addOption(option);
-  }
-  return command;
-}
 
 /** The measure options given on the command line (but those in `except`), as arguments for `rtlat measure`. */
 export function measureArgsOf(command: Command, except: readonly string[]): string[] {
@@ -121,7 +113,7 @@ export function guestCommand(): Command {
     .option('--json <file>', 'write the guest\'s run as JSON on the host')
     .option('--hdr-log <file>', 'write the guest\'s HdrHistogram interval log on the host');
   addGuestOptions(command);
-  addMeasureOptions(command, NOT_TO_GUEST);
+  addMeasureOptions(command, (name) => !NOT_TO_GUEST.includes(name));
   return command.action(async (flags: GuestCommandFlags) => {
     process.exitCode = await guest(flags, command);
   });

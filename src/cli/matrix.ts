@@ -21,7 +21,8 @@ import { parseCpuList, parseInteger } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
 import { EXIT, reportError, UsageError } from './errors.js';
-import { addGuestOptions, addMeasureOptions, checkMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf, parseGuestFlags, type GuestFlags } from './guest.js';
+import { addMeasureOptions } from './measure.js';
+import { addGuestOptions, checkMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf, parseGuestFlags, type GuestFlags } from './guest.js';
 import { collect } from './run-files.js';
 
 interface MatrixFlags extends GuestFlags {
@@ -69,7 +70,7 @@ export function matrixCommand(): Command {
     .option('--engine <command>', 'the container engine: podman or docker', 'podman')
     .option('--engine-arg <arg>', 'one more option for the engine\'s run, e.g. --engine-arg=--ulimit=nofile=1024 (repeatable)', collect, []);
   addGuestOptions(command);
-  addMeasureOptions(command, HOST_OUTPUTS_AND_LOAD);
+  addMeasureOptions(command, (name) => !HOST_OUTPUTS_AND_LOAD.includes(name));
   return command.action(async (flags: MatrixFlags) => {
     process.exitCode = await matrix(flags, command);
   });

@@ -4,12 +4,14 @@ import { writeFileAtomic } from '../atomic-file.js';
 import { OptionError } from '../errors.js';
 import { HdrLogWriter } from '../formats/hdr-log.js';
 import { formatCyclictestHistogram, formatCyclictestSummary } from '../formats/cyclictest.js';
+import { labelRuns } from '../compare/environment.js';
 import { formatSummaryTable } from '../formats/table.js';
 import { diffCpuCounters, readCpuCounters, readFingerprint } from '../fingerprint/index.js';
 import { formatLoadWork, loadCpusFor, parseLoadSpec, startLoad, type LoadHandle, type LoadSpec } from '../load/index.js';
 import type { ProbeOptions } from '../options.js';
 import { Probe } from '../probe.js';
 import type { Spike } from '../recorder.js';
+import { renderReport } from '../report/report.js';
 import { runFileFromProbe, type RunFile } from '../run.js';
 import { DURATION_RULE, formatCpuList, NS_PER_S, NS_PER_US, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
@@ -38,6 +40,7 @@ interface MeasureFlags {
   json?: string;
   hdrLog?: string;
   hdrInterval: string;
+  report?: string;
   spike?: string;
   breaktrace?: string;
   quiet?: boolean;
@@ -50,6 +53,7 @@ interface Outputs {
   histogram: boolean;
   jsonPath: string | null;
   hdrLogPath: string | null;
+  reportPath: string | null;
   quiet: boolean;
 }
 
@@ -78,6 +82,7 @@ export function measureCommand(): Command {
     .option('--json <file>', 'write the run as JSON (docs/run-schema.md)')
     .option('--hdr-log <file>', 'write an HdrHistogram interval log (one tag per CPU)')
     .option('--hdr-interval <time>', 'interval of the HdrHistogram log', '1s')
+    .option('--report <file>', 'write an HTML report of the run (as rtlat report)')
     .option('--spike <us>', 'list every sample above this many us (stderr and JSON)')
     .option('-b, --breaktrace <us>', 'stop at the first sample above this many us and stop ftrace; exit code 4')
     .option('-q, --quiet', 'no live status line')
@@ -86,6 +91,14 @@ export function measureCommand(): Command {
     .action(async (flags: MeasureFlags) => {
       process.exitCode = await measure(flags);
     });
+}
+
+/** Adds the options of `rtlat measure` whose attribute names `keep` accepts, for commands that measure too. */
+export function addMeasureOptions(command: Command, keep: (attributeName: string) => boolean): Command {
+  for (const option of measureCommand().options) {
+    if (keep(option.attributeName())) command.addOption(option);
+  }
+  return command;
 }
 
 function usToNs(option: string, text: string): number {
@@ -134,6 +147,7 @@ export function parseMeasureFlags(flags: MeasureFlags): {
     histogram: flags.histogram !== undefined,
     jsonPath: flags.json === undefined ? null : checkOutputPath('json', flags.json),
     hdrLogPath: flags.hdrLog === undefined ? null : checkOutputPath('hdr-log', flags.hdrLog),
+    reportPath: flags.report === undefined ? null : checkOutputPath('report', flags.report),
     quiet: flags.quiet ?? false,
   };
   if (outputs.hdrLogPath) probe.intervalNs = hdrIntervalNs;
@@ -226,6 +240,10 @@ function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | nul
   if (outputs.format === 'table') stdout.push(formatSummaryTable(run));
   if (outputs.format === 'table' && run.load) stdout.push(`load ${run.load.spec} on CPUs ${formatCpuList(run.load.cpus)}: ${formatLoadWork(run.load)}\n`);
   if (outputs.jsonPath) writeFileAtomic(outputs.jsonPath, `${JSON.stringify(run, null, 2)}\n`);
+  if (outputs.reportPath) {
+    const runs = labelRuns([{ file: outputs.jsonPath ?? 'this run', run }]);
+    writeFileAtomic(outputs.reportPath, renderReport(runs, { rtlatVersion: RTLAT_VERSION }));
+  }
   hdrLog?.close();
   process.stdout.write(stdout.join(''));
 }

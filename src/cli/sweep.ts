@@ -3,7 +3,7 @@
 // late, so latencies exceed the period below that resolution and stop exceeding it above.
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { JsHistogram } from 'hdr-histogram-js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { OptionError } from '../errors.js';
@@ -17,7 +17,7 @@ import { formatCpuList, formatDuration, parseCpuList, parseDurationNs, PERIOD_RU
 import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
 import { EXIT, reportError, UsageError } from './errors.js';
-import { parseMeasureFlags } from './measure.js';
+import { addMeasureOptions, parseMeasureFlags } from './measure.js';
 import { checkOutputPath } from './output-path.js';
 
 interface SweepFlags {
@@ -75,21 +75,15 @@ export const DEFAULT_PERIODS = '50us,100us,200us,500us,1ms';
  */
 export const RESOLVED_BELOW_SHARE = 0.01;
 
+/** measure's options that a sweep shares; its period, length and outputs are its own. */
+const SHARED_WITH_MEASURE = ['threads', 'cpus', 'priority', 'policy', 'clock', 'mlock', 'dmaLatency', 'allowDegraded', 'load', 'loadCpus'];
+
 export function sweepCommand(): Command {
-  return new Command('sweep')
+  const command = new Command('sweep')
     .description('Measure at several periods in turn and estimate the timer-resolution latency (where latencies stop exceeding the period).')
     .option('--periods <list>', 'periods to measure, e.g. 50us,100us,1ms (units ns, us, ms, s; a bare number is us)', DEFAULT_PERIODS)
-    .option('-D, --duration <time>', 'how long to measure each period: s, m, h or d (a bare number is s)', '10s')
-    .option('-t, --threads <n>', 'number of measuring threads (default: one per CPU in --cpus)')
-    .option('-a, --cpus <list>', 'CPUs to pin threads to, e.g. 0-3,6 (default: every CPU this process may use)')
-    .option('-p, --priority <prio>', 'real-time priority (default 99 for fifo/rr; 0 for other/deadline)')
-    .addOption(new Option('--policy <policy>', 'scheduling policy').choices(['fifo', 'rr', 'other', 'deadline']).default('fifo'))
-    .addOption(new Option('-c, --clock <clock>', 'clock to sleep on').choices(['monotonic', 'realtime']).default('monotonic'))
-    .option('--no-mlock', 'do not lock the measuring threads\' memory')
-    .option('--no-dma-latency', 'do not hold /dev/cpu_dma_latency at 0')
-    .option('--allow-degraded', 'measure even when the RT policy, memory locking or the DMA-latency request is refused')
-    .option('--load <kinds>', 'run load generators while measuring: syscalls, ipc, timers, io, memory, stress-ng:ARGS (comma-separated)')
-    .option('--load-cpus <list>', 'CPUs for the load generators (default: the measured CPUs)')
+    .option('-D, --duration <time>', 'how long to measure each period: s, m, h or d (a bare number is s)', '10s');
+  return addMeasureOptions(command, (name) => SHARED_WITH_MEASURE.includes(name))
     .option('--with-and-without-load', 'measure each period twice, without and with --load')
     .option('--json <path>', 'write one run file per period: into this folder (sweep-50us.json, ...) or beside this file name (NAME-50us.json, ...)')
     .option('-q, --quiet', 'no progress lines')
