@@ -13,6 +13,7 @@ import { EXIT, reportError } from './errors.js';
 import { addMeasureOptions, measureCommand, parseMeasureFlags } from './measure.js';
 import { checkOutputPath } from './output-path.js';
 import { collect } from './run-files.js';
+import { onStopSignals } from './signals.js';
 
 /** measure's options that stay on the host: the outputs (the guest's come back) and the load. */
 export const HOST_OUTPUTS_AND_LOAD: readonly string[] = ['json', 'hdrLog', 'report', 'load', 'loadCpus'];
@@ -121,6 +122,7 @@ export function guestCommand(): Command {
 
 async function guest(flags: GuestCommandFlags, command: Command): Promise<number> {
   const stop = new AbortController();
+  let stopListening = () => {};
   const onSignal = () => stop.abort();
   try {
     checkMeasureOptions(command, NOT_TO_GUEST);
@@ -139,16 +141,14 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
         if (!flags.quiet || line.includes('EMULATED')) process.stderr.write(`rtlat guest: ${line}\n`);
       },
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    stopListening = onStopSignals(onSignal);
     const result = await runGuest(options);
     writeGuestOutputs(result, jsonPath, hdrLogPath);
     return result.status;
   } catch (error) {
     return reportError('guest', error);
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    stopListening();
   }
 }
 

@@ -24,6 +24,7 @@ import { EXIT, reportError, UsageError } from './errors.js';
 import { addMeasureOptions } from './measure.js';
 import { addGuestOptions, checkMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf, parseGuestFlags, type GuestFlags } from './guest.js';
 import { collect } from './run-files.js';
+import { onStopSignals } from './signals.js';
 
 interface MatrixFlags extends GuestFlags {
   output: string;
@@ -87,6 +88,7 @@ interface Step {
 
 async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
   const stop = new AbortController();
+  let stopListening = () => {};
   const onSignal = () => stop.abort();
   try {
     if (!flags.kernels && !flags.container) throw new UsageError('nothing to compare the host with: give --kernels, --container, or both');
@@ -149,8 +151,7 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
           ]),
     ];
 
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    stopListening = onStopSignals(onSignal);
     const measured: Step[] = [];
     const failed: string[] = [];
     for (const step of steps) {
@@ -178,8 +179,7 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
   } catch (error) {
     return reportError('matrix', error);
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    stopListening();
   }
 }
 

@@ -19,6 +19,7 @@ import { EXIT, reportError, UsageError } from './errors.js';
 import { commandLine } from './command-line.js';
 import { checkOutputPath } from './output-path.js';
 import { StatusLine } from './status.js';
+import { onStopSignals } from './signals.js';
 
 interface MeasureFlags {
   period: string;
@@ -187,20 +188,17 @@ async function measure(flags: MeasureFlags): Promise<number> {
     for (const refusal of probe.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
 
     let signalled = false;
-    const onSignal = () => {
+    const stopListening = onStopSignals(() => {
       signalled = true;
       void probe.stop();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    });
     const status = outputs.quiet || !process.stdout.isTTY ? null : new StatusLine(probe, process.stdout);
     await probe.finished;
     const result = await probe.stop();
     const during = diffCpuCounters(countersBefore, readCpuCounters(measuredCpus));
     const runLoad = load ? await load.stop() : null;
     status?.clear();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    stopListening();
 
     const run = runFileFromProbe(result, {
       rtlatVersion: RTLAT_VERSION,

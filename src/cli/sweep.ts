@@ -19,6 +19,7 @@ import { commandLine } from './command-line.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { addMeasureOptions, parseMeasureFlags } from './measure.js';
 import { checkOutputPath } from './output-path.js';
+import { onStopSignals } from './signals.js';
 
 interface SweepFlags {
   periods: string;
@@ -290,6 +291,7 @@ async function measureCase(sweepCase: SweepCase, plan: SweepPlan, environment: F
 
 async function sweep(flags: SweepFlags): Promise<number> {
   const interruption: Interruption = { signalled: false, probe: null };
+  let stopListening = () => {};
   const onSignal = () => {
     interruption.signalled = true;
     void interruption.probe?.stop();
@@ -297,8 +299,7 @@ async function sweep(flags: SweepFlags): Promise<number> {
   try {
     const plan = await planSweep(flags);
     const environment = readFingerprint();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    stopListening = onStopSignals(onSignal);
     process.stdout.write(describeSetup(plan));
     const progress = !plan.quiet && process.stderr.isTTY;
     const warned = new Set<string>();
@@ -321,7 +322,6 @@ async function sweep(flags: SweepFlags): Promise<number> {
   } catch (error) {
     return reportError('sweep', error);
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    stopListening();
   }
 }
