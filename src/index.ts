@@ -15,3 +15,8 @@ export { labelRuns } from './compare/environment.js';
 export { renderReport } from './report/report.js';
 export { checkLoad, formatLoadWork, loadCpusFor, NATIVE_LOAD_KINDS, parseLoadSpec, startLoad } from './load/index.js';
 export type { LoadGeneratorSpec, LoadHandle, LoadOptions, LoadSpec, NativeLoadKind } from './load/index.js';
+export { ServiceProbe, startProbe } from './service/probe.js';
+export type { CumulativeView, StartProbeOptions } from './service/probe.js';
+export { snapshotToJson } from './service/snapshot.js';
+export type { EventLoopSnapshot, ServiceSnapshot, ServiceSnapshotJson, ThreadSnapshot } from './service/snapshot.js';
+export type { IntervalLogOptions } from './service/hdr-log-rotation.js';

@@ -1,7 +1,7 @@
 // The probe: starts the native measuring threads, drains their rings into histograms on a JS
 // timer, and stops them. Data flows one way: native ring -> drain -> ThreadRecorder -> results.
 import { PrivilegeError } from './errors.js';
-import { encodeHistogram, newHistogram, percentilesOf, type Histogram, type PercentileValue } from './histogram.js';
+import { encodeHistogram, meanOf, newHistogram, percentilesOf, type Histogram, type PercentileValue } from './histogram.js';
 import { loadAddon, type NativeAppliedScheduling, type NativeSession, type NativeStartResult, type NativeThreadStats } from './native.js';
 import { resolveOptions, type ProbeConfig, type ProbeOptions } from './options.js';
 import { describeRefusals, privilegeMessage } from './privileges.js';
@@ -65,6 +65,13 @@ export interface ProbeSnapshot {
   threads: { thread: number; cpu: number | null; interval: LatencySummary; cumulative: LatencySummary; overruns: number; dropped: number }[];
 }
 
+/** One thread's samples since the previous take, handed over, with its live counters. */
+export interface TakenInterval {
+  histogram: Histogram;
+  overruns: number;
+  dropped: number;
+}
+
 export interface ProbeHooks {
   onSpike?: (spike: Spike) => void;
   onInterval?: (interval: CompletedInterval) => void;
@@ -77,12 +84,12 @@ const STOP_POLL_MS = 2;
 // stop it silently). A stopped probe leaves the set and can be collected with all it owns.
 const runningProbes = new Set<Probe>();
 
-function summarize(histogram: Histogram, exact?: { count: number; minNs: number; maxNs: number; sumNs: number }): LatencySummary {
+export function summarize(histogram: Histogram, exact?: { count: number; minNs: number; maxNs: number; sumNs: number }): LatencySummary {
   const count = exact?.count ?? histogram.totalCount;
   return {
     count,
     minNs: exact ? exact.minNs : count ? histogram.minNonZeroValue : 0,
-    avgNs: exact ? (count ? exact.sumNs / count : 0) : count ? histogram.mean : 0,
+    avgNs: exact ? (count ? exact.sumNs / count : 0) : meanOf(histogram),
     maxNs: exact ? exact.maxNs : histogram.maxValue,
     percentiles: percentilesOf(histogram),
   };
@@ -193,21 +200,31 @@ export class Probe {
 
   /** The interval since the previous snapshot and the cumulative view, per thread. */
   snapshot(): ProbeSnapshot {
-    if (this.native && !this.result) this.drain();
-    const stats = this.liveStats();
     return {
       at: new Date(),
-      threads: this.recorders.map((recorder, index) => {
-        return {
-          thread: index,
-          cpu: this.config.threads[index]!.cpu,
-          interval: summarize(recorder.takeSinceSnapshot()),
-          cumulative: summarize(recorder.cumulative()),
-          overruns: stats[index]?.overruns ?? 0,
-          dropped: stats[index]?.dropped ?? 0,
-        };
-      }),
+      threads: this.takeIntervals().map((taken, index) => ({
+        thread: index,
+        cpu: this.config.threads[index]!.cpu,
+        interval: summarize(taken.histogram),
+        cumulative: summarize(this.recorders[index]!.cumulative()),
+        overruns: taken.overruns,
+        dropped: taken.dropped,
+      })),
     };
+  }
+
+  /**
+   * Drains, and hands over per thread the samples since the previous take (or snapshot); recording
+   * goes on into the next interval. For callers that keep views of their own (startProbe).
+   */
+  takeIntervals(): TakenInterval[] {
+    if (this.native && !this.result) this.drain();
+    const stats = this.liveStats();
+    return this.recorders.map((recorder, index) => ({
+      histogram: recorder.takeSinceSnapshot(),
+      overruns: stats[index]?.overruns ?? 0,
+      dropped: stats[index]?.dropped ?? 0,
+    }));
   }
 
   /** Stops measuring (within one period), drains what is left and returns the results. Idempotent. */

@@ -49,6 +49,8 @@ export class ThreadRecorder {
   private readonly interval: Histogram | null;
   private intervalStartNs = 0;
   private final: { raw: Histogram; corrected: Histogram } | null = null;
+  /** After finish(): the samples since the last takeSinceSnapshot(), until they are taken. */
+  private lastInterval: Histogram | null = null;
   readonly microseconds: MicrosecondHistogram | null;
 
   constructor(private readonly options: RecorderOptions) {
@@ -64,7 +66,11 @@ export class ThreadRecorder {
 
   /** The samples since the previous call, as a JS histogram of its own; starts the next such interval. */
   takeSinceSnapshot(): Histogram {
-    if (this.final) return newHistogram('interval');
+    if (this.final) {
+      const rest = this.lastInterval ?? newHistogram('interval');
+      this.lastInterval = null;
+      return rest;
+    }
     const taken = copyHistogram(this.sinceSnapshot);
     this.sinceSnapshot.reset();
     return taken;
@@ -78,6 +84,7 @@ export class ThreadRecorder {
     if (this.final) return this.final;
     if (this.interval && this.interval.totalCount > 0) this.emitInterval(endNs);
     this.final = { raw: copyHistogram(this.raw), corrected: copyHistogram(this.corrected) };
+    this.lastInterval = copyHistogram(this.sinceSnapshot);
     for (const histogram of [this.raw, this.corrected, this.sinceSnapshot, this.interval]) histogram?.destroy();
     return this.final;
   }

@@ -65,6 +65,8 @@ describe('ThreadRecorder', () => {
     const first = recorder.finish(1e9);
     expect(recorder.finish(2e9)).toBe(first);
     expect(recorder.cumulative()).toBe(first.raw);
+    // The samples since the last snapshot are not lost at finish: the next take hands them over, once.
+    expect(recorder.takeSinceSnapshot().totalCount).toBe(1);
     expect(recorder.takeSinceSnapshot().totalCount).toBe(0);
     expect(() => recorder.record(samples([1_000], 1_000_000), 1)).toThrow(/finished/);
   });

@@ -23,6 +23,8 @@ export function hdrLogTag(thread: number, cpu: number | null): string {
 
 export class HdrLogWriter {
   private readonly file: AtomicFile;
+  /** Bytes written so far, header included (for logs rotated by size). */
+  private written = 0;
 
   constructor(path: string, options: HdrLogOptions) {
     this.file = new AtomicFile(path);
@@ -35,20 +37,32 @@ export class HdrLogWriter {
     // one, readers guess from the timestamps' size.
     header.push(`#[BaseTime: ${startSec.toFixed(3)} (seconds since epoch)]\n`);
     header.push('"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"\n');
-    this.file.write(header.join(''));
+    this.append(header.join(''));
+  }
+
+  get bytesWritten(): number {
+    return this.written;
   }
 
   /** Appends one interval of one thread; `cpu` is the thread's CPU (null: not pinned). */
   write(interval: CompletedInterval, cpu: number | null): void {
+    this.writeTagged(hdrLogTag(interval.thread, cpu), interval);
+  }
+
+  /** Appends one interval under any tag (e.g. `event-loop` beside the threads' `cpuN`). */
+  writeTagged(tag: string, interval: Omit<CompletedInterval, 'thread'>): void {
     const { histogram } = interval;
     const startSec = interval.startNs / NS_PER_S;
     const lengthSec = (interval.endNs - interval.startNs) / NS_PER_S;
     // Java logs getMaxValue(), the top of the maximum's bucket, in ms for ns values (ratio 1e6);
     // getValueAtPercentile(100) is that same value.
     const maxMs = histogram.totalCount ? histogram.getValueAtPercentile(100) / NS_PER_MS : 0;
-    this.file.write(
-      `Tag=${hdrLogTag(interval.thread, cpu)},${startSec.toFixed(3)},${lengthSec.toFixed(3)},${maxMs.toFixed(3)},${encodeHistogram(histogram)}\n`,
-    );
+    this.append(`Tag=${tag},${startSec.toFixed(3)},${lengthSec.toFixed(3)},${maxMs.toFixed(3)},${encodeHistogram(histogram)}\n`);
+  }
+
+  private append(text: string): void {
+    this.file.write(text);
+    this.written += Buffer.byteLength(text);
   }
 
   /** Makes the log appear at its path, whole. */

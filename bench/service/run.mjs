@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+// The cost of rtlat's probe inside a busy node:http service: requests per second and event-loop delay
+// p99, without and with the probe, under the same load from wrk on loopback. A third arm runs the
+// reference cyclictest (one SCHED_FIFO thread at the same period on the same CPU, in its own process)
+// beside the service without the probe: what any 1 kHz real-time wake-up costs on this machine, so
+// that the probe's own share can be told apart. The arms' order turns every round (ABC, CBA, ...) so
+// that a drift of the machine weighs on all of them alike.
+//
+//   node bench/service/run.mjs [--rounds 3] [--seconds 10] [--connections 32] [--out bench/service/RESULTS.md]
+//
+// Needs the built package (npm run build), wrk and taskset (apt-get install wrk util-linux), and
+// root for the probe's SCHED_FIFO thread (without it the probe runs degraded, and the table says so);
+// the cyclictest arm runs when cyclictest is installed (apt-get install rt-tests).
+// The service runs on the last CPU and wrk on the first: the probe's default CPU is the last one of the
+// service's affinity mask, so it shares the CPU with the event loop it measures beside (the worst
+// case). Scrapes /metrics once a second in both arms, as Prometheus would (more often than usual).
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const { describeEnvironment, readFingerprint } = await import(path.join(root, 'dist/fingerprint/index.js'));
+
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '32' },
+    out: { type: 'string', default: path.join(root, 'bench/service/RESULTS.md') },
+  },
+});
+const rounds = Number(flags.rounds);
+const seconds = Number(flags.seconds);
+const connections = Number(flags.connections);
+const WARMUP_S = 2;
+const SCRAPE_MS = 1_000;
+
+for (const tool of ['wrk', 'taskset']) {
+  if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).error) throw new Error(`bench/service needs ${tool} (apt-get install wrk util-linux)`);
+}
+const withCyclictest = !spawnSync('cyclictest', ['--help'], { stdio: 'ignore' }).error;
+/** @typedef {'without' | 'probe' | 'cyclictest'} Arm */
+const ARMS = withCyclictest ? ['without', 'probe', 'cyclictest'] : ['without', 'probe'];
+const ARM_LABELS = { without: 'without the probe', probe: 'with the probe', cyclictest: 'cyclictest beside it' };
+const cpus = os.cpus().length;
+const serviceCpu = cpus - 1;
+const loadCpu = 0;
+
+/** Starts the service pinned to its CPU; resolves with its port and a way to stop it. */
+function startService(withProbe) {
+  const child = spawn('taskset', ['-c', String(serviceCpu), process.execPath, path.join(import.meta.dirname, 'server.mjs'), ...(withProbe ? ['--probe'] : [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = /port (\d+)/.exec(out);
+      if (match) resolve({ port: Number(match[1]), stop: () => new Promise((done) => (child.once('exit', done), child.kill('SIGTERM'))) });
+    });
+    child.once('exit', (code) => reject(new Error(`the service exited (${code}) before listening`)));
+  });
+}
+
+function wrk(port, durationS) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', ['-c', String(loadCpu), 'wrk', '-t1', `-c${connections}`, `-d${durationS}s`, '--latency', `http://127.0.0.1:${port}/`]);
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`wrk exited ${code}: ${out}`));
+      const toMs = (value, unit) => Number(value) * { us: 1e-3, ms: 1, s: 1e3 }[unit];
+      const p99 = /^\s*99%\s+([\d.]+)(us|ms|s)$/m.exec(out);
+      resolve({ requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]), latencyP99Ms: p99 ? toMs(p99[1], p99[2]) : NaN });
+    });
+  });
+}
+
+async function get(port, url) {
+  const response = await fetch(`http://127.0.0.1:${port}${url}`);
+  return url === '/stats' ? response.json() : response.text();
+}
+
+/** cyclictest's loop at the probe's defaults (1 ms, SCHED_FIFO 99, memory locked) on the service's CPU, until stopped. */
+function startCyclictest() {
+  const child = spawn('cyclictest', ['-m', '-p', '99', '-t', '1', '-a', String(serviceCpu), '-i', '1000', '-q'], { stdio: 'ignore' });
+  return () => new Promise((done) => (child.once('exit', done), child.kill('SIGINT')));
+}
+
+async function runOnce(arm) {
+  const service = await startService(arm === 'probe');
+  const stopCyclictest = arm === 'cyclictest' ? startCyclictest() : null;
+  try {
+    await wrk(service.port, WARMUP_S);
+    await get(service.port, '/reset');
+    let scrapes = 0;
+    const scraper = setInterval(() => void get(service.port, '/metrics').then(() => scrapes++), SCRAPE_MS);
+    const load = await wrk(service.port, seconds);
+    clearInterval(scraper);
+    const stats = await get(service.port, '/stats');
+    return { arm, ...load, scrapes, ...stats };
+  } finally {
+    await stopCyclictest?.();
+    await service.stop();
+  }
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+const runs = [];
+for (let round = 0; round < rounds; round++) {
+  for (const arm of round % 2 === 0 ? ARMS : [...ARMS].reverse()) {
+    process.stderr.write(`bench/service: round ${round + 1}/${rounds}, ${ARM_LABELS[arm]}\n`);
+    runs.push(await runOnce(arm));
+  }
+}
+
+const ms = (ns) => (ns / 1e6).toFixed(2);
+const runsOf = (arm) => runs.filter((run) => run.arm === arm);
+const summary = (arm) => {
+  const of = runsOf(arm);
+  return {
+    rps: median(of.map((run) => run.requestsPerSecond)),
+    delayP99Ns: median(of.map((run) => run.eventLoopDelayNs.p99)),
+    wrkP99Ms: median(of.map((run) => run.latencyP99Ms)),
+    cpuShare: median(of.map((run) => run.cpuUs * 1e3 / run.windowNs)),
+    probeThreadShare: median(of.map((run) => run.probeThreadCpuUs * 1e3 / run.windowNs)),
+  };
+};
+const without = summary('without');
+const change = (a, b) => `${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(1)}%`;
+const probeInfo = runsOf('probe')[0].probe;
+const command = `node bench/service/run.mjs --rounds ${rounds} --seconds ${seconds} --connections ${connections}`;
+const row = (run, index) =>
+  `| ${index + 1} | ${run.arm} | ${run.requestsPerSecond.toFixed(0)} | ${run.latencyP99Ms.toFixed(2)} | ` +
+  `${ms(run.eventLoopDelayNs.p50)} | ${ms(run.eventLoopDelayNs.p99)} | ${ms(run.eventLoopDelayNs.max)} | ${(run.cpuUs * 1e3 / run.windowNs * 100).toFixed(0)}% | ${run.scrapes} |`;
+
+const lines = [
+  '# The probe inside a busy node:http service',
+  '',
+  `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}.`,
+  '',
+  `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${cpus} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, ` +
+    `${describeEnvironment(readFingerprint())}; Node ${process.version}.`,
+  '',
+  `The service (bench/service/server.mjs: ~20 us of work and a small JSON answer per request) runs pinned to CPU ${serviceCpu}; ` +
+    `wrk (1 thread, ${connections} connections, ${seconds} s after a ${WARMUP_S} s warm-up) runs pinned to CPU ${loadCpu} on loopback. ` +
+    `With the probe: \`startProbe()\` with its defaults (one thread, 1 ms, on CPU ${probeInfo.cpus.join(', ')}: the service's own CPU; ` +
+    `${probeInfo.degraded.length ? `DEGRADED: ${probeInfo.degraded.join('; ')}` : 'SCHED_FIFO 99, memory locked'}) and its metrics ` +
+    `registered; every arm is scraped at /metrics once a second. ` +
+    (withCyclictest ? `The cyclictest arm runs \`cyclictest -m -p 99 -t 1 -a ${serviceCpu} -i 1000\` beside the service without the probe. ` : '') +
+    "Event-loop delay is the service's own monitorEventLoopDelay at 1 ms resolution (resolution subtracted), in every arm. " +
+    'The arms run in turn, their order reversed every round; medians over the rounds, changes against the arm without the probe.',
+  '',
+  '| median | requests/s | change | wrk p99 (ms) | event-loop delay p99 (ms) | change | service CPU | of it, the measuring thread |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...ARMS.map((arm) => {
+    const of = summary(arm);
+    const vs = (a, b) => (arm === 'without' ? '' : change(a, b));
+    return `| ${ARM_LABELS[arm]} | ${of.rps.toFixed(0)} | ${vs(without.rps, of.rps)} | ${of.wrkP99Ms.toFixed(2)} | ${ms(of.delayP99Ns)} | ${vs(without.delayP99Ns, of.delayP99Ns)} | ${(of.cpuShare * 100).toFixed(0)}% | ${arm === 'probe' ? `${(of.probeThreadShare * 100).toFixed(1)}%` : ''} |`;
+  }),
+  '',
+  'Each run is one sample of the machine as it was: read the spread of the runs below before the medians above. ' +
+    '"Of it, the measuring thread": CPU time of the probe\'s own thread as /proc accounts it (10 ms ticks), as a share of one CPU; ' +
+    'the rest of the probe\'s cost is in the service\'s thread (draining, scrapes) and in what the wake-ups do to it (preemption, caches, ' +
+    'timer interrupts, and in a guest the exits to the hypervisor), which the cyclictest arm shows for a wake-up from outside the process.',
+  '',
+  'Every run:',
+  '',
+  '| run | arm | requests/s | wrk p99 (ms) | loop delay p50 (ms) | p99 (ms) | max (ms) | service CPU | scrapes |',
+  '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...runs.map(row),
+  '',
+];
+writeFileSync(flags.out, lines.join('\n'));
+process.stdout.write(lines.join('\n'));

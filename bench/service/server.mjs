@@ -1,0 +1,84 @@
+// The busy service of bench/service/run.mjs: a plain node:http server doing a little CPU work per
+// request, with or without rtlat's probe inside it (`--probe`: startProbe() with its defaults and its
+// metrics in a prom-client registry, scraped at /metrics). Either way it watches its own event-loop
+// delay at 1 ms resolution, so that both arms are measured alike.
+//
+//   node bench/service/server.mjs [--probe]      prints "port N" once listening on 127.0.0.1
+//
+// GET /reset starts a measurement window; GET /stats ends it: event-loop delay percentiles (ns, the
+// monitor's resolution subtracted), the process's CPU time in the window and its measuring thread's share.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Registry } from 'prom-client';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const { startProbe } = await import(path.join(root, 'dist/index.js'));
+const { registerProbeMetrics } = await import(path.join(root, 'dist/prometheus.js'));
+
+const RESOLUTION_MS = 1;
+const withProbe = process.argv.includes('--probe');
+const registry = new Registry();
+const probe = withProbe ? startProbe() : null;
+if (probe) registerProbeMetrics(probe, { registry });
+
+const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+delay.enable();
+/** CPU time (us) of the probe's measuring thread, from /proc (USER_HZ ticks). */
+const probeTid = probe?.snapshot().threads[0].tid;
+function probeThreadCpuUs() {
+  if (probeTid === undefined) return 0;
+  const stat = readFileSync(`/proc/self/task/${probeTid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[14 - 3]) + Number(fields[15 - 3])) * 10_000;
+}
+
+let windowCpu = process.cpuUsage();
+let windowProbeCpuUs = probeThreadCpuUs();
+let windowStartNs = process.hrtime.bigint();
+
+/** The service's own work: ~20 us of arithmetic and a small JSON answer. */
+function work() {
+  let x = 0;
+  for (let i = 0; i < 20_000; i++) x = (x * 31 + i) | 0;
+  return JSON.stringify({ x, items: Array.from({ length: 10 }, (_, id) => ({ id, name: `item ${id}` })) });
+}
+
+function stats() {
+  const delayNs = (percentile) => Math.max(0, delay.percentile(percentile) - RESOLUTION_MS * 1e6);
+  const cpu = process.cpuUsage(windowCpu);
+  return {
+    probe: probe && { cpus: probe.config.threads.map((plan) => plan.cpu), degraded: probe.degraded },
+    eventLoopDelayNs: { p50: delayNs(50), p99: delayNs(99), p999: delayNs(99.9), max: Math.max(0, delay.max - RESOLUTION_MS * 1e6), samples: delay.count },
+    cpuUs: cpu.user + cpu.system,
+    probeThreadCpuUs: probeThreadCpuUs() - windowProbeCpuUs,
+    windowNs: Number(process.hrtime.bigint() - windowStartNs),
+  };
+}
+
+const server = http.createServer(async (request, response) => {
+  if (request.url === '/metrics') {
+    response.writeHead(200, { 'Content-Type': registry.contentType });
+    response.end(await registry.metrics());
+  } else if (request.url === '/reset') {
+    delay.reset();
+    windowCpu = process.cpuUsage();
+    windowProbeCpuUs = probeThreadCpuUs();
+    windowStartNs = process.hrtime.bigint();
+    response.end();
+  } else if (request.url === '/stats') {
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.end(JSON.stringify(stats()));
+  } else {
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.end(work());
+  }
+});
+
+server.listen(0, '127.0.0.1', () => process.stdout.write(`port ${server.address().port}\n`));
+process.once('SIGTERM', async () => {
+  server.close();
+  server.closeAllConnections();
+  await probe?.stop();
+});

@@ -1,0 +1,109 @@
+// `rtlat serve`: a standing exporter, one per host or guest. It measures continuously and serves
+// /metrics (Prometheus text format) and /snapshot (JSON); a Prometheus server scraping a whole fleet
+// is how rtlat scales past one machine.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIP, type AddressInfo } from 'node:net';
+import { Command } from 'commander';
+import { Registry } from 'prom-client';
+import { OptionError } from '../errors.js';
+import { registerProbeMetrics } from '../prometheus.js';
+import { startProbe, type ServiceProbe } from '../service/probe.js';
+import { snapshotToJson } from '../service/snapshot.js';
+import { usableCpus } from '../system.js';
+import { parseInteger } from '../units.js';
+import { EXIT, reportError } from './errors.js';
+import { addMeasureOptions, parseMeasureFlags } from './measure.js';
+import { onStopSignals } from './signals.js';
+
+/** measure's options that shape the probe; not its run length, outputs, spikes, breaktrace or load (serve runs until stopped). */
+const SHARED_WITH_MEASURE = new Set(['period', 'threads', 'cpus', 'priority', 'policy', 'deadlineRuntime', 'clock', 'distance', 'aligned', 'mlock', 'dmaLatency', 'allowDegraded']);
+
+type MeasureFlags = Parameters<typeof parseMeasureFlags>[0];
+
+interface ServeFlags extends Omit<MeasureFlags, 'format' | 'hdrInterval'> {
+  port: string;
+  bind: string;
+}
+
+export const DEFAULT_PORT = 9464;
+
+export function serveCommand(): Command {
+  const command = new Command('serve')
+    .description('Measure continuously and serve the results: /metrics for Prometheus, /snapshot as JSON.')
+    .option('--port <port>', 'TCP port to listen on (0: any free port)', String(DEFAULT_PORT))
+    .option('--bind <address>', 'IP address to listen on; loopback unless told otherwise (0.0.0.0 or :: for every interface)', '127.0.0.1');
+  return addMeasureOptions(command, (name) => SHARED_WITH_MEASURE.has(name)).action(async (flags: ServeFlags) => {
+    process.exitCode = await serve(flags);
+  });
+}
+
+function checkBind(text: string): string {
+  if (isIP(text) === 0) throw new OptionError('bind', text, 'an IP address such as 127.0.0.1, ::1, 0.0.0.0 or ::');
+  return text;
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function respond(probe: ServiceProbe, registry: Registry) {
+  return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const send = (status: number, type: string, body: string, headers: Record<string, string> = {}) => {
+      response.writeHead(status, { 'Content-Type': type, ...headers });
+      response.end(request.method === 'HEAD' ? undefined : body);
+    };
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (request.method !== 'GET' && request.method !== 'HEAD') return send(405, 'text/plain', 'GET or HEAD only\n', { Allow: 'GET, HEAD' });
+    try {
+      if (path === '/metrics') return send(200, registry.contentType, await registry.metrics());
+      // The interval in each answer is the time since the previous /snapshot request.
+      if (path === '/snapshot') return send(200, 'application/json', `${JSON.stringify(snapshotToJson(probe.snapshot()))}\n`);
+      if (path === '/') return send(200, 'text/plain', 'rtlat serve: /metrics (Prometheus text format), /snapshot (JSON)\n');
+      return send(404, 'text/plain', `not found: ${path}; try /metrics or /snapshot\n`);
+    } catch (error) {
+      return send(500, 'text/plain', `${(error as Error).message}\n`);
+    }
+  };
+}
+
+async function serve(flags: ServeFlags): Promise<number> {
+  let probe: ServiceProbe | null = null;
+  // Listening for the signals first: one that comes while starting up still ends in a clean stop.
+  let stopListening = () => {};
+  const signalled = new Promise<void>((resolve) => (stopListening = onStopSignals(resolve)));
+  try {
+    const port = parseInteger('port', flags.port, 0, 65_535);
+    const host = checkBind(flags.bind);
+    const { probe: options } = parseMeasureFlags({ ...flags, format: 'table', hdrInterval: '1s' });
+    // Like `rtlat measure`: every CPU this process may use unless told otherwise. The exporter's own event loop says nothing about the machine.
+    const cpus = options.cpus ?? (options.threads === undefined ? usableCpus().allowed : undefined);
+    probe = startProbe({ ...options, cpus, eventLoop: false });
+    for (const refusal of probe.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
+
+    const registry = new Registry();
+    registerProbeMetrics(probe, { registry });
+    const server = createServer(respond(probe, registry));
+    const address = await listen(server, port, host);
+    const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    process.stdout.write(`rtlat serve: serving http://${shown}:${address.port}/metrics and /snapshot\n`);
+
+    await signalled;
+    // Graceful: no new connections, idle keep-alive ones closed, requests in flight answered.
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    return EXIT.ok;
+  } catch (error) {
+    return reportError('serve', error);
+  } finally {
+    stopListening();
+    await probe?.stop();
+  }
+}
