@@ -158,9 +158,15 @@ describe.skipIf(!isRoot)('sweeping for real (needs root: run the tests as root, 
 
   it('with and without load: each period twice, the load recorded only where it ran', () => {
     const dir = scratchDir();
-    const outcome = rtlat(['sweep', '--periods', '1ms,2ms', '--duration', '1s', '--cpus', cpuList, '--load', 'syscalls', '--with-and-without-load', '--json', path.join(dir, 'tr.json')]);
+    const report = path.join(dir, 'tr.html');
+    const outcome = rtlat(['sweep', '--periods', '1ms,2ms', '--duration', '1s', '--cpus', cpuList, '--load', 'syscalls', '--with-and-without-load', '--json', path.join(dir, 'tr.json'), '--report', report]);
     expect(outcome.status, outcome.stderr).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual(['tr-1ms-load.json', 'tr-1ms-noload.json', 'tr-2ms-load.json', 'tr-2ms-noload.json']);
+    expect(readdirSync(dir).sort()).toEqual(['tr-1ms-load.json', 'tr-1ms-noload.json', 'tr-2ms-load.json', 'tr-2ms-noload.json', 'tr.html']);
+    // The report plots latency against period: p50, p99 and max for each condition, and the line latency = period.
+    const html = readFileSync(report, 'utf8');
+    const plot = /<svg class="plot period-plot"[\s\S]*?<\/svg>/.exec(html)?.[0] ?? '';
+    const labels = [...plot.matchAll(/<g class="series" data-label="([^"]+)"/g)].map((match) => match[1]);
+    expect(labels).toEqual(['latency = period', 'p50, no load', 'p99, no load', 'max, no load', 'p50, load syscalls', 'p99, load syscalls', 'max, load syscalls']);
     for (const period of ['1ms', '2ms']) {
       const without = readRun(path.join(dir, `tr-${period}-noload.json`));
       const loaded = readRun(path.join(dir, `tr-${period}-load.json`));

@@ -20,6 +20,8 @@ import { EXIT, reportError, UsageError } from './errors.js';
 import { addMeasureOptions, parseMeasureFlags } from './measure.js';
 import { checkOutputPath } from './output-path.js';
 import { onStopSignals } from './signals.js';
+import { labelRuns } from '../compare/environment.js';
+import { renderReport } from '../report/report.js';
 
 interface SweepFlags {
   periods: string;
@@ -36,6 +38,7 @@ interface SweepFlags {
   loadCpus?: string;
   withAndWithoutLoad?: boolean;
   json?: string;
+  report?: string;
   quiet?: boolean;
 }
 
@@ -87,6 +90,7 @@ export function sweepCommand(): Command {
   return addMeasureOptions(command, (name) => SHARED_WITH_MEASURE.includes(name))
     .option('--with-and-without-load', 'measure each period twice, without and with --load')
     .option('--json <path>', 'write one run file per period: into this folder (sweep-50us.json, ...) or beside this file name (NAME-50us.json, ...)')
+    .option('--report <file>', 'write an HTML report of the sweep, with latency plotted against the period')
     .option('-q, --quiet', 'no progress lines')
     .action(async (flags: SweepFlags) => {
       process.exitCode = await sweep(flags);
@@ -119,6 +123,7 @@ interface SweepPlan {
   load: LoadSpec | null;
   loadCpus: number[];
   jsonPathOf: ((label: string) => string) | null;
+  reportPath: string | null;
   quiet: boolean;
 }
 
@@ -154,7 +159,14 @@ async function planSweep(flags: SweepFlags): Promise<SweepPlan> {
   );
   const loadCpus = flags.loadCpus === undefined ? loadCpusFor(cases[0]!.probe.config) : parseCpuList('load-cpus', flags.loadCpus);
   if (load) await checkLoad(load, { cpus: loadCpus });
-  return { cases, load, loadCpus, jsonPathOf: flags.json === undefined ? null : jsonPaths(flags.json), quiet: flags.quiet ?? false };
+  return {
+    cases,
+    load,
+    loadCpus,
+    jsonPathOf: flags.json === undefined ? null : jsonPaths(flags.json),
+    reportPath: flags.report === undefined ? null : checkOutputPath('report', flags.report),
+    quiet: flags.quiet ?? false,
+  };
 }
 
 /** The histogram's count of values certainly above `thresholdNs` (its buckets are 0.1% wide). */
@@ -317,6 +329,10 @@ async function sweep(flags: SweepFlags): Promise<number> {
       points.push(sweepPoint(run));
     }
     if (points.length > 0) process.stdout.write(formatSweepSummary(points));
+    if (plan.reportPath && points.length > 0) {
+      const runs = labelRuns(points.map((point, index) => ({ file: plan.jsonPathOf?.(plan.cases[index]!.label) ?? plan.cases[index]!.label, run: point.run })));
+      writeFileAtomic(plan.reportPath, renderReport(runs, { title: 'rtlat sweep', rtlatVersion: RTLAT_VERSION, sweep: true }));
+    }
     if (points.length < plan.cases.length) process.stdout.write(`interrupted: ${points.length} of ${plan.cases.length} runs measured\n`);
     return EXIT.ok;
   } catch (error) {

@@ -1,6 +1,7 @@
-// The report's two plots. The percentile spectrum overlays runs the way HdrHistogram's plotter does
+// The report's plots. The percentile spectrum overlays runs the way HdrHistogram's plotter does
 // (x: percentile on a log scale of nines, 0 to 99.999%); the histogram shows one run's threads the way
-// OSADL's latency plots do (x: latency in us, y: samples on a log scale, so single outliers show).
+// OSADL's latency plots do (x: latency in us, y: samples on a log scale, so single outliers show); the
+// period plot shows a sweep's latencies against its periods, beside the line where latency = period.
 import type { JsHistogram } from 'hdr-histogram-js';
 import { minSamplesFor, type Histogram } from '../histogram.js';
 import { NS_PER_US } from '../units.js';
@@ -171,5 +172,40 @@ export function histogramPlot(id: string, title: string, threads: readonly Threa
     x: { kind: 'linear', min: 0, max: xMax, label: `latency (${formatUs(binUs)} bins)`, ticks: linearTicks(0, xMax, formatUs, 8) },
     y: { kind: 'log', min: floor, max: yMax, label: 'samples', ticks: logTicks(1, yMax, formatCount).filter((tick) => Number.isInteger(Math.log10(tick.value))) },
     series,
+  });
+}
+
+export interface PeriodSeries {
+  label: string;
+  color: string;
+  /** [period in us, latency in us], one per measured period. */
+  points: Point[];
+}
+
+/**
+ * A sweep's latencies against its periods, both on log scales, with the line latency = period: above
+ * it a wake-up came after the next one was due, which at short periods is the timer resolution showing.
+ */
+export function periodPlot(id: string, series: readonly PeriodSeries[]): string {
+  const periodsUs = series.flatMap(({ points }) => points.map(([periodUs]) => periodUs));
+  const latenciesUs = series.flatMap(({ points }) => points.map(([, latencyUs]) => latencyUs)).filter((us) => us > 0);
+  const xMin = niceBound(Math.min(...periodsUs), true);
+  const xMax = niceBound(Math.max(...periodsUs, xMin * 10));
+  const yMin = niceBound(Math.min(...latenciesUs, xMin), true);
+  const yMax = niceBound(Math.max(...latenciesUs, xMax));
+  const clamp = ([x, y]: Point): Point => [x, Math.max(y, yMin)];
+  return renderPlot({
+    id,
+    className: 'period-plot',
+    title: 'Latency versus period',
+    width: PLOT_WIDTH,
+    height: PLOT_HEIGHT,
+    x: { kind: 'log', min: xMin, max: xMax, label: 'period', ticks: logTicks(xMin, xMax, formatUs) },
+    y: { kind: 'log', min: yMin, max: yMax, label: 'latency', ticks: logTicks(yMin, yMax, formatUs) },
+    series: [
+      { label: 'latency = period', color: '#999999', points: [], dashed: [[xMin, xMin], [xMax, xMax]] },
+      ...series.map(({ label, color, points }) => ({ label, color, points: points.map(clamp) })),
+    ],
+    legendNotes: ['above the dashed line: later than the period'],
   });
 }

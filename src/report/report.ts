@@ -13,8 +13,9 @@ import { decodeHistogram, PERCENTILES } from '../histogram.js';
 import type { RunFile, RunThread } from '../run.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../units.js';
 import { escapeXml as escape } from './escape.js';
-import { colorOf, histogramPlot, percentilePlot } from './plots.js';
+import { colorOf, histogramPlot, percentilePlot, periodPlot, type PeriodSeries } from './plots.js';
 import { REPORT_CSS } from './style.js';
+import { NS_PER_US } from '../units.js';
 
 export interface ReportOptions {
   /** The page's heading; default "Wake-up latency". */
@@ -22,6 +23,8 @@ export interface ReportOptions {
   /** When the report was made; default now (tests pin it). */
   generatedAt?: Date;
   rtlatVersion: string;
+  /** The runs are a sweep (rtlat sweep): add the plot of latency against period. */
+  sweep?: boolean;
 }
 
 function swatch(color: string): string {
@@ -162,6 +165,31 @@ function runSection(entry: LabeledRun, index: number, color: string): string {
   ].join('\n');
 }
 
+const PERIOD_PLOT_PERCENTILES = [50, 99] as const;
+
+/** A sweep's runs as series against their periods: p50, p99 and max, for each load condition. */
+function periodSeries(runs: readonly LabeledRun[]): PeriodSeries[] {
+  const conditions = [...new Set(runs.map(({ run }) => run.load?.spec ?? null))];
+  const series: PeriodSeries[] = [];
+  conditions.forEach((load, conditionIndex) => {
+    const sorted = runs.filter(({ run }) => (run.load?.spec ?? null) === load).sort((a, b) => a.run.config.periodNs - b.run.config.periodNs);
+    const suffix = conditions.length > 1 ? (load === null ? ', no load' : `, load ${load}`) : '';
+    const point = ({ run }: LabeledRun, valueNs: number): [number, number] => [run.config.periodNs / NS_PER_US, valueNs / NS_PER_US];
+    const lines: [string, (entry: LabeledRun) => number | undefined][] = [
+      ...PERIOD_PLOT_PERCENTILES.map((p): [string, (entry: LabeledRun) => number | undefined] => [`p${p}`, (entry) => entry.run.all.percentiles.find((value) => value.percentile === p)?.valueNs]),
+      ['max', (entry) => entry.run.all.maxNs],
+    ];
+    lines.forEach(([name, valueOf], lineIndex) => {
+      const points = sorted.flatMap((entry) => {
+        const valueNs = valueOf(entry);
+        return valueNs === undefined || entry.run.all.count === 0 ? [] : [point(entry, valueNs)];
+      });
+      series.push({ label: `${name}${suffix}`, color: colorOf(conditionIndex * lines.length + lineIndex), points });
+    });
+  });
+  return series;
+}
+
 /** The report for `runs` (the first is the comparison's baseline) as one HTML document. */
 export function renderReport(runs: readonly LabeledRun[], options: ReportOptions): string {
   const comparison = compareRuns(runs);
@@ -195,6 +223,14 @@ export function renderReport(runs: readonly LabeledRun[], options: ReportOptions
     '<h2>Side by side</h2>',
     comparisonTable(comparison, colors),
     '</section>',
+    ...(options.sweep
+      ? [
+          '<section id="periods">',
+          '<h2>Latency versus period</h2>',
+          `<figure>${periodPlot('periods', periodSeries(runs))}<figcaption>Each period's p50, p99 and maximum latency (all threads). Where latencies sit above the dashed line, wake-ups came after the next one was due: at short periods that is the timer's resolution, not the load.</figcaption></figure>`,
+          '</section>',
+        ]
+      : []),
     '<section id="percentiles">',
     '<h2>Latency by percentile</h2>',
     `<figure>${spectrum}<figcaption>Each run's latency at each percentile of its wake-ups (all threads), HdrHistogram style: the x axis counts nines, so the tail gets the room. Dashed where fewer than 10 samples lie beyond the percentile.</figcaption></figure>`,
