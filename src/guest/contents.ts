@@ -78,6 +78,7 @@ interface PackageJson {
   name?: string;
   dependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
 }
 
 function readPackageJson(dir: string): PackageJson {
@@ -93,14 +94,17 @@ function findPackage(name: string, fromDir: string): string | null {
   }
 }
 
-/** The folders of every package `root` depends on at run time, transitively (devDependencies excluded). */
+/**
+ * The folders of every package `root` depends on at run time, transitively (devDependencies excluded;
+ * peer dependencies included where installed: npm installs them, and rtlat serve needs prom-client).
+ */
 export function runtimePackageDirs(root: string): string[] {
   const found = new Set<string>();
   const pending = [root];
   while (pending.length > 0) {
     const dir = pending.pop()!;
     const manifest = readPackageJson(dir);
-    const optional = new Set(Object.keys(manifest.optionalDependencies ?? {}));
+    const optional = new Set([...Object.keys(manifest.optionalDependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
     for (const name of new Set([...Object.keys(manifest.dependencies ?? {}), ...optional])) {
       const dependency = findPackage(name, dir);
       if (dependency === null) {
