@@ -77,12 +77,11 @@ export async function backendSection(context) {
   const wasmNs = median(times.wasm);
   const verdict =
     wasmNs < jsNs
-      ? `WebAssembly records ${fixed(jsNs / wasmNs)}x faster here (${fixed(jsNs - wasmNs, 0)} ns less per sample). The issue ` +
-        'keeps plain JS unless wasm is measured faster and every wasm histogram is destroyed: it is measured faster, so ' +
-        'switching pays if the probe destroys each wasm histogram it creates (at stop, and each interval histogram once ' +
-        "its hook has returned); weigh the saving against the JS side's share of the cost in section 2."
+      ? `WebAssembly records ${fixed(jsNs / wasmNs)}x faster here (${fixed(jsNs - wasmNs, 0)} ns less per sample). So rtlat ` +
+        'records into WebAssembly histograms on the hot path (src/recorder.ts), which owns them, hands out plain JS ' +
+        'copies (snapshots, intervals, final views) and destroys them when the run ends.'
       : `Plain JS records ${fixed(wasmNs / jsNs)}x faster here: every record crosses from JS into wasm, which costs more ` +
-        'than the record itself. rtlat keeps the plain JS backend (src/histogram.ts).';
+        'than the record itself: rtlat should record with the plain JS backend (src/histogram.ts).';
   return {
     title: '6. Recording backend: JS or WebAssembly',
     blocks: [
