@@ -13,7 +13,7 @@ import { Probe } from '../probe.js';
 import type { Spike } from '../recorder.js';
 import { renderReport } from '../report/report.js';
 import { runFileFromProbe, type RunFile } from '../run.js';
-import { DURATION_RULE, formatCpuList, NS_PER_S, NS_PER_US, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
+import { DURATION_RULE, formatCpuList, NS_PER_MS, NS_PER_S, NS_PER_US, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { commandLine } from './command-line.js';
@@ -109,7 +109,6 @@ function usToNs(option: string, text: string): number {
 export function parseMeasureFlags(flags: MeasureFlags): {
   probe: ProbeOptions;
   outputs: Outputs;
-  hdrIntervalNs: number;
   /** cpus null: the measured CPUs. */
   load: { spec: LoadSpec; cpus: number[] | null } | null;
 } {
@@ -142,7 +141,7 @@ export function parseMeasureFlags(flags: MeasureFlags): {
     if (probe.breakThresholdNs === 0) throw new OptionError('breaktrace', flags.breaktrace, 'a latency above 0, e.g. 100 (us)');
   }
   if (flags.histogram !== undefined) probe.histogramMaxUs = parseInteger('histogram', flags.histogram, 1, 1_000_000);
-  const hdrIntervalNs = parseDurationNs('hdr-interval', flags.hdrInterval, { units: ['ms', 's', 'm'], bareUnit: 's', minNs: 10 * 1_000_000, maxNs: 3_600 * NS_PER_S });
+  const hdrIntervalNs = parseDurationNs('hdr-interval', flags.hdrInterval, { units: ['ms', 's', 'm'], bareUnit: 's', minNs: 10 * NS_PER_MS, maxNs: 3_600 * NS_PER_S });
   const outputs: Outputs = {
     format: flags.format as Outputs['format'],
     histogram: flags.histogram !== undefined,
@@ -152,7 +151,7 @@ export function parseMeasureFlags(flags: MeasureFlags): {
     quiet: flags.quiet ?? false,
   };
   if (outputs.hdrLogPath) probe.intervalNs = hdrIntervalNs;
-  return { probe, outputs, hdrIntervalNs, load };
+  return { probe, outputs, load };
 }
 
 function describeSpike(spike: Spike): string {
