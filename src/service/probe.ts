@@ -8,7 +8,7 @@
 // they fan out to the cumulative view, the snapshot interval and the log interval.
 import { OptionError } from '../errors.js';
 import { hdrLogTag } from '../formats/hdr-log.js';
-import { newHistogram, type Histogram } from '../histogram.js';
+import { copyHistogram, newHistogram, type Histogram } from '../histogram.js';
 import type { ProbeConfig, ProbeOptions } from '../options.js';
 import { Probe, summarize } from '../probe.js';
 import { usableCpus } from '../system.js';
@@ -109,12 +109,6 @@ function eventLoopResolutionMs(option: StartProbeOptions['eventLoop']): number |
 /** How long a harvest serves further cumulative() reads. */
 const HARVEST_REUSE_NS = 5 * NS_PER_MS;
 
-function copyOf(histogram: Histogram): Histogram {
-  const copy = newHistogram();
-  copy.add(histogram);
-  return copy;
-}
-
 export class ServiceProbe {
   readonly config: ProbeConfig;
   readonly startedAt: Date;
@@ -189,7 +183,7 @@ export class ServiceProbe {
     const threads = this.threads.map((state): ThreadSnapshot => {
       const interval = state.sinceSnapshot;
       state.sinceSnapshot = newHistogram();
-      const cumulative = copyOf(state.cumulative);
+      const cumulative = copyHistogram(state.cumulative);
       return {
         thread: state.thread,
         cpu: state.cpu,
@@ -208,7 +202,7 @@ export class ServiceProbe {
     if (this.eventLoop) {
       const interval = this.eventLoop.sinceSnapshot;
       this.eventLoop.sinceSnapshot = newHistogram();
-      const cumulative = copyOf(this.eventLoop.cumulative);
+      const cumulative = copyHistogram(this.eventLoop.cumulative);
       eventLoop = {
         resolutionNs: this.eventLoop.monitor.resolutionNs,
         interval: summarize(interval),
