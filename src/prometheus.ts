@@ -96,6 +96,11 @@ class HdrBackedHistogram {
   }
 
   async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: HistogramValue[] }> {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.values() };
+  }
+
+  /** The series' samples as prom-client formats them: cumulative buckets, sum and count. */
+  values(): HistogramValue[] {
     this.collect();
     const values: HistogramValue[] = [];
     for (const { labels, histograms } of this.series) {
@@ -117,7 +122,7 @@ class HdrBackedHistogram {
       values.push({ labels, value: sumNs / NS_PER_S, metricName: `${this.name}_sum` });
       values.push({ labels, value: count, metricName: `${this.name}_count` });
     }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    return values;
   }
 
   /** Registry.resetMetrics(): these values are the probe's, since its start; there is nothing of the metric's own to reset. */
@@ -175,6 +180,9 @@ export function registerProbeMetrics(probe: ServiceProbe, options: RegisterOptio
   }
   // prom-client's types list only its own four classes; its Registry takes any metric with their interface.
   for (const histogram of histograms) registry.registerMetric(histogram as unknown as Metric);
+  // The first collection runs the scrape path's code for the first time (V8 compiles it then), which took
+  // 20-50 ms here: an event-loop stall inside the service's first scrape (bench/service). Pay it now.
+  for (const histogram of histograms) histogram.values();
 
   new Counter({
     name: METRIC_NAMES.overruns,
