@@ -1,11 +1,12 @@
 // `rtlat serve` as a process: bad options, /metrics and /snapshot parsed back, graceful SIGTERM, and a
 // real Prometheus server scraping it. Every process a test starts is killed after it, pass or fail.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeHistogram } from '../src/histogram.js';
+import * as hdr from 'hdr-histogram-js';
+import { decodeHistogram, newHistogram, type Histogram } from '../src/histogram.js';
 import { LATENCY_BUCKETS_NS, METRIC_NAMES } from '../src/prometheus.js';
 import type { ServiceSnapshotJson } from '../src/service/snapshot.js';
 import { usableCpus } from '../src/system.js';
@@ -74,6 +75,17 @@ function serve(args: string[], options: { asNobody?: boolean } = {}): Promise<Se
   });
 }
 
+/** An HdrHistogram interval log's intervals, merged per tag. */
+function readLogFile(file: string): Map<string, Histogram> {
+  const reader = new hdr.HistogramLogReader(readFileSync(file, 'utf8'));
+  const totals = new Map<string, Histogram>();
+  for (let interval = reader.nextIntervalHistogram(); interval; interval = reader.nextIntervalHistogram()) {
+    if (!totals.has(interval.tag)) totals.set(interval.tag, newHistogram());
+    totals.get(interval.tag)!.add(interval);
+  }
+  return totals;
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
@@ -93,6 +105,9 @@ describe('rtlat serve: bad input is one line on stderr and exit 2', () => {
     ['bad CPU list', ['--cpus', '1-'], /--cpus: got "1-", expected a CPU list/],
     ['an output option of measure', ['--json', 'x.json'], /unknown option '--json' \(see rtlat serve --help\)/],
     ['a run length', ['--duration', '10s'], /unknown option '--duration'/],
+    ['log rotation without a log', ['--hdr-rotate', '1h'], /--hdr-rotate needs --hdr-log/],
+    ['keeping files without rotation', ['--hdr-log', 'latency.hlog', '--hdr-keep', '3'], /--hdr-keep needs --hdr-rotate/],
+    ['rotating more often than the interval', ['--hdr-log', 'latency.hlog', '--hdr-interval', '5s', '--hdr-rotate', '2s'], /--hdr-rotate: got "2s", expected a duration .* from 5s/],
   ];
   for (const [name, args, message] of cases) {
     it(name, () => {
@@ -106,10 +121,12 @@ describe('rtlat serve: bad input is one line on stderr and exit 2', () => {
     });
   }
 
-  it('lists the measuring options of rtlat measure in its help, and not its outputs', () => {
+  it('lists the measuring options of rtlat measure and its HdrHistogram log in its help, and not its other outputs', () => {
     const help = rtlat(['serve', '--help']).stdout;
-    for (const option of ['--port', '--bind', '--period', '--cpus', '--policy', '--allow-degraded', '--no-dma-latency']) expect(help).toContain(option);
-    for (const option of ['--json', '--hdr-log', '--duration', '--breaktrace']) expect(help).not.toContain(option);
+    for (const option of ['--port', '--bind', '--period', '--cpus', '--policy', '--allow-degraded', '--no-dma-latency', '--hdr-log', '--hdr-interval', '--hdr-rotate', '--hdr-keep']) {
+      expect(help).toContain(option);
+    }
+    for (const option of ['--json', '--report', '--duration', '--breaktrace']) expect(help).not.toContain(option);
   });
 });
 
@@ -156,6 +173,37 @@ describe.skipIf(!isRoot)('rtlat serve with real-time privileges (needs root: run
     expect(status).toBe(0);
     expect(ms).toBeLessThan(5_000);
     expect(served.stderr()).toBe('');
+  });
+
+  it('writes an HdrHistogram interval log that appears whole on SIGTERM, with every sample /snapshot had seen', async () => {
+    const dir = scratchDir();
+    const log = path.join(dir, 'latency.hlog');
+    const served = await serve(['--cpus', '1', '--period', '500us', '--hdr-log', log, '--hdr-interval', '100ms']);
+    await sleep(400);
+    expect(existsSync(log)).toBe(false);
+    const seen = (await (await fetch(`${served.base}/snapshot`)).json()) as ServiceSnapshotJson;
+    expect((await served.terminate()).status).toBe(0);
+    const logged = readLogFile(log);
+    expect([...logged.keys()]).toEqual(['cpu1']);
+    expect(logged.get('cpu1')!.totalCount).toBeGreaterThanOrEqual(seen.threads[0]!.cumulative.count);
+    expect(readdirSync(dir)).toEqual(['latency.hlog']);
+  });
+
+  it('rotates the log by age and keeps only the newest files when asked', async () => {
+    const dir = scratchDir();
+    const cpus = usableCpus().allowed;
+    const served = await serve(['--period', '1ms', '--hdr-log', path.join(dir, 'latency.hlog'), '--hdr-interval', '100ms', '--hdr-rotate', '1s', '--hdr-keep', '2']);
+    // Long enough for at least three files: the third starts at 2 s.
+    await sleep(2_600);
+    expect((await served.terminate()).status).toBe(0);
+    const files = readdirSync(dir).sort();
+    expect(files).toHaveLength(2);
+    for (const file of files) {
+      expect(file).toMatch(/^latency\.\d{8}T\d{6}\.\d{3}Z\.hlog$/);
+      const logged = readLogFile(path.join(dir, file));
+      expect([...logged.keys()].sort()).toEqual(cpus.map((cpu) => `cpu${cpu}`).sort());
+      for (const histogram of logged.values()) expect(histogram.totalCount).toBeGreaterThan(0);
+    }
   });
 
   it('says in one line, exit 1, when its port is taken', async () => {

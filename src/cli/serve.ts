@@ -7,22 +7,43 @@ import { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { OptionError } from '../errors.js';
 import { registerProbeMetrics } from '../prometheus.js';
+import type { IntervalLogOptions } from '../service/hdr-log-rotation.js';
 import { startProbe, type ServiceProbe } from '../service/probe.js';
 import { snapshotToJson } from '../service/snapshot.js';
 import { usableCpus } from '../system.js';
-import { parseInteger } from '../units.js';
-import { EXIT, reportError } from './errors.js';
+import { NS_PER_MS, NS_PER_S, parseDurationNs, parseInteger } from '../units.js';
+import { EXIT, reportError, UsageError } from './errors.js';
 import { addMeasureOptions, parseMeasureFlags } from './measure.js';
 import { onStopSignals } from './signals.js';
 
-/** measure's options that shape the probe; not its run length, outputs, spikes, breaktrace or load (serve runs until stopped). */
-const SHARED_WITH_MEASURE = new Set(['period', 'threads', 'cpus', 'priority', 'policy', 'deadlineRuntime', 'clock', 'distance', 'aligned', 'mlock', 'dmaLatency', 'allowDegraded']);
+/**
+ * measure's options that shape the probe, and its HdrHistogram log; not its run length, other outputs,
+ * spikes, breaktrace or load (serve runs until stopped).
+ */
+const SHARED_WITH_MEASURE = new Set([
+  'period',
+  'threads',
+  'cpus',
+  'priority',
+  'policy',
+  'deadlineRuntime',
+  'clock',
+  'distance',
+  'aligned',
+  'mlock',
+  'dmaLatency',
+  'allowDegraded',
+  'hdrLog',
+  'hdrInterval',
+]);
 
 type MeasureFlags = Parameters<typeof parseMeasureFlags>[0];
 
-interface ServeFlags extends Omit<MeasureFlags, 'format' | 'hdrInterval'> {
+interface ServeFlags extends Omit<MeasureFlags, 'format'> {
   port: string;
   bind: string;
+  hdrRotate?: string;
+  hdrKeep?: string;
 }
 
 export const DEFAULT_PORT = 9464;
@@ -32,9 +53,30 @@ export function serveCommand(): Command {
     .description('Measure continuously and serve the results: /metrics for Prometheus, /snapshot as JSON.')
     .option('--port <port>', 'TCP port to listen on (0: any free port)', String(DEFAULT_PORT))
     .option('--bind <address>', 'IP address to listen on; loopback unless told otherwise (0.0.0.0 or :: for every interface)', '127.0.0.1');
-  return addMeasureOptions(command, (name) => SHARED_WITH_MEASURE.has(name)).action(async (flags: ServeFlags) => {
-    process.exitCode = await serve(flags);
-  });
+  return addMeasureOptions(command, (name) => SHARED_WITH_MEASURE.has(name))
+    .option('--hdr-rotate <time>', 'start a new --hdr-log file every TIME (m, h or d), each named after the log with its start time')
+    .option('--hdr-keep <n>', 'with --hdr-rotate: keep only the newest N finished files')
+    .action(async (flags: ServeFlags) => {
+      process.exitCode = await serve(flags);
+    });
+}
+
+/** The interval log's options, or undefined without --hdr-log; its interval as measure parsed it. */
+function intervalLog(flags: ServeFlags, logPath: string | null, intervalNs: number | undefined): IntervalLogOptions | undefined {
+  if (logPath === null) {
+    const orphan = flags.hdrRotate !== undefined ? '--hdr-rotate' : flags.hdrKeep !== undefined ? '--hdr-keep' : null;
+    if (orphan) throw new UsageError(`${orphan} needs --hdr-log`);
+    return undefined;
+  }
+  if (flags.hdrKeep !== undefined && flags.hdrRotate === undefined) throw new UsageError('--hdr-keep needs --hdr-rotate');
+  const intervalMs = intervalNs! / NS_PER_MS;
+  const options: IntervalLogOptions = { path: logPath, intervalMs };
+  if (flags.hdrRotate !== undefined) {
+    const rotateNs = parseDurationNs('hdr-rotate', flags.hdrRotate, { units: ['s', 'm', 'h', 'd'], bareUnit: 'h', minNs: intervalNs!, maxNs: 365 * 86_400 * NS_PER_S });
+    options.rotateEveryMs = Math.round(rotateNs / NS_PER_MS);
+  }
+  if (flags.hdrKeep !== undefined) options.keepFiles = parseInteger('hdr-keep', flags.hdrKeep, 1, 1_000_000);
+  return options;
 }
 
 function checkBind(text: string): string {
@@ -80,10 +122,11 @@ async function serve(flags: ServeFlags): Promise<number> {
   try {
     const port = parseInteger('port', flags.port, 0, 65_535);
     const host = checkBind(flags.bind);
-    const { probe: options } = parseMeasureFlags({ ...flags, format: 'table', hdrInterval: '1s' });
+    const { probe: options, outputs } = parseMeasureFlags({ ...flags, format: 'table' });
+    const hdrLog = intervalLog(flags, outputs.hdrLogPath, options.intervalNs);
     // Like `rtlat measure`: every CPU this process may use unless told otherwise. The exporter's own event loop says nothing about the machine.
     const cpus = options.cpus ?? (options.threads === undefined ? usableCpus().allowed : undefined);
-    probe = startProbe({ ...options, cpus, eventLoop: false });
+    probe = startProbe({ ...options, cpus, eventLoop: false, hdrLog });
     for (const refusal of probe.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
 
     const registry = new Registry();
