@@ -7,8 +7,10 @@
 #include <set>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "core/cpuid.h"
+#include "core/rt_setup.h"
 #include "core/session.h"
 
 namespace {
@@ -148,7 +150,8 @@ class RtlatAddon : public Napi::Addon<RtlatAddon> {
  public:
   RtlatAddon(Napi::Env env, Napi::Object exports) {
     DefineAddon(exports, {InstanceValue("NativeSession", NativeSession::Define(env), napi_enumerable),
-                          InstanceMethod<&RtlatAddon::HypervisorVendor>("hypervisorVendor", napi_enumerable)});
+                          InstanceMethod<&RtlatAddon::HypervisorVendor>("hypervisorVendor", napi_enumerable),
+                          InstanceMethod<&RtlatAddon::PinThread>("pinThread", napi_enumerable)});
     // One hook for the environment's whole life, never removed: removing a hook that already ran is
     // the double free node-addon-api's CleanupHook::Remove is known for. It stops every live session
     // before the environment goes, so no thread outlives the memory it writes to.
@@ -162,6 +165,15 @@ class RtlatAddon : public Napi::Addon<RtlatAddon> {
   Napi::Value HypervisorVendor(const Napi::CallbackInfo& info) {
     const std::string vendor = rtlat::hypervisorVendor();
     return vendor.empty() ? info.Env().Null() : Napi::String::New(info.Env(), vendor);
+  }
+
+  // pinThread(tid, cpus): 0 or the errno of sched_setaffinity.
+  Napi::Value PinThread(const Napi::CallbackInfo& info) {
+    const Napi::Array list = info[1].As<Napi::Array>();
+    std::vector<int> cpus(list.Length());
+    for (uint32_t i = 0; i < list.Length(); i++) cpus[i] = list.Get(i).As<Napi::Number>().Int32Value();
+    const int error = rtlat::pinThread(info[0].As<Napi::Number>().Int32Value(), cpus.data(), cpus.size());
+    return Napi::Number::New(info.Env(), error);
   }
 
   static void StopAll(void* data) {

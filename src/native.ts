@@ -101,6 +101,8 @@ interface Addon {
   NativeSession: new (config: NativeSessionConfig) => NativeSession;
   /** CPUID leaf 0x40000000's vendor signature (e.g. "KVMKVMKVM"), or null when the CPU reports no hypervisor. */
   hypervisorVendor(): string | null;
+  /** Pins thread `tid` of this process to `cpus` (sched_setaffinity); 0 or the errno. */
+  pinThread(tid: number, cpus: number[]): number;
 }
 
 let addon: Addon | undefined;

@@ -12,6 +12,12 @@ export interface ProbeOptions {
   cpus?: number[];
   /** Number of threads (default: one per usable CPU). */
   threads?: number;
+  /**
+   * Once measuring, pin every other thread of this process (the JS thread, libuv's, V8's) to these CPUs,
+   * as cyclictest's --mainaffinity: keeps the drain off the measured CPUs. Process-wide and lasting
+   * (threads created later inherit it), so meant for a process that exists to measure, like the CLI.
+   */
+  mainCpus?: number[];
   policy?: PolicyName;
   /** Default 99 for fifo/rr, 0 for other/deadline. */
   priority?: number;
@@ -58,6 +64,8 @@ export interface ThreadPlan {
 export interface ProbeConfig {
   periodNs: number;
   threads: ThreadPlan[];
+  /** Where the process's other threads are pinned once measuring; null: left where they are. */
+  mainCpus: number[] | null;
   policy: PolicyName;
   priority: number;
   deadlineRuntimeNs: number;
@@ -100,6 +108,15 @@ function durationWithin(option: string, value: number | undefined, minNs: number
   }
 }
 
+/** Threads may be pinned only to CPUs that are online and in this process's affinity mask. */
+function checkCpus(option: string, cpus: number[], online: number[], allowed: number[]): void {
+  if (cpus.length === 0) throw new OptionError(option, '', `CPUs among ${formatCpuList(allowed)}`);
+  for (const cpu of cpus) {
+    if (!online.includes(cpu)) throw new OptionError(option, formatCpuList(cpus), `online CPUs (${formatCpuList(online)})`);
+    if (!allowed.includes(cpu)) throw new OptionError(option, formatCpuList(cpus), `CPUs in this process's affinity mask (${formatCpuList(allowed)})`);
+  }
+}
+
 export function ringCapacityFor(periodNs: number): number {
   const wanted = Math.ceil((RING_SECONDS * NS_PER_S) / periodNs);
   return Math.min(RING_MAX, Math.max(RING_MIN, 2 ** Math.ceil(Math.log2(wanted))));
@@ -138,13 +155,8 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
 
   const { online, allowed } = usableCpus();
   const cpus = options.cpus ?? allowed;
-  if (cpus.length === 0) throw new OptionError('cpus', '', `CPUs among ${formatCpuList(allowed)}`);
-  for (const cpu of cpus) {
-    if (!online.includes(cpu)) throw new OptionError('cpus', formatCpuList(cpus), `online CPUs (${formatCpuList(online)})`);
-    if (!allowed.includes(cpu)) {
-      throw new OptionError('cpus', formatCpuList(cpus), `CPUs in this process's affinity mask (${formatCpuList(allowed)})`);
-    }
-  }
+  checkCpus('cpus', cpus, online, allowed);
+  if (options.mainCpus !== undefined) checkCpus('main-cpus', options.mainCpus, online, allowed);
   const threadCount = options.threads ?? cpus.length;
 
   let deadlineRuntimeNs = 0;
@@ -172,6 +184,7 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   return {
     periodNs,
     threads,
+    mainCpus: options.mainCpus ?? null,
     policy,
     priority,
     deadlineRuntimeNs,

@@ -1,11 +1,14 @@
 // The probe: starts the native measuring threads, drains their rings into histograms on a JS
 // timer, and stops them. Data flows one way: native ring -> drain -> ThreadRecorder -> results.
+import { constants } from 'node:os';
 import { PrivilegeError } from './errors.js';
 import { encodeHistogram, meanOf, newHistogram, percentilesOf, type Histogram, type PercentileValue } from './histogram.js';
 import { loadAddon, type NativeAppliedScheduling, type NativeSession, type NativeStartResult, type NativeThreadStats } from './native.js';
 import { resolveOptions, type ProbeConfig, type ProbeOptions } from './options.js';
 import { describeRefusals, privilegeMessage } from './privileges.js';
 import { ThreadRecorder, type CompletedInterval, type MicrosecondHistogram, type Spike } from './recorder.js';
+import { threadIds } from './system.js';
+import { formatCpuList } from './units.js';
 
 export interface LatencySummary {
   count: number;
@@ -95,6 +98,25 @@ export function summarize(histogram: Histogram, exact?: { count: number; minNs: 
   };
 }
 
+/**
+ * Pins every thread of the process but the measuring ones to `cpus` (cyclictest's --mainaffinity).
+ * After the measuring threads exist: before, they would inherit the mask, which an unpinned deadline
+ * thread must not. On a refusal the threads are stopped before the error goes up.
+ */
+function pinOtherThreads(native: NativeSession, cpus: number[], measuringTids: number[]): void {
+  const { pinThread } = loadAddon();
+  for (const tid of threadIds()) {
+    if (measuringTids.includes(tid)) continue;
+    const error = pinThread(tid, cpus);
+    // ESRCH: the thread ended since the listing.
+    if (error !== 0 && error !== constants.errno.ESRCH) {
+      native.requestStop();
+      native.close();
+      throw new Error(`rtlat: could not pin thread ${tid} to CPUs ${formatCpuList(cpus)} for --main-cpus (errno ${error})`);
+    }
+  }
+}
+
 export class Probe {
   readonly config: ProbeConfig;
   private readonly hooks: ProbeHooks;
@@ -154,6 +176,7 @@ export class Probe {
     if (startInfo.launchErrno) throw new Error(`rtlat: could not create a measuring thread (errno ${startInfo.launchErrno})`);
     if (!startInfo.started) throw new PrivilegeError(privilegeMessage(refusals), refusals);
 
+    if (config.mainCpus) pinOtherThreads(native, config.mainCpus, startInfo.threads.map((thread) => thread.tid));
     this.native = native;
     this.startInfo = startInfo;
     this.degradedSteps = refusals;

@@ -21,6 +21,8 @@ export interface RunConfig {
   durationNs: number | null;
   /** The CPU of each thread, in thread order (null: not pinned). */
   cpus: (number | null)[];
+  /** Where the process's other threads were pinned (rtlat --main-cpus, cyclictest --mainaffinity); null: left alone. Absent in files written before it existed. */
+  mainCpus?: number[] | null;
   lockMemory: boolean;
   dmaLatency: boolean;
   allowDegraded: boolean;
@@ -156,6 +158,7 @@ export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFil
       loops: config.loops,
       durationNs: config.durationNs,
       cpus: config.threads.map((plan) => plan.cpu),
+      mainCpus: config.mainCpus,
       lockMemory: config.lockMemory,
       dmaLatency: config.dmaLatency,
       allowDegraded: config.allowDegraded,

@@ -1,5 +1,5 @@
 // Small readers of /proc and /sys that the probe's validation needs.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parseCpuList } from './units.js';
 
 function readCpuList(path: string): number[] | null {
@@ -31,4 +31,9 @@ export function deadlinePeriodMinNs(): number {
   } catch {
     return 100_000;
   }
+}
+
+/** The TIDs of this process's threads right now. */
+export function threadIds(): number[] {
+  return readdirSync('/proc/self/task').map(Number);
 }

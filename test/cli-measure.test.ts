@@ -1,5 +1,5 @@
 // `rtlat measure` as a process: every output parsed back and checked against the run's own numbers.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -42,6 +42,7 @@ describe('bad input: one line on stderr, exit 2, no file written', () => {
     ['unknown policy', ['--policy', 'batch'], /--policy.*batch.*fifo, rr, other, deadline/],
     ['CPU not online', ['--cpus', '0,64'], /--cpus: got "0,64", expected online CPUs/],
     ['malformed CPU list', ['--cpus', '1-'], /--cpus: got "1-", expected a CPU list/],
+    ['main CPU not online', ['--main-cpus', '64'], /--main-cpus: got "64", expected online CPUs/],
     ['loops and duration', ['--loops', '10', '--duration', '1s'], /--loops and --duration were both given/],
     ['duration unit', ['--duration', '10us'], /--duration: got "10us"/],
     ['output in a missing folder', ['--json', path.join(dir, 'missing', 'x.json')], /--json: got ".*missing\/x.json", expected a file path in an existing, writable folder/],
@@ -71,6 +72,9 @@ describe('CPUs outside the affinity mask', () => {
     const outcome = spawnSync('taskset', ['-c', '0', process.execPath, RTLAT_BIN, 'measure', '--cpus', '1', '--loops', '5'], { encoding: 'utf8' });
     expect(outcome.status).toBe(2);
     expect(outcome.stderr).toBe('rtlat measure: --cpus: got "1", expected CPUs in this process\'s affinity mask (0)\n');
+    const main = spawnSync('taskset', ['-c', '0', process.execPath, RTLAT_BIN, 'measure', '--main-cpus', '1', '--loops', '5'], { encoding: 'utf8' });
+    expect(main.status).toBe(2);
+    expect(main.stderr).toBe('rtlat measure: --main-cpus: got "1", expected CPUs in this process\'s affinity mask (0)\n');
   });
 });
 
@@ -179,6 +183,40 @@ describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI do
     expect(html).toMatch(/^<!DOCTYPE html>/i);
     expect(html).toContain('<svg');
     expect(readdirSync(dir)).toEqual(['run.html']);
+  });
+
+  it('pins every other thread of the process to --main-cpus once measuring, and records it', async () => {
+    const dir = scratchDir();
+    const json = path.join(dir, 'run.json');
+    const child = spawn(process.execPath, [RTLAT_BIN, 'measure', '--cpus', '1', '--main-cpus', '0', '--duration', '60s', '--json', json, '--quiet']);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const pid = child.pid!;
+    const affinities = (): Map<number, string> => {
+      const seen = new Map<number, string>();
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const list = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1];
+        if (list !== undefined) seen.set(Number(tid), list);
+      }
+      return seen;
+    };
+    // Until the measuring thread runs on CPU 1 and the JS thread has been moved to CPU 0, however slowly Node starts.
+    let seen = new Map<number, string>();
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 20))) {
+      seen = affinities();
+      if ([...seen.values()].includes('1') && seen.get(pid) === '0') break;
+    }
+    // rtlat takes over SIGINT just after the probe has started (as rtlatInterrupted allows for).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const run = readRun(json);
+    expect(run.config.mainCpus).toEqual([0]);
+    const measuringTid = run.threads[0]!.tid!;
+    expect(seen.get(measuringTid)).toBe('1');
+    const others = [...seen].filter(([tid]) => tid !== measuringTid);
+    // Node's JS thread, libuv's and V8's: several, every one of them moved.
+    expect(others.length).toBeGreaterThan(2);
+    expect(others.filter(([, list]) => list !== '0')).toEqual([]);
   });
 
   it('on SIGTERM stops like cyclictest: the summary and exit 0', async () => {

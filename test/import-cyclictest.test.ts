@@ -47,6 +47,7 @@ describe('importCyclictestJson: run.json (2 threads, no histogram)', () => {
       loops: 2000,
       durationNs: null,
       cpus: [0, 1],
+      mainCpus: null,
       lockMemory: true,
       dmaLatency: true,
       allowDegraded: true,
@@ -132,8 +133,9 @@ describe('importCyclictestJson: run-histogram.json (-h 60)', () => {
 
 describe('the command line read back', () => {
   it('takes attached values, bundled flags and long options', () => {
-    const run = importCyclictestJson(withCommandLine('cyclictest -mq -p80 --interval=250 -l0 -D 1m --policy=rr -c 1 --secaligned --spike=100 -b 500'), OPTIONS);
+    const run = importCyclictestJson(withCommandLine('cyclictest -mq -p80 --interval=250 -l0 -D 1m --policy=rr -c 1 --secaligned --spike=100 -b 500 --mainaffinity=0,2-3'), OPTIONS);
     expect(run.config).toMatchObject({
+      mainCpus: [0, 2, 3],
       periodNs: 250_000,
       priority: 80,
       policy: 'rr',

@@ -74,6 +74,13 @@ void applyToCurrentThread(const ThreadConfig& config, SetupErrors& errors) {
   }
 }
 
+int pinThread(pid_t tid, const int* cpus, size_t count) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (size_t i = 0; i < count; i++) CPU_SET(cpus[i], &set);
+  return sched_setaffinity(tid, sizeof(set), &set) == 0 ? 0 : errno;
+}
+
 AppliedScheduling readBack(pid_t tid) {
   AppliedScheduling applied;
   KernelSchedAttr attr{};

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 
 #include "config.h"
@@ -30,6 +31,10 @@ struct SetupErrors {
 
 // Pins the calling thread and gives it the requested policy. Never throws; failures land in `errors`.
 void applyToCurrentThread(const ThreadConfig& config, SetupErrors& errors);
+
+// Pins another thread of this process (`tid`) to `cpus`: for the threads that do not measure (the JS
+// thread, libuv's and V8's), as cyclictest's --mainaffinity. Returns 0 or the errno.
+int pinThread(pid_t tid, const int* cpus, size_t count);
 
 // What the kernel reports for `tid` now: policy, priority or reservation, affinity and timer slack.
 AppliedScheduling readBack(pid_t tid);

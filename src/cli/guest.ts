@@ -17,8 +17,8 @@ import { onStopSignals } from './signals.js';
 
 /** measure's options that stay on the host: the outputs (the guest's come back) and the load. */
 export const HOST_OUTPUTS_AND_LOAD: readonly string[] = ['json', 'hdrLog', 'report', 'load', 'loadCpus'];
-/** In a guest, --cpus is the number of vCPUs, and rtlat measures on each of them. */
-const NOT_TO_GUEST = [...HOST_OUTPUTS_AND_LOAD, 'cpus'];
+/** In a guest, --cpus is the number of vCPUs, and rtlat measures on each of them: host CPU numbers mean nothing there. */
+export const NOT_TO_GUEST: readonly string[] = [...HOST_OUTPUTS_AND_LOAD, 'cpus', 'mainCpus'];
 
 /** The measure options given on the command line (but those in `except`), as arguments for `rtlat measure`. */
 export function measureArgsOf(command: Command, except: readonly string[]): string[] {

@@ -22,7 +22,7 @@ import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { addMeasureOptions } from './measure.js';
-import { addGuestOptions, checkMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf, parseGuestFlags, type GuestFlags } from './guest.js';
+import { addGuestOptions, checkMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf, NOT_TO_GUEST, parseGuestFlags, type GuestFlags } from './guest.js';
 import { collect } from './run-files.js';
 import { onStopSignals } from './signals.js';
 
@@ -98,7 +98,7 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
     const vcpus = parseInteger('guest-cpus', flags.guestCpus, 1, 256);
     const hostCpus = flags.cpus === undefined ? null : parseCpuList('cpus', flags.cpus);
     const measureArgs = measureArgsOf(command, HOST_OUTPUTS_AND_LOAD);
-    const guestMeasureArgs = measureArgsOf(command, [...HOST_OUTPUTS_AND_LOAD, 'cpus']);
+    const guestMeasureArgs = measureArgsOf(command, NOT_TO_GUEST);
     const dir = path.resolve(flags.output);
     mkdirSync(dir, { recursive: true });
     const say = (line: string) => process.stderr.write(`rtlat matrix: ${line}\n`);

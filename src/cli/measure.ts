@@ -27,6 +27,7 @@ interface MeasureFlags {
   loops?: string;
   threads?: string;
   cpus?: string;
+  mainCpus?: string;
   priority?: string;
   policy: string;
   deadlineRuntime?: string;
@@ -69,6 +70,7 @@ export function measureCommand(): Command {
     .option('-l, --loops <n>', 'wake-ups per thread')
     .option('-t, --threads <n>', 'number of measuring threads (default: one per CPU in --cpus)')
     .option('-a, --cpus <list>', 'CPUs to pin threads to, e.g. 0-3,6 (default: every CPU this process may use)')
+    .option('--main-cpus <list>', 'pin rtlat\'s other threads (JS, libuv, V8) to these CPUs, as cyclictest --mainaffinity (default: left as started)')
     .option('-p, --priority <prio>', 'real-time priority (default 99 for fifo/rr; 0 for other/deadline)')
     .addOption(new Option('--policy <policy>', 'scheduling policy').choices(['fifo', 'rr', 'other', 'deadline']).default('fifo'))
     .option('--deadline-runtime <time>', 'SCHED_DEADLINE runtime per period (default 10% of it, at least 20us)')
@@ -132,6 +134,7 @@ export function parseMeasureFlags(flags: MeasureFlags): {
   if (flags.loops !== undefined) probe.loops = parseInteger('loops', flags.loops, 1, Number.MAX_SAFE_INTEGER);
   if (flags.threads !== undefined) probe.threads = parseInteger('threads', flags.threads, 1, 4096);
   if (flags.cpus !== undefined) probe.cpus = parseCpuList('cpus', flags.cpus);
+  if (flags.mainCpus !== undefined) probe.mainCpus = parseCpuList('main-cpus', flags.mainCpus);
   if (flags.priority !== undefined) probe.priority = parseInteger('priority', flags.priority, -1000, 1000);
   if (flags.deadlineRuntime !== undefined) probe.deadlineRuntimeNs = parseDurationNs('deadline-runtime', flags.deadlineRuntime, PERIOD_RULE);
   if (flags.distance !== undefined) probe.distanceNs = parseDurationNs('distance', flags.distance, { ...PERIOD_RULE, allowZero: true });

@@ -24,6 +24,7 @@ const SHARED_WITH_MEASURE = new Set([
   'period',
   'threads',
   'cpus',
+  'mainCpus',
   'priority',
   'policy',
   'deadlineRuntime',

@@ -241,6 +241,7 @@ export function mergeRuns(inputs: readonly RunInput[], meta: MergeMetadata): Mer
     loops: sumKnown(runs.map((run) => run.config.loops)),
     durationNs: sumKnown(runs.map((run) => run.config.durationNs)),
     cpus: threads.map((thread) => thread.cpu),
+    mainCpus: common(runs.map((run) => run.config.mainCpus ?? null)),
     lockMemory: runs.every((run) => run.config.lockMemory),
     dmaLatency: runs.every((run) => run.config.dmaLatency),
     allowDegraded: runs.some((run) => run.config.allowDegraded),

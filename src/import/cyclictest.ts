@@ -6,7 +6,7 @@ import type { Fingerprint } from '../fingerprint/index.js';
 import { encodeHistogram, newHistogram, percentilesOf, type Histogram } from '../histogram.js';
 import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type RunConfig, type RunFile, type RunThread } from '../run.js';
 import type { MicrosecondHistogram } from '../recorder.js';
-import { NS_PER_S, NS_PER_US } from '../units.js';
+import { NS_PER_S, NS_PER_US, parseCpuList } from '../units.js';
 
 /** One thread of a cyclictest --json file, as cyclictest wrote it. */
 export interface CyclictestJsonThread {
@@ -114,6 +114,7 @@ export function importCyclictestJson(text: string, options: ImportOptions): RunF
     loops: args.loops,
     durationNs: args.durationS === null ? null : args.durationS * NS_PER_S,
     cpus: threads.map((thread) => thread.cpu),
+    mainCpus: args.mainCpus,
     lockMemory: args.mlockall,
     dmaLatency: args.dmaLatency,
     // cyclictest has no such switch: it warns and carries on where rtlat would refuse by default.
@@ -163,6 +164,7 @@ interface CommandLineArgs {
   histogramMaxUs: number | null;
   breaktraceUs: number | null;
   spikeUs: number | null;
+  mainCpus: number[] | null;
 }
 
 // cyclictest's options that take a value; -a, -t and --secaligned take one only when it follows.
@@ -244,7 +246,18 @@ function parseCommandLine(commandLine: string, threads: number): CommandLineArgs
     histogramMaxUs,
     breaktraceUs: number('breaktrace'),
     spikeUs: number('spike'),
+    mainCpus: cpuList(options.get('mainaffinity')),
   };
+}
+
+/** cyclictest's --mainaffinity=CPUSET; null when absent or not a plain CPU list. */
+function cpuList(value: string | undefined): number[] | null {
+  if (!value) return null;
+  try {
+    return parseCpuList('mainaffinity', value);
+  } catch {
+    return null;
+  }
 }
 
 /** cyclictest's -D: seconds, or a number with s/m/h/d; 0 means endless. */

@@ -22,6 +22,7 @@ import type { EventLoopSnapshot, ServiceSnapshot, ThreadSnapshot } from './snaps
 const MEASURING_OPTIONS = [
   'periodNs',
   'cpus',
+  'mainCpus',
   'threads',
   'policy',
   'priority',
