@@ -55,6 +55,16 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
     expect(periods).toBeLessThanOrEqual(durationNs / periodNs + 1);
   });
 
+  it('names each measuring thread rtlat/N, as top, ps -L and ftrace show it', async () => {
+    const probe = startProbe({ cpus: [0, 1], threads: 3, periodNs: 1_000_000, keepProcessAlive: true });
+    try {
+      const names = probe.setup.threads.map((thread) => readFileSync(`/proc/self/task/${thread.tid}/comm`, 'utf8').trim());
+      expect(names).toEqual(['rtlat/0', 'rtlat/1', 'rtlat/2']);
+    } finally {
+      await probe.stop();
+    }
+  });
+
   it('applies fifo, rr, other and deadline as the kernel reads them back', async () => {
     const requests = [
       { policy: 'fifo', priority: 99, cpu: 0 },

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <new>
 
@@ -120,6 +121,10 @@ void* MeasuringThread::entry(void* self) {
 
 void MeasuringThread::setUp() {
   report_.tid = currentTid();
+  // "rtlat/0", "rtlat/1", ... in top, ps -L and ftrace's comm column (a breaktrace trace names it so).
+  char name[16];
+  std::snprintf(name, sizeof(name), "rtlat/%d", index_);
+  pthread_setname_np(pthread_self(), name);
   applyToCurrentThread(config_, report_.errors);
   report_.applied = readBack(report_.tid);
   // Warm up everything the loop calls once, so no first-call page fault lands in the measurement.
