@@ -11,7 +11,7 @@ import type { IntervalLogOptions } from '../service/hdr-log-rotation.js';
 import { startProbe, type ServiceProbe } from '../service/probe.js';
 import { snapshotToJson } from '../service/snapshot.js';
 import { usableCpus } from '../system.js';
-import { NS_PER_MS, NS_PER_S, parseDurationNs, parseInteger } from '../units.js';
+import { DURATION_RULE, NS_PER_MS, parseDurationNs, parseInteger } from '../units.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { addMeasureOptions, parseMeasureFlags } from './measure.js';
 import { onStopSignals } from './signals.js';
@@ -55,7 +55,7 @@ export function serveCommand(): Command {
     .option('--port <port>', 'TCP port to listen on (0: any free port)', String(DEFAULT_PORT))
     .option('--bind <address>', 'IP address to listen on; loopback unless told otherwise (0.0.0.0 or :: for every interface)', '127.0.0.1');
   return addMeasureOptions(command, (name) => SHARED_WITH_MEASURE.has(name))
-    .option('--hdr-rotate <time>', 'start a new --hdr-log file every TIME (m, h or d), each named after the log with its start time')
+    .option('--hdr-rotate <time>', 'start a new --hdr-log file every TIME (a bare number is h), each named after the log with its start time')
     .option('--hdr-keep <n>', 'with --hdr-rotate: keep only the newest N finished files')
     .action(async (flags: ServeFlags) => {
       process.exitCode = await serve(flags);
@@ -73,7 +73,7 @@ function intervalLog(flags: ServeFlags, logPath: string | null, intervalNs: numb
   const intervalMs = intervalNs! / NS_PER_MS;
   const options: IntervalLogOptions = { path: logPath, intervalMs };
   if (flags.hdrRotate !== undefined) {
-    const rotateNs = parseDurationNs('hdr-rotate', flags.hdrRotate, { units: ['s', 'm', 'h', 'd'], bareUnit: 'h', minNs: intervalNs!, maxNs: 365 * 86_400 * NS_PER_S });
+    const rotateNs = parseDurationNs('hdr-rotate', flags.hdrRotate, { ...DURATION_RULE, bareUnit: 'h', minNs: intervalNs! });
     options.rotateEveryMs = Math.round(rotateNs / NS_PER_MS);
   }
   if (flags.hdrKeep !== undefined) options.keepFiles = parseInteger('hdr-keep', flags.hdrKeep, 1, 1_000_000);
