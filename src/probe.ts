@@ -110,7 +110,6 @@ function pinOtherThreads(native: NativeSession, cpus: number[], measuringTids: n
     const error = pinThread(tid, cpus);
     // ESRCH: the thread ended since the listing.
     if (error !== 0 && error !== constants.errno.ESRCH) {
-      native.requestStop();
       native.close();
       throw new Error(`rtlat: could not pin thread ${tid} to CPUs ${formatCpuList(cpus)} for --main-cpus (errno ${error})`);
     }
