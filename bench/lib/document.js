@@ -22,6 +22,7 @@ import { renderTable } from '../../dist/compare/tables.js';
  * @property {string | null} cyclictestVersion
  * @property {number} loadAverage one-minute load average at the start
  * @property {number} otherWorkShare CPU time of other processes while this ran, as a share of all CPUs' time
+ * @property {string} otherWorkSource where the machine's task time was read (readMachineCpu)
  * @property {number} stealShare time the hypervisor stole, as a share of all CPUs' time
  */
 
@@ -66,7 +67,7 @@ export function resultsDocument(sections, targets, circumstances) {
     ['measured CPUs', formatCpuList(circumstances.cpus)],
     ['rtlat / cyclictest / Node', `${RTLAT_VERSION} / ${circumstances.cyclictestVersion ?? '-'} / ${process.version}`],
     ['load average (1 min) at the start', circumstances.loadAverage.toFixed(2)],
-    ['other processes during the run', `${percent(circumstances.otherWorkShare)} of the CPUs' time`],
+    ['other processes during the run', `${percent(circumstances.otherWorkShare)} of the CPUs' time (the machine's task time from ${circumstances.otherWorkSource}, less rtlat's and cyclictest's)`],
     ['stolen by the hypervisor', `${percent(circumstances.stealShare)} of the CPUs' time`],
   ];
   const misses = targets.filter((target) => target.met === false && target.miss);

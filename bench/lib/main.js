@@ -166,6 +166,7 @@ async function runBenchmark(context, { only, outPath, invocation }) {
         cyclictestVersion: context.cyclictestVersion,
         loadAverage,
         otherWorkShare: Math.max(0, machineAfter.busyNs - machineBefore.busyNs - oursNs) / capacityNs,
+        otherWorkSource: machineAfter.busySource,
         stealShare: (machineAfter.stealNs - machineBefore.stealNs) / capacityNs,
       }),
     );
