@@ -184,26 +184,28 @@ export function registerProbeMetrics(probe: ServiceProbe, options: RegisterOptio
   // 20-50 ms here: an event-loop stall inside the service's first scrape (bench/service). Pay it now.
   for (const histogram of histograms) histogram.values();
 
-  new Counter({
-    name: METRIC_NAMES.overruns,
-    help: 'Wake-ups skipped because their time had already passed (cyclictest overruns), per CPU and applied policy.',
-    labelNames: ['cpu', 'policy'],
-    registers,
-    collect() {
-      this.reset();
-      for (const thread of probe.cumulative().threads) this.inc(threadLabels(thread), thread.overruns);
-    },
-  });
-  new Counter({
-    name: METRIC_NAMES.dropped,
-    help: "Samples the measuring thread's ring could not hold (counted, not in the histogram), per CPU and applied policy.",
-    labelNames: ['cpu', 'policy'],
-    registers,
-    collect() {
-      this.reset();
-      for (const thread of probe.cumulative().threads) this.inc(threadLabels(thread), thread.dropped);
-    },
-  });
+  // Per-thread counters, read from the probe's own counts at scrape time.
+  const threadCounter = (name: string, help: string, read: (thread: CumulativeView['threads'][number]) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['cpu', 'policy'],
+      registers,
+      collect() {
+        this.reset();
+        for (const thread of probe.cumulative().threads) this.inc(threadLabels(thread), read(thread));
+      },
+    });
+  threadCounter(
+    METRIC_NAMES.overruns,
+    'Wake-ups skipped because their time had already passed (cyclictest overruns), per CPU and applied policy.',
+    (thread) => thread.overruns,
+  );
+  threadCounter(
+    METRIC_NAMES.dropped,
+    "Samples the measuring thread's ring could not hold (counted, not in the histogram), per CPU and applied policy.",
+    (thread) => thread.dropped,
+  );
   const environment = environmentLabels(readFingerprint());
   new Gauge({
     name: METRIC_NAMES.environment,
