@@ -9,7 +9,7 @@ import { importCyclictestJson } from '../src/import/cyclictest.js';
 import type { RunFile } from '../src/run.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { fingerprintFor, inputsOf, range, runOf, threadOf, writeRuns } from './helpers/compare-runs.js';
-import { fixture } from './helpers/runs.js';
+import { FIXTURES, fixture } from './helpers/runs.js';
 
 /** HdrHistogram with 3 significant digits: a percentile is within 0.1% of the exact one. */
 function expectNear(actual: number | null, expected: number): void {
@@ -204,7 +204,7 @@ describe('rtlat compare', () => {
     const missing = rtlat(['compare', baseFile!, path.join(dir, 'absent.json')]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/^rtlat compare: cannot read ".*absent\.json" \(ENOENT\)\n$/);
-    const cyclictest = rtlat(['compare', baseFile!, path.resolve(import.meta.dirname, '../../shared/fixtures/cyclictest/run.json')]);
+    const cyclictest = rtlat(['compare', baseFile!, path.join(FIXTURES, 'run.json')]);
     expect(cyclictest.status).toBe(2);
     expect(cyclictest.stderr).toMatch(/run\.json: not a run file .*'rtlat import cyclictest' first\)\n$/);
   });
