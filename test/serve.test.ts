@@ -14,6 +14,7 @@ import { NS_PER_S } from '../src/units.js';
 import { rtlat, RTLAT_BIN, scratchDir } from './helpers/cli.js';
 import { parseExposition, samplesOf } from './helpers/prometheus-text.js';
 import { commandRuns, itWithTool, requireTool } from './helpers/tools.js';
+import { nodeAsNobody, packageForNobody } from './helpers/package-copy.js';
 
 const isRoot = process.getuid?.() === 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -42,13 +43,11 @@ interface Served {
   terminate: () => Promise<{ status: number | null; ms: number }>;
 }
 
-/** Starts `rtlat serve --port 0 ...args` (as `nobody` when asked) and resolves once it is serving. */
+/** Starts `rtlat serve --port 0 ...args` (as `nobody` when asked, from the package's copy: packageForNobody) and resolves once it is serving. */
 function serve(args: string[], options: { asNobody?: boolean } = {}): Promise<Served> {
-  const node = [RTLAT_BIN, 'serve', '--port', '0', ...args];
-  const [command, argv] = options.asNobody
-    ? ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, ...node]]
-    : [process.execPath, node];
-  const child = track(spawn(command as string, argv as string[]));
+  const serveArgs = ['serve', '--port', '0', ...args];
+  const nobody = options.asNobody ? nodeAsNobody([packageForNobody().bin, ...serveArgs]) : null;
+  const child = track(nobody ? spawn(nobody.command, nobody.args, nobody.options) : spawn(process.execPath, [RTLAT_BIN, ...serveArgs]));
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -216,7 +215,8 @@ describe.skipIf(!isRoot)('rtlat serve with real-time privileges (needs root: run
   });
 
   it('refuses to run without privileges unless allowed to degrade, and then says so in its metrics', async () => {
-    const refused = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, RTLAT_BIN, 'serve', '--port', '0']);
+    const nobody = nodeAsNobody([packageForNobody().bin, 'serve', '--port', '0']);
+    const refused = spawn(nobody.command, nobody.args, nobody.options);
     track(refused);
     let stderr = '';
     refused.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
