@@ -125,11 +125,8 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   NativeSession(const Napi::CallbackInfo& info);
   ~NativeSession() override;
 
-  // Called when the environment (the main thread or a worker) is torn down.
-  void stopNow() {
-    session_->requestStop();
-    session_->join();
-  }
+  // Called when the environment (the main thread or a worker) is torn down: wakes, joins and frees.
+  void stopNow() { session_->close(); }
 
  private:
   Napi::Value Start(const Napi::CallbackInfo& info);
@@ -220,8 +217,8 @@ Napi::Value NativeSession::Start(const Napi::CallbackInfo& info) {
   out.Set("tracingReachable", result.tracingReachable);
   out.Set("epochNs", static_cast<double>(result.epochNs));
   Napi::Array threads = Napi::Array::New(env);
-  for (std::size_t i = 0; i < session_->threadCount(); ++i) {
-    threads.Set(static_cast<uint32_t>(i), threadReport(env, session_->thread(i).setupReport()));
+  for (std::size_t i = 0; i < result.threads.size(); ++i) {
+    threads.Set(static_cast<uint32_t>(i), threadReport(env, result.threads[i]));
   }
   out.Set("threads", threads);
   return out;

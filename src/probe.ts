@@ -101,16 +101,15 @@ export function summarize(histogram: Histogram, exact?: { count: number; minNs: 
 /**
  * Pins every thread of the process but the measuring ones to `cpus` (cyclictest's --mainaffinity).
  * After the measuring threads exist: before, they would inherit the mask, which an unpinned deadline
- * thread must not. On a refusal the threads are stopped before the error goes up.
+ * thread must not.
  */
-function pinOtherThreads(native: NativeSession, cpus: number[], measuringTids: number[]): void {
+function pinOtherThreads(cpus: number[], measuringTids: number[]): void {
   const { pinThread } = loadAddon();
   for (const tid of threadIds()) {
     if (measuringTids.includes(tid)) continue;
     const error = pinThread(tid, cpus);
     // ESRCH: the thread ended since the listing.
     if (error !== 0 && error !== constants.errno.ESRCH) {
-      native.close();
       throw new Error(`rtlat: could not pin thread ${tid} to CPUs ${formatCpuList(cpus)} for --main-cpus (errno ${error})`);
     }
   }
@@ -140,7 +139,11 @@ export class Probe {
     return this.native !== null && this.result === null;
   }
 
-  /** Sets up and starts every measuring thread. Throws PrivilegeError when a step is refused and degraded runs are not allowed. */
+  /**
+   * Sets up and starts every measuring thread. Throws PrivilegeError when a step is refused and
+   * degraded runs are not allowed; a refused start has released everything (threads, locked memory)
+   * before it throws.
+   */
   start(): this {
     if (this.native) throw new Error('rtlat: this probe was already started');
     const { NativeSession } = loadAddon();
@@ -166,16 +169,23 @@ export class Probe {
       allowDegraded: config.allowDegraded,
       breakThresholdNs: config.breakThresholdNs ?? 0,
     });
-    const startInfo = native.start();
-    const refusals = describeRefusals(startInfo, {
-      policy: config.policy,
-      priority: config.priority,
-      cpus: config.threads.map((plan) => plan.cpu),
-    });
-    if (startInfo.launchErrno) throw new Error(`rtlat: could not create a measuring thread (errno ${startInfo.launchErrno})`);
-    if (!startInfo.started) throw new PrivilegeError(privilegeMessage(refusals), refusals);
-
-    if (config.mainCpus) pinOtherThreads(native, config.mainCpus, startInfo.threads.map((thread) => thread.tid));
+    let startInfo: NativeStartResult;
+    let refusals: string[];
+    try {
+      startInfo = native.start();
+      refusals = describeRefusals(startInfo, {
+        policy: config.policy,
+        priority: config.priority,
+        cpus: config.threads.map((plan) => plan.cpu),
+      });
+      if (startInfo.launchErrno) throw new Error(`rtlat: could not create a measuring thread (errno ${startInfo.launchErrno})`);
+      if (!startInfo.started) throw new PrivilegeError(privilegeMessage(refusals), refusals);
+      if (config.mainCpus) pinOtherThreads(config.mainCpus, startInfo.threads.map((thread) => thread.tid));
+    } catch (error) {
+      // At once, not at garbage collection: a refused start leaves nothing locked or running.
+      native.close();
+      throw error;
+    }
     this.native = native;
     this.startInfo = startInfo;
     this.degradedSteps = refusals;
@@ -249,7 +259,7 @@ export class Probe {
     }));
   }
 
-  /** Stops measuring (within one period), drains what is left and returns the results. Idempotent. */
+  /** Stops measuring (within milliseconds, at any period), drains what is left and returns the results. Idempotent. */
   stop(): Promise<ProbeResult> {
     if (!this.native) return Promise.reject(new Error('rtlat: the probe has not been started'));
     this.result ??= this.finish();
@@ -258,7 +268,8 @@ export class Probe {
 
   private tick(): void {
     this.drain();
-    if (this.native!.finished()) void this.stop();
+    // After a breaktrace the other threads would otherwise sleep on until their next wake-up.
+    if (this.native!.finished() || this.native!.breakInfo()) void this.stop();
   }
 
   private drain(): void {
@@ -275,9 +286,13 @@ export class Probe {
   private async finish(): Promise<ProbeResult> {
     const native = this.native!;
     const finishedOnItsOwn = native.finished();
+    // Each request wakes the threads that are still asleep: the first may reach a thread just before
+    // it goes to sleep. Waiting here rather than in join() keeps the event loop free meanwhile.
     native.requestStop();
-    // Joining at once would block the event loop for up to a period; wait for the threads to end.
-    while (!native.finished()) await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+    while (!native.finished()) {
+      await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+      native.requestStop();
+    }
     native.join();
     clearInterval(this.drainTimer!);
     this.drain();
