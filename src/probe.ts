@@ -5,7 +5,7 @@ import { PrivilegeError } from './errors.js';
 import { encodeHistogram, meanOf, newHistogram, percentilesOf, type Histogram, type PercentileValue } from './histogram.js';
 import { loadAddon, type NativeAppliedScheduling, type NativeSession, type NativeStartResult, type NativeThreadStats } from './native.js';
 import { resolveOptions, type ProbeConfig, type ProbeOptions } from './options.js';
-import { describeRefusals, privilegeMessage } from './privileges.js';
+import { deadlineAdmissionError, deadlineAdmissionRefused, describeRefusals, privilegeMessage } from './privileges.js';
 import { ThreadRecorder, type CompletedInterval, type MicrosecondHistogram, type Spike } from './recorder.js';
 import { threadIds } from './system.js';
 import { formatCpuList } from './units.js';
@@ -141,8 +141,8 @@ export class Probe {
 
   /**
    * Sets up and starts every measuring thread. Throws PrivilegeError when a step is refused and
-   * degraded runs are not allowed; a refused start has released everything (threads, locked memory)
-   * before it throws.
+   * degraded runs are not allowed, and OptionError when SCHED_DEADLINE's admission control refuses the
+   * reservation; a refused start has released everything (threads, locked memory) before it throws.
    */
   start(): this {
     if (this.native) throw new Error('rtlat: this probe was already started');
@@ -179,6 +179,7 @@ export class Probe {
         cpus: config.threads.map((plan) => plan.cpu),
       });
       if (startInfo.launchErrno) throw new Error(`rtlat: could not create a measuring thread (errno ${startInfo.launchErrno})`);
+      if (!startInfo.started && deadlineAdmissionRefused(startInfo, config)) throw deadlineAdmissionError(config);
       if (!startInfo.started) throw new PrivilegeError(privilegeMessage(refusals), refusals);
       if (config.mainCpus) pinOtherThreads(config.mainCpus, startInfo.threads.map((thread) => thread.tid));
     } catch (error) {

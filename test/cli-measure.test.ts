@@ -7,6 +7,7 @@ import { decodeHistogram } from '../src/histogram.js';
 import type { RunFile } from '../src/run.js';
 import { RTLAT_BIN, rtlat, rtlatInterrupted, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
+import { usableCpus } from '../src/system.js';
 
 const isRoot = process.getuid?.() === 0;
 const packageVersion = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string }).version;
@@ -243,6 +244,22 @@ describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI do
     expect(logText).toMatch(/^Tag=cpu0,/m);
     expect(logText).toMatch(/^Tag=cpu1,/m);
     expect(readdirSync(dir).sort()).toEqual(['run.hlog', 'run.json']);
+  });
+});
+
+describe.skipIf(!isRoot)('--policy deadline (needs root: run the tests as root, as CI does)', () => {
+  it('reports a reservation that admission control refuses (EBUSY) as a usage error: one line with the bandwidth asked for, exit 2', () => {
+    const dir = scratchDir();
+    const json = path.join(dir, 'run.json');
+    // One thread more than there are CPUs, each reserving all of a CPU.
+    const threads = usableCpus().online.length + 1;
+    const outcome = rtlat(['measure', '--policy', 'deadline', '--period', '1ms', '--deadline-runtime', '1ms', '--threads', String(threads), '--loops', '5', '--json', json]);
+    expect(outcome.status).toBe(2);
+    expect(outcome.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(outcome.stderr).toMatch(/^rtlat measure: --deadline-runtime: got "1ms", expected a reservation the kernel admits, at most [\d.]+% of one CPU in all \([\d.]+% of each of \d+ CPUs: kernel.sched_rt_runtime_us \/ kernel.sched_rt_period_us\)/);
+    expect(outcome.stderr).toContain(`this run asked for ${threads * 100}% (${threads} thread(s) of 1ms every 1ms) and SCHED_DEADLINE admission control refused it (EBUSY)`);
+    expect(outcome.stderr).not.toContain('not permitted');
+    expect(existsSync(json)).toBe(false);
   });
 });
 

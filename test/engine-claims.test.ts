@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Probe } from '../src/index.js';
+import { OptionError, Probe } from '../src/index.js';
 import { usableCpus } from '../src/system.js';
 
 const distIndex = path.resolve(import.meta.dirname, '../dist/index.js');
@@ -124,10 +124,23 @@ describe.skipIf(!isRoot)('a refused start (needs root: run the tests as root, as
   // One thread more than there are CPUs, each reserving all of a CPU: more than SCHED_DEADLINE admits.
   const overbooked = { policy: 'deadline', periodNs: 1_000_000, deadlineRuntimeNs: 1_000_000, threads: usableCpus().online.length + 1, loops: 10 } as const;
 
+  it('reports SCHED_DEADLINE admission control (EBUSY) as a usage error naming the bandwidth asked for', () => {
+    let refusal: unknown;
+    try {
+      new Probe(overbooked).start();
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(OptionError);
+    const message = (refusal as OptionError).message;
+    expect(message).toMatch(/^deadline-runtime: got "1ms", expected a reservation the kernel admits, at most [\d.]+% of one CPU in all \([\d.]+% of each of \d+ CPUs: kernel.sched_rt_runtime_us/);
+    expect(message).toContain(`this run asked for ${overbooked.threads * 100}% (${overbooked.threads} thread(s) of 1ms every 1ms) and SCHED_DEADLINE admission control refused it (EBUSY)`);
+  });
+
   it.skipIf(sanitized)('leaves no memory locked and no thread behind', () => {
     const before = lockedKb();
     const tasks = new Set(readdirSync('/proc/self/task'));
-    expect(() => new Probe(overbooked).start()).toThrow();
+    expect(() => new Probe(overbooked).start()).toThrow(OptionError);
     expect(lockedKb()).toBe(before);
     expect(readdirSync('/proc/self/task').filter((tid) => !tasks.has(tid))).toEqual([]);
   });
