@@ -48,9 +48,6 @@ export interface ProbeOptions {
   drainIntervalMs?: number;
   /** Keep the event loop alive while measuring (the CLI does; an embedded probe does not). */
   keepProcessAlive?: boolean;
-  /** Test-only: thread 0 sleeps this long once after `testStallAfterCycles` wake-ups. */
-  testStallNs?: number;
-  testStallAfterCycles?: number;
 }
 
 export interface ThreadPlan {
@@ -83,8 +80,6 @@ export interface ProbeConfig {
   intervalNs: number;
   drainIntervalMs: number;
   keepProcessAlive: boolean;
-  testStallNs: number;
-  testStallAfterCycles: number;
 }
 
 export const PERIOD_MIN_NS = NS_PER_US;
@@ -202,7 +197,5 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     intervalNs: options.intervalNs ?? 0,
     drainIntervalMs: options.drainIntervalMs ?? 100,
     keepProcessAlive: options.keepProcessAlive ?? false,
-    testStallNs: options.testStallNs ?? 0,
-    testStallAfterCycles: options.testStallAfterCycles ?? 0,
   };
 }

@@ -87,6 +87,22 @@ const STOP_POLL_MS = 2;
 // stop it silently). A stopped probe leaves the set and can be collected with all it owns.
 const runningProbes = new Set<Probe>();
 
+/** Test-only: thread 0 of a probe sleeps `stallNs` once after `afterCycles` wake-ups, to make overruns on purpose. */
+export interface TestStall {
+  afterCycles: number;
+  stallNs: number;
+}
+
+// Kept out of ProbeOptions (and out of the package's exports): only the tests reach it, by importing
+// stallOnceForTest from this module.
+const testStalls = new WeakMap<Probe, TestStall>();
+
+/** Test-only: makes `probe` (not yet started) stall as `stall` says. */
+export function stallOnceForTest(probe: Probe, stall: TestStall): Probe {
+  testStalls.set(probe, stall);
+  return probe;
+}
+
 export function summarize(histogram: Histogram, exact?: { count: number; minNs: number; maxNs: number; sumNs: number }): LatencySummary {
   const count = exact?.count ?? histogram.totalCount;
   return {
@@ -148,6 +164,7 @@ export class Probe {
     if (this.native) throw new Error('rtlat: this probe was already started');
     const { NativeSession } = loadAddon();
     const config = this.config;
+    const stall = testStalls.get(this);
     const native = new NativeSession({
       threads: config.threads.map((plan) => ({
         cpu: plan.cpu ?? -1,
@@ -157,8 +174,8 @@ export class Probe {
         runtimeNs: config.deadlineRuntimeNs,
         deadlineNs: plan.periodNs,
         ringCapacity: plan.ringCapacity,
-        testStallAfterCycles: plan.thread === 0 ? config.testStallAfterCycles : 0,
-        testStallNs: plan.thread === 0 ? config.testStallNs : 0,
+        testStallAfterCycles: plan.thread === 0 && stall ? stall.afterCycles : 0,
+        testStallNs: plan.thread === 0 && stall ? stall.stallNs : 0,
       })),
       clock: config.clock,
       loops: config.loops ?? 0,
