@@ -160,7 +160,8 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     if (periodNs < minPeriodNs) {
       throw new OptionError('period', formatDuration(periodNs), `at least ${formatDuration(minPeriodNs)} with policy deadline (kernel.sched_deadline_period_min_us)`);
     }
-    deadlineRuntimeNs = options.deadlineRuntimeNs ?? Math.min(periodNs, Math.max(periodNs / 10, 20 * NS_PER_US));
+    // Whole nanoseconds: periodNs / 10 of a period such as 250005ns would fail the check below, which names an option never given.
+    deadlineRuntimeNs = options.deadlineRuntimeNs ?? Math.min(periodNs, Math.max(Math.round(periodNs / 10), 20 * NS_PER_US));
     durationWithin('deadline-runtime', deadlineRuntimeNs, 1_024, periodNs);
   }
 

@@ -7,6 +7,7 @@ import { decodeHistogram } from '../src/histogram.js';
 import type { RunFile } from '../src/run.js';
 import { RTLAT_BIN, rtlat, rtlatInterrupted, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
+import { resolveOptions } from '../src/options.js';
 import { usableCpus } from '../src/system.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -248,6 +249,18 @@ describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI do
 });
 
 describe.skipIf(!isRoot)('--policy deadline (needs root: run the tests as root, as CI does)', () => {
+  it('measures at a period whose tenth is not a whole number of ns, with the default runtime rounded', () => {
+    const dir = scratchDir();
+    const json = path.join(dir, 'run.json');
+    const outcome = rtlat(['measure', '--policy', 'deadline', '--period', '250005ns', '--loops', '20', '--json', json, '--quiet']);
+    expect(outcome.stderr).toBe('');
+    expect(outcome.status).toBe(0);
+    const [thread] = readRun(json).threads;
+    expect(thread!.applied!.policy).toBe('deadline');
+    expect(thread!.count).toBe(20);
+    expect(resolveOptions({ policy: 'deadline', periodNs: 250_005 }).deadlineRuntimeNs).toBe(25_001);
+  });
+
   it('reports a reservation that admission control refuses (EBUSY) as a usage error: one line with the bandwidth asked for, exit 2', () => {
     const dir = scratchDir();
     const json = path.join(dir, 'run.json');
