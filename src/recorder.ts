@@ -1,6 +1,7 @@
 // Turns one thread's drained samples into histograms: the raw view (one sample per wake-up, as
-// cyclictest counts), the view corrected for coordinated omission (as jHiccup records), the
-// current interval, an optional per-microsecond histogram for cyclictest's -h format, and spikes.
+// cyclictest counts), the view corrected for coordinated omission (as jHiccup records: a late
+// wake-up also stands for the wake-ups it made the loop skip), the current interval, an optional
+// per-microsecond histogram for cyclictest's -h format, and spikes.
 import { copyHistogram, newHistogram, newRecordingHistogram, type Histogram } from './histogram.js';
 import { NS_PER_US } from './units.js';
 
@@ -102,7 +103,12 @@ export class ThreadRecorder {
       const value = latencyNs > 0 ? latencyNs : 0;
       if (this.interval && intervalNs && dueNs >= this.intervalStartNs + intervalNs) this.closeInterval(dueNs);
       this.raw.recordValue(value);
-      this.corrected.recordValueWithExpectedInterval(value, periodNs);
+      this.corrected.recordValue(value);
+      // The loop skipped the ceil(L / P) - 1 wake-ups that fell due while this one was late (its
+      // overruns); each would have woken now, L - P, L - 2P, ... late. Exactly one value per skipped
+      // wake-up, so corrected.count == count + overruns: HdrHistogram's recordValueWithExpectedInterval
+      // imputes only the values of at least P, floor(L / P) - 1 of them (none for P < L < 2P).
+      for (let missedNs = value - periodNs; missedNs > 0; missedNs -= periodNs) this.corrected.recordValue(missedNs);
       this.sinceSnapshot.recordValue(value);
       this.interval?.recordValue(value);
       if (this.microseconds) this.recordMicroseconds(value, cycle);

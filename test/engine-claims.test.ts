@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { OptionError, Probe } from '../src/index.js';
+import { stallOnceForTest } from '../src/probe.js';
 import { usableCpus } from '../src/system.js';
 
 const distIndex = path.resolve(import.meta.dirname, '../dist/index.js');
@@ -144,4 +145,22 @@ describe.skipIf(!isRoot)('a refused start (needs root: run the tests as root, as
     expect(lockedKb()).toBe(before);
     expect(readdirSync('/proc/self/task').filter((tid) => !tasks.has(tid))).toEqual([]);
   });
+});
+
+describe.skipIf(!isRoot)('the corrected view (needs root: run the tests as root, as CI does)', () => {
+  const periodNs = 500_000;
+  // Stalls that are not whole multiples of the period. A stall of S after a wake-up makes the next one
+  // about S - P late: 2.5 periods give a latency between P and 2P (one skipped wake-up).
+  for (const periods of [2.5, 3.3, 7.7, 10.06]) {
+    it(`imputes one wake-up per overrun: corrected.count == count + overruns after a stall of ${periods} periods`, async () => {
+      const stallNs = Math.round(periods * periodNs);
+      const probe = stallOnceForTest(new Probe({ periodNs, loops: 300, cpus: [1] }), { afterCycles: 100, stallNs }).start();
+      await probe.finished;
+      const [thread] = (await probe.stop()).threads;
+      expect(thread!.count).toBe(300);
+      expect(thread!.dropped).toBe(0);
+      expect(thread!.overruns).toBeGreaterThanOrEqual(Math.ceil(periods - 1) - 1);
+      expect(thread!.corrected.count).toBe(thread!.count + thread!.overruns);
+    });
+  }
 });

@@ -47,6 +47,24 @@ describe('ThreadRecorder', () => {
     expect(all.totalCount).toBe(10);
   });
 
+  it('imputes exactly one wake-up per skipped period in the corrected view, for any latency', () => {
+    const periodNs = 100_000;
+    // Between one and two periods late (one skipped), exactly two, uneven multiples, on time.
+    const latenciesNs = [150_000, 200_000, 230_000, 1_010_000, 40_000, 100_000, 100_001, 503_000];
+    const skipped = latenciesNs.reduce((sum, latencyNs) => sum + Math.max(0, Math.ceil(latencyNs / periodNs) - 1), 0);
+    const recorder = new ThreadRecorder({ thread: 0, cpu: 0, periodNs });
+    recorder.record(samples(latenciesNs, periodNs), latenciesNs.length);
+    const { raw, corrected } = recorder.finish(1e9);
+    expect(skipped).toBe(1 + 1 + 2 + 10 + 0 + 0 + 1 + 5);
+    expect(corrected.totalCount).toBe(raw.totalCount + skipped);
+    // A wake-up 150us late stands for one due 100us earlier, which would have woken 50us late.
+    const alone = new ThreadRecorder({ thread: 0, cpu: 0, periodNs });
+    alone.record(samples([150_000], periodNs), 1);
+    const view = alone.finish(1e9).corrected;
+    expect(view.totalCount).toBe(2);
+    expect(view.minNonZeroValue / 50_000).toBeCloseTo(1, 3);
+  });
+
   it('keeps cyclictest\'s -h histogram and reports spikes', () => {
     const spikes: Spike[] = [];
     const recorder = new ThreadRecorder({ thread: 0, cpu: 0, periodNs: 1_000_000, histogramMaxUs: 10, spikeThresholdNs: 8_000, onSpike: (spike) => spikes.push(spike) });

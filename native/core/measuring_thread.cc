@@ -225,16 +225,18 @@ void MeasuringThread::measure(int64_t epochNs, int64_t firstWakeNs) {
     stats.lastNs.store(latencyNs, std::memory_order_relaxed);
     stats.count.store(++cycle, std::memory_order_release);
 
-    if (breakThresholdNs > 0 && latencyNs > breakThresholdNs) {
-      recordBreak(control, index, latencyNs);
-      break;
-    }
-    // Like cyclictest: wake-ups whose time has already passed are skipped and counted as overruns,
-    // rather than taken late in a burst that would hide the stall behind many small latencies.
+    // Wake-ups whose time has already passed are skipped, as cyclictest skips them, rather than taken
+    // late in a burst that would hide the stall behind many small latencies. Unlike cyclictest, rtlat
+    // counts them: ceil(latency / period) - 1 for this wake-up, one per period it overran (also for a
+    // wake-up that breaks the run, so the corrected view's imputed wake-ups always match the count).
     nextNs += periodNs;
     while (nowNs > nextNs) {
       nextNs += periodNs;
       stats.overruns.store(++overruns, std::memory_order_relaxed);
+    }
+    if (breakThresholdNs > 0 && latencyNs > breakThresholdNs) {
+      recordBreak(control, index, latencyNs);
+      break;
     }
     if ((loops != 0 && cycle >= loops) || nextNs > endNs) break;
     if (stallAfter != 0 && cycle == stallAfter) clock_nanosleep(CLOCK_MONOTONIC, 0, &stall, nullptr);
