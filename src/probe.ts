@@ -315,8 +315,7 @@ export class Probe {
     clearInterval(this.drainTimer!);
     this.drain();
     const endedAt = new Date();
-    const runNs = (endedAt.getTime() - this.startTime.getTime()) * 1e6;
-    const views = this.recorders.map((recorder) => recorder.finish(runNs));
+    const views = this.recorders.map((recorder) => recorder.finish());
     const stats = native.stats();
     const broken = native.breakInfo();
     native.close();

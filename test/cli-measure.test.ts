@@ -248,6 +248,27 @@ describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI do
   });
 });
 
+describe.skipIf(!isRoot)('--hdr-log intervals (needs root: run the tests as root, as CI does)', () => {
+  it('cuts a 2 s run at 1 ms into exactly two 1 s intervals, by the samples\' own due times', () => {
+    const dir = scratchDir();
+    const log = path.join(dir, 'run.hlog');
+    const json = path.join(dir, 'run.json');
+    const outcome = rtlat(['measure', '--period', '1ms', '--duration', '2s', '--cpus', '1', '--hdr-log', log, '--json', json, '--quiet']);
+    expect(outcome.status).toBe(0);
+    const lines = readFileSync(log, 'utf8').split('\n').filter((line) => line.startsWith('Tag=cpu1,'));
+    const intervals = lines.map((line) => {
+      const [, startSec, lengthSec, , histogram] = line.split(',');
+      return { startSec: Number(startSec), lengthSec, count: decodeHistogram(histogram!).totalCount };
+    });
+    expect(intervals.map(({ lengthSec }) => lengthSec)).toEqual(['1.000', '1.000']);
+    expect(intervals[1]!.startSec - intervals[0]!.startSec).toBeCloseTo(1, 3);
+    // 1,000 periods each: a wake-up late enough to skip one leaves 999 samples in its interval.
+    const [thread] = readRun(json).threads;
+    expect(intervals.map(({ count }) => count).reduce((a, b) => a + b)).toBe(thread!.count);
+    for (const { count } of intervals) expect(count).toBeLessThanOrEqual(1_000);
+  });
+});
+
 describe.skipIf(!isRoot)('--policy deadline (needs root: run the tests as root, as CI does)', () => {
   it('measures at a period whose tenth is not a whole number of ns, with the default runtime rounded', () => {
     const dir = scratchDir();
