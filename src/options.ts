@@ -46,7 +46,10 @@ export interface ProbeOptions {
   ringCapacity?: number;
   /** How often samples move from the native rings into histograms (default 100ms). */
   drainIntervalMs?: number;
-  /** Keep the event loop alive while measuring (the CLI does; an embedded probe does not). */
+  /**
+   * Keep the process alive while measuring. By default a run with `loops` or `durationNs` does, so that
+   * `await probe.finished` sees it end; an endless one (a service's probe) does not.
+   */
   keepProcessAlive?: boolean;
 }
 
@@ -197,6 +200,6 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     histogramMaxUs: options.histogramMaxUs ?? null,
     intervalNs: options.intervalNs ?? 0,
     drainIntervalMs: options.drainIntervalMs ?? 100,
-    keepProcessAlive: options.keepProcessAlive ?? false,
+    keepProcessAlive: options.keepProcessAlive ?? (options.loops !== undefined || options.durationNs !== undefined),
   };
 }
