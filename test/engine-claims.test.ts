@@ -58,6 +58,27 @@ describe.skipIf(!isRoot)('the measuring threads (needs root: run the tests as ro
   });
 });
 
+describe.skipIf(!isRoot)('the code lock (needs root: run the tests as root, as CI does)', () => {
+  it.skipIf(sanitized)('reports as locked exactly the bytes it locked (not the vDSO, which mlock cannot lock)', async () => {
+    // A second probe shares the first one's code lock: the difference of what each adds is the code.
+    const options = { periodNs: 1_000_000, cpus: [1], dmaLatency: false };
+    const before = lockedKb();
+    const first = new Probe(options).start();
+    const withFirst = lockedKb();
+    const second = new Probe(options).start();
+    const withBoth = lockedKb();
+    try {
+      expect(first.setup.codeLock).toMatchObject({ locked: true, objects: 2 });
+      expect(second.setup.codeLock.bytes).toBe(first.setup.codeLock.bytes);
+      expect((withFirst - before - (withBoth - withFirst)) * 1_024).toBe(first.setup.codeLock.bytes);
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
+    expect(lockedKb()).toBe(before);
+  });
+});
+
 describe.skipIf(!isRoot)('signals and stopping (needs root: run the tests as root, as CI does)', () => {
   it('blocks every signal in the measuring threads but the one that wakes them, whose handler the addon installed', async () => {
     const probe = new Probe({ periodNs: 1_000_000, cpus: [0, 1] }).start();

@@ -96,7 +96,7 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
     const during = lockedKb();
     expect(during).toBeGreaterThan(before);
     expect(probe.setup.codeLock.locked).toBe(true);
-    expect(probe.setup.codeLock.objects).toBe(3);
+    expect(probe.setup.codeLock.objects).toBe(2);
     await probe.finished;
     const result = await probe.stop();
     for (const thread of result.threads) {
