@@ -29,7 +29,7 @@ export interface ThreadResult extends LatencySummary {
   memoryLocked: boolean;
   /** Page faults of the measuring thread while it measured: zero when its memory was locked. */
   pageFaults: number;
-  /** Wake-ups skipped because their time had already passed (cyclictest's overruns). */
+  /** Wake-ups skipped because their time had already passed (cyclictest skips them too, without counting them). */
   overruns: number;
   /** Samples lost because the ring was full; count/min/avg/max still include them. */
   dropped: number;
