@@ -16,8 +16,9 @@ const isRoot = process.getuid?.() === 0;
 // Under AddressSanitizer mlock() does nothing and the threads fault on ASan's shadow memory.
 const sanitized = Boolean(process.env.RTLAT_SANITIZER);
 const FIVE_SECONDS_NS = 5_000_000_000;
-// A stop must not wait for the next wake-up: well below the 5 s period, with room for a busy machine.
-const PROMPT_EXIT_MS = 1_000;
+// A worker or process exit must not wait for the next wake-up: well below the 5 s period, with room for
+// a busy machine and for the sanitizer build, whose leak check runs at every process exit.
+const PROMPT_EXIT_MS = 2_000;
 
 /** A field of /proc/<pid>/task/<tid>/status (or of the process's own status without a tid) as a 64-bit signal mask. */
 function signalMask(field: 'SigBlk' | 'SigCgt', tid?: number): bigint {
