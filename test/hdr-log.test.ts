@@ -38,7 +38,7 @@ const NO_TAG = 'NO TAG';
 
 /** Writes the threads' intervals; returns every tag's intervals merged (NO_TAG: all threads'). */
 function writeLog(file: string): Map<string, Histogram> {
-  const writer = new HdrLogWriter(file, { startTime: START, comment: 'rtlat measure --hdr-log x.hlog\nsecond line', threads: THREADS.length });
+  const writer = new HdrLogWriter(file, { startTime: START, comment: 'rtlat measure --hdr-log x.hlog\nsecond line', intervals: { threads: THREADS.length, lengthNs: 1e9 } });
   const merged = new Map<string, Histogram>();
   const perThread = THREADS.map(({ thread, cpu, scale }) => ({ cpu, intervals: intervalsOf(thread, scale) }));
   for (let k = 0; k < INTERVALS; k++) {
@@ -85,12 +85,12 @@ describe('HdrLogWriter', () => {
     for (const line of intervals) expect(line).toMatch(/^(Tag=\w+,)?\d+\.\d{3},\d+\.\d{3},\d+\.\d{3},HISTF[A-Za-z0-9+/=]+$/);
   });
 
-  it('writes an interval\'s untagged line once every thread has given it or a later one, the rest at close', () => {
-    // Thread 1 has no samples in interval 1 (its period is longer), so gives none for it.
+  it('writes an interval\'s untagged line, spanning its threads\' intervals, once every thread has given it or a later one, the rest at close', () => {
+    // Thread 1 started 4 ms after thread 0, and has no samples in interval 1 (its period is longer), so gives none for it.
     const file = path.join(dir, 'uneven.hlog');
-    const writer = new HdrLogWriter(file, { startTime: START, threads: 2 });
+    const writer = new HdrLogWriter(file, { startTime: START, intervals: { threads: 2, lengthNs: 1e9 } });
     const [first, second, third] = intervalsOf(0, 1);
-    const other = intervalsOf(1, 2);
+    const other = intervalsOf(1, 2).map((interval) => ({ ...interval, startNs: interval.startNs + 4e6, endNs: interval.endNs + 4e6 }));
     writer.write(first!, 0);
     writer.write(second!, 0);
     writer.write(other[0]!, null);
@@ -100,8 +100,17 @@ describe('HdrLogWriter', () => {
     const lines = readFileSync(file, 'utf8').split('\n').filter((line) => /^(Tag=|\d)/.test(line));
     // In the order written: interval 0's untagged line once thread 1 gave interval 0; interval 1's once
     // it gave interval 2 (thread 0 had given 1); interval 2's at close.
-    const start = (line: string) => line.split(',').slice(0, line.startsWith('Tag=') ? 2 : 1).join(',');
-    expect(lines.map(start)).toEqual(['Tag=cpu0,0.000', 'Tag=cpu0,1.000', 'Tag=thread1,0.000', '0.000', 'Tag=thread1,2.000', '1.000', 'Tag=cpu0,2.000', '2.000']);
+    const times = (line: string) => line.split(',').slice(0, line.startsWith('Tag=') ? 3 : 2).join(',');
+    expect(lines.map(times)).toEqual([
+      'Tag=cpu0,0.000,1.000',
+      'Tag=cpu0,1.000,1.000',
+      'Tag=thread1,0.004,1.000',
+      '0.000,1.004',
+      'Tag=thread1,2.004,1.000',
+      '1.000,1.000',
+      'Tag=cpu0,2.000,1.000',
+      '2.000,1.004',
+    ]);
     const untaggedCounts = lines.filter((line) => !line.startsWith('Tag=')).map((line) => hdr.decodeFromCompressedBase64(line.split(',')[3]!).totalCount);
     const count = (interval: CompletedInterval) => interval.histogram.totalCount;
     expect(untaggedCounts).toEqual([count(first!) + count(other[0]!), count(second!), count(third!) + count(other[2]!)]);
@@ -111,7 +120,7 @@ describe('HdrLogWriter', () => {
     const histogram = newHistogram('interval');
     histogram.recordValue(123_456_789);
     const file = path.join(dir, 'max.hlog');
-    const writer = new HdrLogWriter(file, { startTime: START, threads: 1 });
+    const writer = new HdrLogWriter(file, { startTime: START, intervals: { threads: 1, lengthNs: 1e9 } });
     writer.write({ thread: 0, startNs: 1_500_000_000, endNs: 2_750_000_000, histogram }, 3);
     writer.close();
     const [tagged, untagged] = readFileSync(file, 'utf8').trim().split('\n').slice(-2);
@@ -138,14 +147,14 @@ describe('HdrLogWriter', () => {
 
   it('appears only when closed, and never when abandoned', () => {
     const file = path.join(dir, 'partial.hlog');
-    const writer = new HdrLogWriter(file, { startTime: START, threads: 1 });
+    const writer = new HdrLogWriter(file, { startTime: START, intervals: { threads: 1, lengthNs: 1e9 } });
     writer.write(intervalsOf(0, 1)[0]!, 0);
     expect(existsSync(file)).toBe(false);
     writer.close();
     expect(existsSync(file)).toBe(true);
 
     const dropped = path.join(dir, 'dropped.hlog');
-    const abandoned = new HdrLogWriter(dropped, { startTime: START, threads: 1 });
+    const abandoned = new HdrLogWriter(dropped, { startTime: START, intervals: { threads: 1, lengthNs: 1e9 } });
     abandoned.write(intervalsOf(0, 1)[0]!, 0);
     abandoned.abandon();
     expect(existsSync(dropped)).toBe(false);

@@ -186,7 +186,10 @@ async function measure(flags: MeasureFlags): Promise<number> {
     const countersBefore = readCpuCounters(measuredCpus);
     probe.start();
     // Before the first drain, so before the first interval can arrive.
-    if (outputs.hdrLogPath) hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: probe.startedAt, comment: commandLine(), threads: probe.config.threads.length });
+    if (outputs.hdrLogPath) {
+      const intervals = { threads: probe.config.threads.length, lengthNs: probe.config.intervalNs };
+      hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: probe.startedAt, comment: commandLine(), intervals });
+    }
     for (const refusal of probe.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
 
     let signalled = false;

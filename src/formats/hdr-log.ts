@@ -16,8 +16,8 @@ export interface HdrLogOptions {
   startTime: Date;
   /** A comment for the header, e.g. the command line (one line; newlines become spaces). */
   comment?: string;
-  /** How many threads' intervals write() gets (threads 0 to threads-1), all of which the untagged lines add up. */
-  threads?: number;
+  /** What write() gets: intervals of `lengthNs` from threads 0 to `threads` - 1, which the untagged lines add up. */
+  intervals?: { threads: number; lengthNs: number };
 }
 
 /** The tag of a thread's lines: `cpu3` for a thread pinned to CPU 3, `thread1` for an unpinned one. */
@@ -25,8 +25,9 @@ export function hdrLogTag(thread: number, cpu: number | null): string {
   return cpu === null ? `thread${thread}` : `cpu${cpu}`;
 }
 
-/** One interval of all threads together, by its start: the untagged line to come. */
+/** One interval of all threads together: the untagged line to come. */
 interface AllThreadsInterval {
+  startNs: number;
   endNs: number;
   histogram: Histogram;
 }
@@ -35,13 +36,15 @@ export class HdrLogWriter {
   private readonly file: AtomicFile;
   /** Bytes written so far, header included (for logs rotated by size). */
   private written = 0;
-  /** The intervals write() has had from some threads, not yet from every one that will give them. */
+  private readonly intervalNs: number;
+  /** By number, the intervals write() has had from some threads, not yet from every one that will give them. */
   private readonly allThreads = new Map<number, AllThreadsInterval>();
-  /** Per thread, the start of the last interval write() had from it. */
-  private readonly reachedNs: number[];
+  /** Per thread, the number of the last interval write() had from it. */
+  private readonly reached: number[];
 
   constructor(path: string, options: HdrLogOptions) {
-    this.reachedNs = new Array<number>(options.threads ?? 0).fill(-Infinity);
+    this.intervalNs = options.intervals?.lengthNs ?? 0;
+    this.reached = new Array<number>(options.intervals?.threads ?? 0).fill(-Infinity);
     this.file = new AtomicFile(path);
     const startSec = options.startTime.getTime() / 1000;
     const header: string[] = [];
@@ -61,19 +64,23 @@ export class HdrLogWriter {
 
   /**
    * Appends one interval of one thread (`cpu`: its CPU, null when not pinned), and adds it to that
-   * interval's untagged line. Each thread gives its intervals in order, but the threads not in step
-   * (a thread without samples in an interval gives none): the untagged line of an interval is
-   * written once every thread has given that interval or a later one, the rest at close().
+   * interval's untagged line. Each thread's intervals start a little after the run does (when the
+   * thread did), so interval k is the one that starts in [k, k + 1) interval lengths; the untagged
+   * line spans its threads' intervals. Each thread gives its intervals in order, but the threads are
+   * not in step (a thread without samples in an interval gives none for it): an interval's untagged
+   * line is written once every thread has given that interval or a later one, the rest at close().
    */
   write(interval: CompletedInterval, cpu: number | null): void {
-    if (!(interval.thread < this.reachedNs.length)) throw new Error(`HdrLogWriter: thread ${interval.thread} of a log of ${this.reachedNs.length} threads`);
+    if (!(interval.thread < this.reached.length)) throw new Error(`HdrLogWriter: thread ${interval.thread} of a log of ${this.reached.length} threads`);
     this.writeLine(hdrLogTag(interval.thread, cpu), interval);
-    const all = this.allThreads.get(interval.startNs) ?? { endNs: interval.endNs, histogram: newHistogram('interval') };
+    const number = Math.floor(interval.startNs / this.intervalNs);
+    const all = this.allThreads.get(number) ?? { startNs: interval.startNs, endNs: interval.endNs, histogram: newHistogram('interval') };
     all.histogram.add(interval.histogram);
+    all.startNs = Math.min(all.startNs, interval.startNs);
     all.endNs = Math.max(all.endNs, interval.endNs);
-    this.allThreads.set(interval.startNs, all);
-    this.reachedNs[interval.thread] = interval.startNs;
-    this.writeAllThreads(Math.min(...this.reachedNs));
+    this.allThreads.set(number, all);
+    this.reached[interval.thread] = number;
+    this.writeAllThreads(Math.min(...this.reached));
   }
 
   /** Appends one interval under a tag (e.g. `event-loop` beside the threads' `cpuN`), or untagged (null). */
@@ -88,13 +95,12 @@ export class HdrLogWriter {
     this.append(`${prefix}${startSec.toFixed(3)},${lengthSec.toFixed(3)},${maxMs.toFixed(3)},${encodeHistogram(histogram)}\n`);
   }
 
-  /** Writes the untagged lines of the intervals that start at or before `untilNs`, in order. */
-  private writeAllThreads(untilNs: number): void {
-    const ready = [...this.allThreads.keys()].filter((startNs) => startNs <= untilNs).sort((a, b) => a - b);
-    for (const startNs of ready) {
-      const { endNs, histogram } = this.allThreads.get(startNs)!;
-      this.writeLine(null, { startNs, endNs, histogram });
-      this.allThreads.delete(startNs);
+  /** Writes the untagged lines of the intervals up to number `last`, in order. */
+  private writeAllThreads(last: number): void {
+    const ready = [...this.allThreads.keys()].filter((number) => number <= last).sort((a, b) => a - b);
+    for (const number of ready) {
+      this.writeLine(null, this.allThreads.get(number)!);
+      this.allThreads.delete(number);
     }
   }
 
