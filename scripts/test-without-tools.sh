@@ -2,7 +2,7 @@
 # Runs `npm test` as on a Debian 12 machine that has none of the optional tools the tests can use
 # (cyclictest, Java and HdrHistogram's jar, QEMU, busybox, cpio, Chromium, podman, runc, debootstrap,
 # Prometheus, stress-ng, SciPy, R), and checks that it passes with every test that needs one of them
-# skipped, the missing tool named in its title.
+# skipped, the missing tool named in its title, and that it leaves nothing in /tmp.
 #
 #   scripts/test-without-tools.sh [extra vitest arguments]
 #
@@ -10,7 +10,8 @@
 # which every file of their Debian packages is deleted, so that the tests and everything they start
 # find them absent, as on a machine that never had them, while the rest of this machine (the kernel,
 # its real-time scheduling, /dev/cpu_dma_latency, tracefs) stays as it is. Nothing outside the
-# namespace changes. PATH is Debian's without /usr/local (empty on a fresh machine) and without the
+# namespace changes. /tmp is an empty folder of its own there, so that what the run leaves in it is
+# seen, apart from what others on this machine put in the real one. PATH is Debian's without /usr/local (empty on a fresh machine) and without the
 # home's tool installs; the variables that point the tests at tools or images (RTLAT_TEST_KERNELS,
 # RTLAT_TEST_BASE_IMAGE, RTLAT_REQUIRE_TOOLS) are unset.
 # Needs root, unshare (util-linux), overlayfs and dpkg; run it from a clone that `npm ci` has set up.
@@ -32,7 +33,10 @@ packages=(
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rtlat-without-tools-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/upper" "$work/overlay-work"
+mkdir -p "$work/upper" "$work/overlay-work" "$work/tmp" "$root/test-artifacts"
+chmod 1777 "$work/tmp"
+results="$root/test-artifacts/test-without-tools.json"
+rm -f "$results"
 
 # What to delete: every file of those packages, and every folder that only they own (with what was
 # made in it after installation, such as Python's byte code), by its real place under /usr (with
@@ -69,7 +73,7 @@ fi
 echo "test-without-tools: hiding $(wc -l <"$work/hidden") files and folders of: ${installed[*]:-nothing}" >&2
 
 status=0
-unshare --mount --propagation private -- env WORK="$work" ROOT="$root" bash -s -- "$@" <<'INNER' || status=$?
+unshare --mount --propagation private -- env WORK="$work" ROOT="$root" RESULTS="$results" bash -s -- "$@" <<'INNER' || status=$?
 set -euo pipefail
 mount -t overlay overlay -o "lowerdir=/usr,upperdir=$WORK/upper,workdir=$WORK/overlay-work" /usr
 # Only ever delete through the overlay: each deletion is a whiteout in $WORK/upper.
@@ -81,10 +85,27 @@ for tool in cyclictest java qemu-system-x86_64 busybox cpio chromium podman runc
   if command -v "$tool" >/dev/null; then echo "test-without-tools: $tool is still there" >&2; exit 1; fi
 done
 if python3 -c 'import scipy' 2>/dev/null; then echo "test-without-tools: scipy is still there" >&2; exit 1; fi
+# From here on /tmp is $WORK/tmp: the real /tmp, $WORK's path included, is out of reach, except a
+# clone that lives in it, kept at its path.
+if [[ "$ROOT" == /tmp/* ]]; then
+  mkdir -p "$WORK/tmp/${ROOT#/tmp/}"
+  mount --bind "$ROOT" "$WORK/tmp/${ROOT#/tmp/}"
+fi
+mount --rbind "$WORK/tmp" /tmp
+unset TMPDIR
 cd "$ROOT"
 env -u RTLAT_TEST_KERNELS -u RTLAT_TEST_BASE_IMAGE -u RTLAT_REQUIRE_TOOLS \
-  npm test -- --reporter=default --reporter=json --outputFile.json="$WORK/tests.json" "$@"
+  npm test -- --reporter=default --reporter=json --outputFile.json="$RESULTS" "$@"
 INNER
+
+# What the run left in its /tmp (the folder that held a clone in /tmp aside).
+kept=""
+if [[ "$root" == /tmp/* ]]; then kept=${root#/tmp/}; kept=${kept%%/*}; fi
+left=$(ls -A "$work/tmp" | grep -v -x -F "${kept:-/}" || true)
+if [[ -n "$left" ]]; then
+  echo "test-without-tools: the run left in /tmp:" $left >&2
+  status=1
+fi
 
 # Every skipped test must say what it needs.
 node -e '
@@ -101,5 +122,5 @@ node -e '
   console.log(`${results.numPassedTests} passed, ${results.numFailedTests} failed, ${skipped.length} skipped`);
   for (const test of unexplained) console.log(`skipped without naming what it needs: ${test.fullName}`);
   process.exit(unexplained.length > 0 || results.numFailedTests > 0 || results.numFailedTestSuites > 0 ? 1 : 0);
-' "$work/tests.json" || status=1
+' "$results" || status=1
 exit "$status"
