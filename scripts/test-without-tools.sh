@@ -115,7 +115,8 @@ node -e '
   const unexplained = skipped.filter((test) => !/\(needs [^)]+\)/.test(test.fullName));
   const needs = new Map();
   for (const test of skipped) {
-    const note = /\(needs ([^:)]+)/.exec(test.fullName)?.[1] ?? "(no reason given)";
+    // The innermost reason: that of the test itself, not of its describe block.
+    const note = [...test.fullName.matchAll(/\(needs ([^:)]+)/g)].at(-1)?.[1] ?? "(no reason given)";
     needs.set(note, (needs.get(note) ?? 0) + 1);
   }
   for (const [note, count] of needs) console.log(`skipped ${count}: needs ${note}`);
