@@ -1,11 +1,11 @@
 // `rtlat merge A.json B.json -o OUT.json`: runs of one configuration as one run file.
 import { Command } from 'commander';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { mergeRuns, MergeRefused } from '../compare/merge.js';
 import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
 import { reportError, UsageError } from './errors.js';
-import { checkOutputPath } from './output-path.js';
+import { checkOutputPath } from '../outputs/output-path.js';
 import { readRunFiles } from './run-files.js';
 
 export function mergeCommand(): Command {
