@@ -179,16 +179,34 @@ function mergeDuring(deltas: readonly (CpuCountersDelta | null)[]): CpuCountersD
   };
 }
 
+/** What makes two run files one run: when and how it was measured, and its samples. */
+function identity(run: RunFile): string {
+  return JSON.stringify([run.startTime, run.endTime, run.commandLine, run.all.count, run.all.maxNs, run.all.histogram]);
+}
+
+/** Refuses a run given twice (the same file, or a copy of it): its samples would count twice. */
+function checkDistinct(named: readonly { name: string; run: RunFile }[]): void {
+  const seen = new Map<string, string>();
+  for (const { name, run } of named) {
+    const earlier = seen.get(identity(run));
+    if (earlier !== undefined) {
+      throw new MergeRefused(`${earlier} and ${name} are the same run (started ${run.startTime}, the same samples): merging it twice would count each sample twice`);
+    }
+    seen.set(identity(run), name);
+  }
+}
+
 /**
  * Adds `inputs` (at least two) into one run file. Throws MergeRefused when they differ in period,
  * policy and priority, clock, distance, load, tool or environment (where and on which kernel): their
- * samples would not describe one thing.
+ * samples would not describe one thing; and when one run is given twice.
  */
 export function mergeRuns(inputs: readonly RunInput[], meta: MergeMetadata): Merged {
   if (inputs.length < 2) throw new RangeError(`merge needs at least two runs, got ${inputs.length}`);
   const named = inputs.map(({ file, run }) => ({ name: shortName(file), run }));
   const [difference] = differences(named, [PERIOD, POLICY, CLOCK, DISTANCE, LOAD, TOOL, ENVIRONMENT]);
   if (difference !== undefined) throw new MergeRefused(`${difference}: only runs of one configuration merge`);
+  checkDistinct(named);
 
   // In time order, so that cycles, due times and the last latency continue from one run to the next.
   const ordered = [...named].sort((a, b) => Date.parse(a.run.startTime) - Date.parse(b.run.startTime));
