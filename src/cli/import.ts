@@ -18,13 +18,13 @@ export function importCommand(): Command {
     .option('-o, --output <file>', 'write the run file here (default: stdout)')
     .action(async (source: string, file: string, flags: { output?: string }) => {
       try {
-        if (!SOURCES.includes(source)) throw new UsageError(`<source>: got ${JSON.stringify(source)}, expected ${SOURCES.join(', ')}`);
+        if (!SOURCES.includes(source)) throw new UsageError(`unknown source ${JSON.stringify(source)}: rtlat imports ${SOURCES.join(', ')}`);
         const output = flags.output === undefined ? null : checkOutputPath('output', flags.output);
         let text: string;
         try {
           text = readFileSync(file, 'utf8');
         } catch (error) {
-          throw new UsageError(`<file>: cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+          throw new UsageError(`cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
         }
         let json: string;
         try {
