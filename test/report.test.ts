@@ -106,7 +106,7 @@ describe('rtlat report', () => {
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
     const refused = rtlat(['report', files[0]!, '-o', '/nonexistent/report.html']);
     expect(refused.status).toBe(2);
-    expect(refused.stderr).toBe('rtlat report: --output: got "/nonexistent/report.html", expected a file path in an existing, writable folder\n');
+    expect(refused.stderr).toBe('rtlat report: --output: got "/nonexistent/report.html", expected a file path in an existing, writable folder; /nonexistent: no such file or directory (ENOENT)\n');
   });
 });
 
