@@ -62,10 +62,14 @@ export function resolveOutput(file: string): OutputTarget {
     const stats = lstatSync(current, { throwIfNoEntry: false });
     if (!stats) return { kind: 'file', path: current, existing: null };
     if (stats.isSymbolicLink()) {
-      // Another process's descriptor links to "pipe:[1234]", a name that is no path: opening the link itself reaches it.
-      const reached = statSync(current, { throwIfNoEntry: false });
-      if (reached && isStream(reached)) return { kind: 'stream', path: current, fd: null };
-      current = path.resolve(path.dirname(current), readlinkSync(current));
+      const next = path.resolve(path.dirname(current), readlinkSync(current));
+      if (!OWN_DESCRIPTOR.test(next) && !lstatSync(next, { throwIfNoEntry: false })) {
+        // Another process's descriptor links to "pipe:[1234]", a name that is no path: opening the link itself reaches it.
+        const reached = statSync(current, { throwIfNoEntry: false });
+        if (reached && isStream(reached)) return { kind: 'stream', path: current, fd: null };
+      }
+      // Else a link to follow; one to nothing yet has its target created.
+      current = next;
       continue;
     }
     if (isStream(stats)) return { kind: 'stream', path: current, fd: null };
