@@ -2,7 +2,7 @@
 // loss, so the merged percentiles are those of every sample; counts, min, max and mean combine exactly.
 // Threads merge with the threads of the other runs that ran on the same CPU with the same period.
 import { type CpuCounterValues, type CpuCountersDelta, describeEnvironment } from '../fingerprint/index.js';
-import { decodeHistogram, encodeHistogram, newHistogram, percentilesOf, type Histogram } from '../histogram.js';
+import { addBeyond, decodeHistogram, encodeHistogram, newHistogram, percentilesOf, type Histogram } from '../histogram.js';
 import type { MicrosecondHistogram, Spike } from '../recorder.js';
 import type { RunConfig, RunFile, RunLoad, RunThread } from '../run.js';
 import { formatDuration, NS_PER_MS } from '../units.js';
@@ -97,6 +97,7 @@ function mergeThread(index: number, parts: readonly ThreadPart[]): RunThread {
   const threads = parts.map(({ thread }) => thread);
   const counted = threads.filter((thread) => thread.count > 0);
   const histogram = addHistograms(threads.map((thread) => thread.histogram));
+  const beyond = histogram ? addBeyond(threads.map((thread) => thread.beyondHistogram)) : null;
   const corrected = threads.every((thread) => thread.corrected !== null) ? addHistograms(threads.map((thread) => thread.correctedHistogram)) : null;
   const last = threads.at(-1)!;
   return {
@@ -115,11 +116,12 @@ function mergeThread(index: number, parts: readonly ThreadPart[]): RunThread {
     sumUs: sumKnown(threads.map((thread) => thread.sumUs)),
     overruns: sumKnown(threads.map((thread) => thread.overruns)),
     dropped: sum(threads.map((thread) => thread.dropped)),
-    percentiles: histogram ? percentilesOf(histogram) : [],
+    percentiles: histogram ? percentilesOf(histogram, beyond) : [],
     corrected: corrected
       ? { count: sum(threads.map((thread) => thread.corrected!.count)), maxNs: Math.max(...threads.map((thread) => thread.corrected!.maxNs)), percentiles: percentilesOf(corrected) }
       : null,
     histogram: histogram ? encodeHistogram(histogram) : null,
+    beyondHistogram: beyond,
     correctedHistogram: corrected ? encodeHistogram(corrected) : null,
     microsecondHistogram: mergeMicrosecondHistograms(parts),
   };
@@ -129,6 +131,7 @@ function mergeAll(runs: readonly RunFile[]): RunFile['all'] {
   const alls = runs.map((run) => run.all);
   const counted = alls.filter((all) => all.count > 0);
   const histogram = addHistograms(alls.map((all) => all.histogram));
+  const beyond = histogram ? addBeyond(alls.map((all) => all.beyondHistogram)) : null;
   return {
     count: sum(alls.map((all) => all.count)),
     minNs: counted.length ? Math.min(...counted.map((all) => all.minNs)) : 0,
@@ -136,8 +139,9 @@ function mergeAll(runs: readonly RunFile[]): RunFile['all'] {
     maxNs: counted.length ? Math.max(...counted.map((all) => all.maxNs)) : 0,
     overruns: sumKnown(alls.map((all) => all.overruns)),
     dropped: sum(alls.map((all) => all.dropped)),
-    percentiles: histogram ? percentilesOf(histogram) : [],
+    percentiles: histogram ? percentilesOf(histogram, beyond) : [],
     histogram: histogram ? encodeHistogram(histogram) : null,
+    beyondHistogram: beyond,
   };
 }
 
