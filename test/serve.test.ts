@@ -175,6 +175,13 @@ describe.skipIf(!isRoot)('rtlat serve with real-time privileges (needs root: run
     expect(served.stderr()).toBe('');
   });
 
+  it('listens on a host name: --bind localhost serves on loopback', async () => {
+    const served = await serve(['--bind', 'localhost', '--cpus', '0']);
+    expect(served.base).toMatch(/^http:\/\/(127\.0\.0\.1|\[::1\]):\d+$/);
+    expect((await fetch(`${served.base}/metrics`)).status).toBe(200);
+    expect((await served.terminate()).status).toBe(0);
+  });
+
   it('writes an HdrHistogram interval log that appears whole on SIGTERM, with every sample /snapshot had seen', async () => {
     const dir = scratchDir();
     const log = path.join(dir, 'latency.hlog');
