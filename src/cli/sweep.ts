@@ -90,7 +90,7 @@ export function sweepCommand(): Command {
     .option('-D, --duration <time>', 'how long to measure each period: s, m, h or d (a bare number is s)', '10s');
   return addMeasureOptions(command, (name) => SHARED_WITH_MEASURE.includes(name))
     .option('--with-and-without-load', 'measure each period twice, without and with --load')
-    .option('--json <path>', 'write one run file per period: into this folder (sweep-50us.json, ...) or beside this file name (NAME-50us.json, ...)')
+    .option('--json <path>', 'write one run file per period: into a folder (an existing one, or DIR/, created: sweep-50us.json, ...), or beside any other name (NAME-50us.json, ...)')
     .option('--report <file>', 'write an HTML report of the sweep, with latency plotted against the period')
     .option('-q, --quiet', 'no progress lines')
     .action(async (flags: SweepFlags) => {
