@@ -55,15 +55,16 @@ export function parseCyclictestJson(text: string): CyclictestJson {
     throw new Error(`${PROBLEM}: invalid JSON (${oneLine((error as Error).message)})`);
   }
   if (!isObject(data)) throw new Error(`${PROBLEM}: the top level is not a JSON object`);
+  const commandLine = data['cmdline:'] ?? data['cmdline'];
+  const version = data['rt_test_version:'] ?? data['rt_test_version'];
+  if (typeof commandLine !== 'string') throw new Error(`${PROBLEM}: "cmdline:" is missing or not a string`);
+  if (typeof version !== 'string') throw new Error(`${PROBLEM}: "rt_test_version:" is missing or not a string`);
+  // A cyclictest file, then: of a layout this importer knows?
   const fileVersion = data['file_version'];
   if (typeof fileVersion !== 'number' || !CYCLICTEST_FILE_VERSIONS.includes(fileVersion)) {
     const given = fileVersion === undefined ? '"file_version" is missing' : `"file_version" is ${JSON.stringify(fileVersion)}`;
     throw new Error(`${given}: rtlat reads cyclictest --json file_version ${CYCLICTEST_FILE_VERSIONS.join(', ')} (rt-tests 2.x)`);
   }
-  const commandLine = data['cmdline:'] ?? data['cmdline'];
-  const version = data['rt_test_version:'] ?? data['rt_test_version'];
-  if (typeof commandLine !== 'string') throw new Error(`${PROBLEM}: "cmdline:" is missing or not a string`);
-  if (typeof version !== 'string') throw new Error(`${PROBLEM}: "rt_test_version:" is missing or not a string`);
   const numThreads = wholeNumber(data, 'num_threads', '');
   const threadsObject = data['thread'];
   if (!isObject(threadsObject)) throw new Error(`${PROBLEM}: "thread" is missing or not an object`);
