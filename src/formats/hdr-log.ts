@@ -3,8 +3,8 @@
 // Per interval, one line per thread, tagged by CPU, and one untagged line of all threads together:
 // the one that readers take when told no tag (HistogramLogProcessor without -tag, jHiccup's tools).
 // Values are nanoseconds. The log is written to a temporary file and appears whole at close()
-// (src/atomic-file.ts): a reader never sees half a log.
-import { AtomicFile } from '../atomic-file.js';
+// (src/outputs/atomic-file.ts): a reader never sees half a log.
+import { AtomicFile } from '../outputs/atomic-file.js';
 import { encodeHistogram, newHistogram, type Histogram } from '../histogram.js';
 import type { CompletedInterval } from '../recorder.js';
 import { NS_PER_MS, NS_PER_S } from '../units.js';
