@@ -1,8 +1,8 @@
 // The recorder: raw and corrected views, intervals by due time, the -h histogram, and the lifecycle of
 // its WebAssembly histograms (copied out as JS histograms, destroyed at finish).
 import { describe, expect, it } from 'vitest';
-import { newHistogram } from '../src/histogram.js';
-import { ThreadRecorder, type CompletedInterval, type Spike } from '../src/recorder.js';
+import { newHistogram } from '../src/engine/histogram.js';
+import { ThreadRecorder, type CompletedInterval, type Spike } from '../src/engine/recorder.js';
 
 /** Samples as the drain lays them out: (latencyNs, dueNs, cycle) triples. */
 function samples(latenciesNs: number[], periodNs: number): Float64Array {

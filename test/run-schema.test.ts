@@ -5,8 +5,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffCpuCounters, readCpuCounters, readFingerprint } from '../src/fingerprint/index.js';
 import { importCyclictestJson } from '../src/import/cyclictest.js';
-import { Probe } from '../src/probe.js';
-import { runFileFromProbe, type RunFile } from '../src/run.js';
+import { Probe } from '../src/engine/probe.js';
+import { runFileFromProbe, type RunFile } from '../src/run-file/schema.js';
 import { runSchema as schema, schemaIsValid, schemaProblems as problems } from './helpers/schema.js';
 import { fixture, handBuiltRun, handBuiltThread, histogramFixtureRun, summaryFixtureRun } from './helpers/runs.js';
 

@@ -3,7 +3,7 @@
 // answers each message with the ns per sample of one round.
 import { parentPort, workerData } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
-import { newHistogram } from '../../dist/histogram.js';
+import { newHistogram } from '../../dist/engine/histogram.js';
 
 /** @type {{ wasm: boolean, values: Float64Array, periodNs: number }} */
 const { wasm, values, periodNs } = workerData;

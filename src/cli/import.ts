@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { importCyclictestJson } from '../import/cyclictest.js';
 import { RTLAT_VERSION } from '../version.js';
-import { reportError, UsageError } from './errors.js';
+import { reportError, UsageError } from './exit.js';
 import { checkOutputPath } from '../outputs/output-path.js';
 import { writeStdout } from './stdout.js';
 

@@ -1,7 +1,7 @@
 // `rtlat`: one file per command, each exporting its Command; errors go through cli/errors.ts.
 import { Command, CommanderError } from 'commander';
 import { RTLAT_VERSION } from '../version.js';
-import { reportError } from './errors.js';
+import { reportError } from './exit.js';
 import { compareCommand } from './compare.js';
 import { guestCommand } from './guest.js';
 import { importCommand } from './import.js';

@@ -3,10 +3,10 @@ import { statSync } from 'node:fs';
 import { Command } from 'commander';
 import { OptionError } from '../errors.js';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
-import { mergeRuns, MergeRefused } from '../compare/merge.js';
+import { mergeRuns, MergeRefused } from '../run-file/merge.js';
 import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
-import { reportError, UsageError } from './errors.js';
+import { reportError, UsageError } from './exit.js';
 import { checkOutputPath } from '../outputs/output-path.js';
 import { readRunFiles } from './run-files.js';
 

@@ -9,11 +9,11 @@ import type { Registry } from 'prom-client';
 import { OptionError } from '../errors.js';
 import { loadPromClient } from '../outputs/prom-client.js';
 import type { IntervalLogOptions } from '../service/hdr-log-rotation.js';
-import { startProbe, type ServiceProbe } from '../service/probe.js';
+import { startProbe, type ServiceProbe } from '../service/service-probe.js';
 import { snapshotToJson } from '../service/snapshot.js';
-import { usableCpus } from '../system.js';
+import { usableCpus } from '../engine/system.js';
 import { DURATION_RULE, NS_PER_MS, parseDurationNs, parseInteger } from '../units.js';
-import { EXIT, reportError, UsageError } from './errors.js';
+import { EXIT, reportError, UsageError } from './exit.js';
 import { addMeasureOptions, parseMeasureFlags } from './measure.js';
 import { onStopSignals } from './signals.js';
 import { writeStdout } from './stdout.js';
@@ -140,7 +140,7 @@ async function serve(flags: ServeFlags): Promise<number> {
   try {
     // prom-client is an optional peer dependency, loaded here so that every other command works without it.
     const { Registry } = await loadPromClient();
-    const { registerProbeMetrics } = await import('../prometheus.js');
+    const { registerProbeMetrics } = await import('../outputs/prometheus.js');
     const port = parseInteger('port', flags.port, 0, 65_535);
     const host = await checkBind(flags.bind);
     const { probe: options, outputs } = parseMeasureFlags({ ...flags, format: 'table' });

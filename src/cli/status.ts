@@ -1,5 +1,5 @@
 // The live status on a terminal: one refreshing line per thread, like cyclictest without -q.
-import type { Probe } from '../probe.js';
+import type { Probe } from '../engine/probe.js';
 import { formatDuration, NS_PER_MS, NS_PER_US } from '../units.js';
 
 const REFRESH_MS = 250;

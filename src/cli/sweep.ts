@@ -8,21 +8,21 @@ import type { JsHistogram } from 'hdr-histogram-js';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { OptionError } from '../errors.js';
 import { diffCpuCounters, readCpuCounters, readFingerprint, type Fingerprint } from '../fingerprint/index.js';
-import { microseconds, percentileCell } from '../formats/table.js';
-import { decodeHistogram } from '../histogram.js';
+import { microseconds, percentileCell } from '../outputs/table.js';
+import { decodeHistogram } from '../engine/histogram.js';
 import { checkLoad, loadCpusFor, parseLoadSpec, startLoad, type LoadHandle, type LoadSpec } from '../load/index.js';
-import { Probe } from '../probe.js';
-import { runFileFromProbe, type RunFile } from '../run.js';
+import { Probe } from '../engine/probe.js';
+import { runFileFromProbe, type RunFile } from '../run-file/schema.js';
 import { formatCpuList, formatDuration, parseCpuList, parseDurationNs, PERIOD_RULE } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
-import { EXIT, reportError, UsageError } from './errors.js';
+import { EXIT, reportError, UsageError } from './exit.js';
 import { addMeasureOptions, parseMeasureFlags } from './measure.js';
 import { checkOutputFolder, checkOutputPath } from '../outputs/output-path.js';
 import { onStopSignals } from './signals.js';
 import { writeStdout } from './stdout.js';
-import { labelRuns } from '../compare/environment.js';
-import { renderReport } from '../report/report.js';
+import { labelRuns } from '../run-file/environment.js';
+import { renderReport } from '../outputs/report/report.js';
 
 interface SweepFlags {
   periods: string;

@@ -3,9 +3,9 @@
 // avg and (with -h) a per-bucket histogram; everything else is read back from its command line, and
 // what neither says (TIDs, overruns, last latency, what the kernel applied) is null.
 import type { Fingerprint } from '../fingerprint/index.js';
-import { addBeyond, encodeHistogram, newHistogram, percentilesOf, type BeyondHistogram, type Histogram } from '../histogram.js';
-import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type RunConfig, type RunFile, type RunThread } from '../run.js';
-import type { MicrosecondHistogram } from '../recorder.js';
+import { addBeyond, encodeHistogram, newHistogram, percentilesOf, type BeyondHistogram, type Histogram } from '../engine/histogram.js';
+import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type RunConfig, type RunFile, type RunThread } from '../run-file/schema.js';
+import type { MicrosecondHistogram } from '../engine/recorder.js';
 import { NS_PER_S, NS_PER_US, parseCpuList } from '../units.js';
 
 /** One thread of a cyclictest --json file, as cyclictest wrote it. */

@@ -8,9 +8,9 @@
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { OptionError } from '../errors.js';
-import { HdrLogWriter } from '../formats/hdr-log.js';
+import { HdrLogWriter } from '../outputs/hdr-log.js';
 import { OutputError } from '../outputs/atomic-file.js';
-import type { Histogram } from '../histogram.js';
+import type { Histogram } from '../engine/histogram.js';
 import { NS_PER_MS } from '../units.js';
 
 export interface IntervalLogOptions {

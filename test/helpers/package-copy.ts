@@ -10,7 +10,7 @@
 // capability, and files root owns stay writable to it.
 import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { GUEST_PACKAGE_DIR, hostFile, packageTree, type GuestFile } from '../../src/guest/contents.js';
+import { GUEST_PACKAGE_DIR, hostFile, packageTree, type GuestFile } from '../../src/targets/guest/contents.js';
 import { scratchDir } from './cli.js';
 
 const root = path.resolve(import.meta.dirname, '../..');

@@ -1,0 +1,163 @@
+// Turns one thread's drained samples into histograms: the raw view (one sample per wake-up, as
+// cyclictest counts), the view corrected for coordinated omission (as jHiccup records: a late
+// wake-up also stands for the wake-ups it made the loop skip), the current interval, an optional
+// per-microsecond histogram for cyclictest's -h format, and spikes.
+import { copyHistogram, newHistogram, newRecordingHistogram, type Histogram } from './histogram.js';
+import { NS_PER_US } from '../units.js';
+
+export interface Spike {
+  thread: number;
+  cpu: number | null;
+  cycle: number;
+  latencyNs: number;
+  /** When the wake-up was due, in ns since the run's start. */
+  dueNs: number;
+}
+
+/**
+ * The samples of one thread whose wake-ups were due in (startNs, endNs], in ns since the run's start.
+ * Intervals are counted from the thread's own start (its first due time minus its period), so a 2 s run
+ * at 1 ms gives two whole 1 s intervals; the last one ends at the last sample's due time.
+ */
+export interface CompletedInterval {
+  thread: number;
+  startNs: number;
+  endNs: number;
+  histogram: Histogram;
+}
+
+/** cyclictest's -h histogram: one bucket per microsecond below maxUs, the rest counted as overflows. */
+export interface MicrosecondHistogram {
+  maxUs: number;
+  buckets: number[];
+  overflows: number;
+  /** Cycle numbers of the overflowing samples (cyclictest prints them); like cyclictest, at most maxUs of them. */
+  overflowCycles: number[];
+}
+
+export interface RecorderOptions {
+  thread: number;
+  cpu: number | null;
+  periodNs: number;
+  spikeThresholdNs?: number;
+  histogramMaxUs?: number;
+  /** Length of the intervals handed to onInterval, by the samples' due times; 0: no intervals. */
+  intervalNs?: number;
+  onSpike?: (spike: Spike) => void;
+  onInterval?: (interval: CompletedInterval) => void;
+}
+
+export class ThreadRecorder {
+  // WebAssembly histograms, owned here and destroyed by finish(): nothing outside sees them.
+  private readonly raw = newRecordingHistogram('cumulative');
+  private readonly corrected = newRecordingHistogram('cumulative');
+  private readonly sinceSnapshot = newRecordingHistogram('interval');
+  private readonly interval: Histogram | null;
+  /** Where interval 0 starts: the thread's first due time minus one period; null before the first sample. */
+  private intervalOriginNs: number | null = null;
+  private intervalIndex = 0;
+  private lastDueNs = 0;
+  private final: { raw: Histogram; corrected: Histogram } | null = null;
+  /** After finish(): the samples since the last takeSinceSnapshot(), until they are taken. */
+  private lastInterval: Histogram | null = null;
+  readonly microseconds: MicrosecondHistogram | null;
+
+  constructor(private readonly options: RecorderOptions) {
+    const maxUs = options.histogramMaxUs;
+    this.microseconds = maxUs ? { maxUs, buckets: new Array<number>(maxUs).fill(0), overflows: 0, overflowCycles: [] } : null;
+    this.interval = options.intervalNs ? newRecordingHistogram('interval') : null;
+  }
+
+  /** The cumulative raw view so far, as a JS histogram of its own. */
+  cumulative(): Histogram {
+    return this.final ? this.final.raw : copyHistogram(this.raw);
+  }
+
+  /** The samples since the previous call, as a JS histogram of its own; starts the next such interval. */
+  takeSinceSnapshot(): Histogram {
+    if (this.final) {
+      const rest = this.lastInterval ?? newHistogram('interval');
+      this.lastInterval = null;
+      return rest;
+    }
+    const taken = copyHistogram(this.sinceSnapshot);
+    this.sinceSnapshot.reset();
+    return taken;
+  }
+
+  /**
+   * Ends recording: hands over the interval in progress (ending at the last sample's due time), returns
+   * the raw and corrected views as JS histograms and frees the WebAssembly ones. Idempotent.
+   */
+  finish(): { raw: Histogram; corrected: Histogram } {
+    if (this.final) return this.final;
+    if (this.interval && this.interval.totalCount > 0) this.emitInterval(this.lastDueNs);
+    this.final = { raw: copyHistogram(this.raw), corrected: copyHistogram(this.corrected) };
+    this.lastInterval = copyHistogram(this.sinceSnapshot);
+    for (const histogram of [this.raw, this.corrected, this.sinceSnapshot, this.interval]) histogram?.destroy();
+    return this.final;
+  }
+
+  /** Records `count` samples laid out as (latencyNs, dueNs, cycle) triples. */
+  record(samples: Float64Array, count: number): void {
+    if (this.final) throw new Error('rtlat: this recorder has finished');
+    const { periodNs, spikeThresholdNs } = this.options;
+    for (let i = 0; i < count; i++) {
+      const latencyNs = samples[3 * i]!;
+      const dueNs = samples[3 * i + 1]!;
+      const cycle = samples[3 * i + 2]!;
+      // clock_nanosleep never returns early, so a negative latency cannot happen; clamping keeps a
+      // broken clock from throwing inside the histogram (the native minimum still shows it).
+      const value = latencyNs > 0 ? latencyNs : 0;
+      if (this.interval) this.moveIntervalTo(dueNs);
+      this.raw.recordValue(value);
+      this.corrected.recordValue(value);
+      // The loop skipped the ceil(L / P) - 1 wake-ups that fell due while this one was late (its
+      // overruns); each would have woken now, L - P, L - 2P, ... late. Exactly one value per skipped
+      // wake-up, so corrected.count == count + overruns: HdrHistogram's recordValueWithExpectedInterval
+      // imputes only the values of at least P, floor(L / P) - 1 of them (none for P < L < 2P).
+      for (let missedNs = value - periodNs; missedNs > 0; missedNs -= periodNs) this.corrected.recordValue(missedNs);
+      this.sinceSnapshot.recordValue(value);
+      this.interval?.recordValue(value);
+      if (this.microseconds) this.recordMicroseconds(value, cycle);
+      if (spikeThresholdNs !== undefined && latencyNs > spikeThresholdNs) {
+        this.options.onSpike?.({ thread: this.options.thread, cpu: this.options.cpu, cycle, latencyNs, dueNs });
+      }
+    }
+  }
+
+  /** Hands over the interval in progress when the sample due at `dueNs` belongs to a later one. */
+  private moveIntervalTo(dueNs: number): void {
+    const intervalNs = this.options.intervalNs!;
+    // The first sample is the thread's first wake-up (a ring drops samples only when full).
+    this.intervalOriginNs ??= dueNs - this.options.periodNs;
+    this.lastDueNs = dueNs;
+    // Interval k holds the wake-ups due in (origin + k * interval, origin + (k + 1) * interval].
+    const index = Math.ceil((dueNs - this.intervalOriginNs) / intervalNs) - 1;
+    if (index === this.intervalIndex) return;
+    if (this.interval!.totalCount > 0) this.emitInterval(this.intervalStartNs() + intervalNs);
+    this.intervalIndex = index;
+  }
+
+  private intervalStartNs(): number {
+    return this.intervalOriginNs! + this.intervalIndex * this.options.intervalNs!;
+  }
+
+  private emitInterval(endNs: number): void {
+    const interval = this.interval!;
+    this.options.onInterval?.({ thread: this.options.thread, startNs: this.intervalStartNs(), endNs, histogram: copyHistogram(interval) });
+    interval.reset();
+  }
+
+  private recordMicroseconds(latencyNs: number, cycle: number): void {
+    const histogram = this.microseconds!;
+    // cyclictest truncates each latency to whole microseconds before bucketing.
+    const us = Math.floor(latencyNs / NS_PER_US);
+    if (us < histogram.maxUs) {
+      histogram.buckets[us]!++;
+    } else {
+      histogram.overflows++;
+      if (histogram.overflowCycles.length < histogram.maxUs) histogram.overflowCycles.push(cycle);
+    }
+  }
+}

@@ -1,0 +1,208 @@
+// The run file: rtlat's JSON result, version 1 (docs/run-schema.md, docs/run.schema.json).
+// `rtlat measure --json` writes it, `rtlat import cyclictest` produces it, and every later tool
+// (compare, merge, report) reads only this.
+import type { CpuCountersDelta, Fingerprint } from '../fingerprint/index.js';
+import type { BeyondHistogram, PercentileValue } from '../engine/histogram.js';
+import type { ProbeResult, StopReason } from '../engine/probe.js';
+import type { MicrosecondHistogram, Spike } from '../engine/recorder.js';
+
+export const RUN_SCHEMA = 'rtlat.run';
+export const RUN_SCHEMA_VERSION = 1;
+
+export interface RunConfig {
+  periodNs: number;
+  policy: string;
+  priority: number;
+  clock: 'monotonic' | 'realtime';
+  /** Added to the period of each further thread (cyclictest -d). */
+  distanceNs: number;
+  aligned: boolean;
+  loops: number | null;
+  durationNs: number | null;
+  /** The CPU of each thread, in thread order (null: not pinned). */
+  cpus: (number | null)[];
+  /** Where the process's other threads were pinned (rtlat --main-cpus, cyclictest --mainaffinity); null: left alone. Absent in files written before it existed. */
+  mainCpus?: number[] | null;
+  lockMemory: boolean;
+  dmaLatency: boolean;
+  allowDegraded: boolean;
+  spikeThresholdNs: number | null;
+  breakThresholdNs: number | null;
+  histogramMaxUs: number | null;
+}
+
+export interface RunThread {
+  thread: number;
+  cpu: number | null;
+  tid: number | null;
+  periodNs: number;
+  /** Read back from the kernel after set-up; null in imports that do not say. */
+  applied: { policy: string; priority: number; cpus: number[] } | null;
+  memoryLocked: boolean | null;
+  pageFaults: number | null;
+  count: number;
+  minNs: number;
+  avgNs: number;
+  maxNs: number;
+  /** The last latency measured (cyclictest's "Act"). */
+  lastNs: number | null;
+  /** Each latency truncated to whole us, summed (cyclictest's Avg is sumUs / count); null for imports. */
+  sumUs: number | null;
+  overruns: number | null;
+  dropped: number;
+  percentiles: PercentileValue[];
+  corrected: { count: number; maxNs: number; percentiles: PercentileValue[] } | null;
+  /** HdrHistogram V2 compressed and base64-encoded, values in ns; null when the source kept none. */
+  histogram: string | null;
+  /** Samples not in `histogram`, known only to be at least so late (an import's -h overflows); absent or null: none. */
+  beyondHistogram?: BeyondHistogram | null;
+  correctedHistogram: string | null;
+  microsecondHistogram: MicrosecondHistogram | null;
+}
+
+export interface RunFile {
+  schema: typeof RUN_SCHEMA;
+  schemaVersion: typeof RUN_SCHEMA_VERSION;
+  /** Who measured: rtlat itself, or cyclictest for imported runs. */
+  tool: { name: 'rtlat' | 'cyclictest'; version: string };
+  rtlatVersion: string;
+  commandLine: string;
+  startTime: string;
+  endTime: string;
+  config: RunConfig;
+  /** Where it was measured (src/fingerprint); null when unknown. */
+  environment: Fingerprint | null;
+  /** What the measured CPUs went through during the run (steal time, interrupts, context switches); null when unknown. */
+  during: CpuCountersDelta | null;
+  /** For a run inside a guest: the fingerprint of the machine hosting it (rtlat guest fills it); null otherwise. */
+  hostEnvironment: Fingerprint | null;
+  degraded: string[];
+  dmaLatencyHeld: boolean | null;
+  stoppedBy: StopReason | 'signal';
+  breaktrace: { thread: number; cpu: number | null; latencyNs: number; tracingStopped: boolean } | null;
+  threads: RunThread[];
+  all: {
+    count: number;
+    minNs: number;
+    avgNs: number;
+    maxNs: number;
+    overruns: number | null;
+    dropped: number;
+    percentiles: PercentileValue[];
+    histogram: string | null;
+    /** As each thread's. */
+    beyondHistogram?: BeyondHistogram | null;
+  };
+  spikes: Spike[];
+  /** Spikes beyond the list's cap, counted but not listed. */
+  spikesOmitted: number;
+  /** The load generated while measuring (rtlat measure --load); null when none. */
+  load: RunLoad | null;
+  /** For a run inside a guest: how rtlat guest ran it; null otherwise. */
+  guest: RunGuest | null;
+}
+
+/** How a run inside a guest was made (rtlat guest, rtlat matrix): what the guest itself cannot know. */
+export interface RunGuest {
+  accelerator: 'kvm' | 'tcg';
+  /** True under TCG: QEMU emulated the CPU, so the latencies are the emulator's, not a hypervisor's. */
+  emulated: boolean;
+  /** Why this accelerator ("a KVM probe boot came up", "/dev/kvm is absent", ...). */
+  acceleratorReason: string;
+  kernel: { path: string; release: string | null };
+  qemu: { path: string; version: string | null };
+  vcpus: number;
+  memoryMiB: number;
+  /** The host CPU each vCPU thread was pinned to, in vCPU order; null when not pinned. */
+  vcpuCpus: number[] | null;
+  /** SCHED_FIFO priority of every QEMU thread while measuring; null when left as they were. */
+  qemuPriority: number | null;
+  /** The command rtlat ran in the guest. */
+  guestCommandLine: string;
+}
+
+export interface RunLoad {
+  /** As given, e.g. "syscalls,ipc". */
+  spec: string;
+  cpus: number[];
+  /** What each generator did: its kind and its operations per second. */
+  generators: { kind: string; cpu: number | null; operations: number; opsPerSecond: number }[];
+}
+
+export interface RunMetadata {
+  rtlatVersion: string;
+  commandLine: string;
+  environment: Fingerprint | null;
+  during: CpuCountersDelta | null;
+  hostEnvironment?: Fingerprint | null;
+  /** Overrides the probe's reason, e.g. 'signal' when SIGINT stopped the run. */
+  stoppedBy?: RunFile['stoppedBy'] | undefined;
+  spikes: Spike[];
+  spikesOmitted: number;
+  load?: RunLoad | null;
+}
+
+export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFile {
+  const { config } = result;
+  return {
+    schema: RUN_SCHEMA,
+    schemaVersion: RUN_SCHEMA_VERSION,
+    tool: { name: 'rtlat', version: meta.rtlatVersion },
+    rtlatVersion: meta.rtlatVersion,
+    commandLine: meta.commandLine,
+    startTime: result.startedAt.toISOString(),
+    endTime: result.endedAt.toISOString(),
+    config: {
+      periodNs: config.periodNs,
+      policy: config.policy,
+      priority: config.priority,
+      clock: config.clock,
+      distanceNs: config.distanceNs,
+      aligned: config.aligned,
+      loops: config.loops,
+      durationNs: config.durationNs,
+      cpus: config.threads.map((plan) => plan.cpu),
+      mainCpus: config.mainCpus,
+      lockMemory: config.lockMemory,
+      dmaLatency: config.dmaLatency,
+      allowDegraded: config.allowDegraded,
+      spikeThresholdNs: config.spikeThresholdNs,
+      breakThresholdNs: config.breakThresholdNs,
+      histogramMaxUs: config.histogramMaxUs,
+    },
+    environment: meta.environment,
+    during: meta.during,
+    hostEnvironment: meta.hostEnvironment ?? null,
+    degraded: result.degraded,
+    dmaLatencyHeld: result.dmaLatencyHeld,
+    stoppedBy: meta.stoppedBy ?? result.stoppedBy,
+    breaktrace: result.breaktrace,
+    threads: result.threads.map((thread) => ({
+      thread: thread.thread,
+      cpu: thread.cpu,
+      tid: thread.tid,
+      periodNs: thread.periodNs,
+      applied: { policy: thread.applied.policy, priority: thread.applied.priority, cpus: thread.applied.cpus },
+      memoryLocked: thread.memoryLocked,
+      pageFaults: thread.pageFaults,
+      count: thread.count,
+      minNs: thread.minNs,
+      avgNs: thread.avgNs,
+      maxNs: thread.maxNs,
+      lastNs: thread.lastNs,
+      sumUs: thread.sumUs,
+      overruns: thread.overruns,
+      dropped: thread.dropped,
+      percentiles: thread.percentiles,
+      corrected: thread.corrected,
+      histogram: thread.histogram,
+      correctedHistogram: thread.correctedHistogram,
+      microsecondHistogram: thread.microsecondHistogram,
+    })),
+    all: result.all,
+    spikes: meta.spikes,
+    spikesOmitted: meta.spikesOmitted,
+    load: meta.load ?? null,
+    guest: null,
+  };
+}
