@@ -2,7 +2,8 @@
 // its WebAssembly histograms (copied out as JS histograms, destroyed at finish).
 import { describe, expect, it } from 'vitest';
 import { newHistogram } from '../src/engine/histogram.js';
-import { ThreadRecorder, type CompletedInterval, type Spike } from '../src/engine/recorder.js';
+import { ThreadRecorder, type CompletedInterval } from '../src/engine/recorder.js';
+import type { Spike } from '../src/run-file/schema.js';
 
 /** Samples as the drain lays them out: (latencyNs, dueNs, cycle) triples. */
 function samples(latenciesNs: number[], periodNs: number): Float64Array {

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { diffCpuCounters, readCpuCounters, readFingerprint } from '../src/fingerprint/index.js';
 import { importCyclictestJson } from '../src/import/cyclictest.js';
 import { Probe } from '../src/engine/probe.js';
-import { runFileFromProbe, type RunFile } from '../src/run-file/schema.js';
+import { runFileFromProbe } from '../src/run-file/from-probe.js';
+import type { RunFile } from '../src/run-file/schema.js';
 import { runSchema as schema, schemaIsValid, schemaProblems as problems } from './helpers/schema.js';
 import { fixture, handBuiltRun, handBuiltThread, histogramFixtureRun, summaryFixtureRun } from './helpers/runs.js';
 

@@ -10,9 +10,9 @@ import { diffCpuCounters, readCpuCounters, readFingerprint } from '../fingerprin
 import { formatLoadWork, loadCpusFor, parseLoadSpec, startLoad, type LoadHandle, type LoadSpec } from '../load/index.js';
 import type { ProbeOptions } from '../engine/options.js';
 import { Probe } from '../engine/probe.js';
-import type { Spike } from '../engine/recorder.js';
 import { renderReport } from '../outputs/report/report.js';
-import { runFileFromProbe, type RunFile } from '../run-file/schema.js';
+import { runFileFromProbe } from '../run-file/from-probe.js';
+import type { RunFile, Spike } from '../run-file/schema.js';
 import { DURATION_RULE, formatCpuList, NS_PER_MS, NS_PER_S, NS_PER_US, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { EXIT, reportError, UsageError } from './exit.js';

@@ -3,29 +3,11 @@
 // hot path records into WebAssembly ones (bench/RESULTS.md: several times faster per sample), which
 // it owns, copies out and destroys (an undestroyed one holds its WebAssembly memory for good).
 import * as hdr from 'hdr-histogram-js';
+import type { BeyondHistogram, PercentileValue } from '../run-file/schema.js';
 
 export type Histogram = hdr.Histogram;
 
 export const PERCENTILES = [50, 90, 99, 99.9, 99.99] as const;
-
-export interface PercentileValue {
-  percentile: number;
-  valueNs: number;
-  /** False when the run has too few samples for this percentile to mean anything, or valueNs is only a bound. */
-  reliable: boolean;
-  /**
-   * True when the percentile lies beyond the histogram's last bucket, among samples known only to be
-   * that high (cyclictest -h's overflows): valueNs is then a lower bound, not a value.
-   */
-  atLeast?: true;
-}
-
-/** Samples kept out of a histogram because all that is known of them is a lower bound (cyclictest -h's overflows). */
-export interface BeyondHistogram {
-  count: number;
-  /** Each of them was at least this late. */
-  fromNs: number;
-}
 
 /** Cumulative histograms count up to days of samples; interval ones never get near 2^32. */
 export function newHistogram(counts: 'cumulative' | 'interval' = 'cumulative'): Histogram {

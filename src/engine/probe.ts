@@ -2,11 +2,13 @@
 // timer, and stops them. Data flows one way: native ring -> drain -> ThreadRecorder -> results.
 import { constants } from 'node:os';
 import { PrivilegeError } from '../errors.js';
-import { encodeHistogram, meanOf, newHistogram, percentilesOf, type Histogram, type PercentileValue } from './histogram.js';
+import type { Breaktrace, MicrosecondHistogram, PercentileValue, Spike, StopReason } from '../run-file/schema.js';
+import { combineLatencies } from '../run-file/summary.js';
+import { encodeHistogram, meanOf, newHistogram, percentilesOf, type Histogram } from './histogram.js';
 import { loadAddon, type NativeAppliedScheduling, type NativeSession, type NativeStartResult, type NativeThreadStats } from './native.js';
 import { resolveOptions, type ProbeConfig, type ProbeOptions } from './options.js';
 import { deadlineAdmissionError, deadlineAdmissionRefused, describeRefusals, privilegeMessage } from './privileges.js';
-import { ThreadRecorder, type CompletedInterval, type MicrosecondHistogram, type Spike } from './recorder.js';
+import { ThreadRecorder, type CompletedInterval } from './recorder.js';
 import { threadIds } from './system.js';
 import { formatCpuList } from '../units.js';
 
@@ -46,8 +48,6 @@ export interface ThreadResult extends LatencySummary {
   microsecondHistogram: MicrosecondHistogram | null;
 }
 
-export type StopReason = 'completed' | 'stopped' | 'breaktrace';
-
 export interface ProbeResult {
   config: ProbeConfig;
   startedAt: Date;
@@ -60,12 +60,7 @@ export interface ProbeResult {
   threads: ThreadResult[];
   /** All threads together. */
   all: LatencySummary & { overruns: number; dropped: number; histogram: string };
-  breaktrace: { thread: number; cpu: number | null; latencyNs: number; tracingStopped: boolean } | null;
-}
-
-export interface ProbeSnapshot {
-  at: Date;
-  threads: { thread: number; cpu: number | null; interval: LatencySummary; cumulative: LatencySummary; overruns: number; dropped: number }[];
+  breaktrace: Breaktrace | null;
 }
 
 /** One thread's samples since the previous take, handed over, with its live counters. */
@@ -248,23 +243,8 @@ export class Probe {
     return this.native && !this.result ? this.native.stats() : [];
   }
 
-  /** The interval since the previous snapshot and the cumulative view, per thread. */
-  snapshot(): ProbeSnapshot {
-    return {
-      at: new Date(),
-      threads: this.takeIntervals().map((taken, index) => ({
-        thread: index,
-        cpu: this.config.threads[index]!.cpu,
-        interval: summarize(taken.histogram),
-        cumulative: summarize(this.recorders[index]!.cumulative()),
-        overruns: taken.overruns,
-        dropped: taken.dropped,
-      })),
-    };
-  }
-
   /**
-   * Drains, and hands over per thread the samples since the previous take (or snapshot); recording
+   * Drains, and hands over per thread the samples since the previous take; recording
    * goes on into the next interval. For callers that keep views of their own (startProbe).
    */
   takeIntervals(): TakenInterval[] {
@@ -371,15 +351,8 @@ export class Probe {
   private allThreads(raws: Histogram[], stats: NativeThreadStats[]): ProbeResult['all'] {
     const merged = newHistogram('cumulative');
     for (const raw of raws) merged.add(raw);
-    const counted = stats.filter((thread) => thread.count > 0);
-    const exact = {
-      count: counted.reduce((sum, thread) => sum + thread.count, 0),
-      minNs: counted.length ? Math.min(...counted.map((thread) => thread.minNs)) : 0,
-      maxNs: counted.length ? Math.max(...counted.map((thread) => thread.maxNs)) : 0,
-      sumNs: counted.reduce((sum, thread) => sum + thread.sumNs, 0),
-    };
     return {
-      ...summarize(merged, exact),
+      ...summarize(merged, combineLatencies(stats)),
       overruns: stats.reduce((sum, thread) => sum + thread.overruns, 0),
       dropped: stats.reduce((sum, thread) => sum + thread.dropped, 0),
       histogram: encodeHistogram(merged),

@@ -3,16 +3,8 @@
 // wake-up also stands for the wake-ups it made the loop skip), the current interval, an optional
 // per-microsecond histogram for cyclictest's -h format, and spikes.
 import { copyHistogram, newHistogram, newRecordingHistogram, type Histogram } from './histogram.js';
+import type { MicrosecondHistogram, Spike } from '../run-file/schema.js';
 import { NS_PER_US } from '../units.js';
-
-export interface Spike {
-  thread: number;
-  cpu: number | null;
-  cycle: number;
-  latencyNs: number;
-  /** When the wake-up was due, in ns since the run's start. */
-  dueNs: number;
-}
 
 /**
  * The samples of one thread whose wake-ups were due in (startNs, endNs], in ns since the run's start.
@@ -24,15 +16,6 @@ export interface CompletedInterval {
   startNs: number;
   endNs: number;
   histogram: Histogram;
-}
-
-/** cyclictest's -h histogram: one bucket per microsecond below maxUs, the rest counted as overflows. */
-export interface MicrosecondHistogram {
-  maxUs: number;
-  buckets: number[];
-  overflows: number;
-  /** Cycle numbers of the overflowing samples (cyclictest prints them); like cyclictest, at most maxUs of them. */
-  overflowCycles: number[];
 }
 
 export interface RecorderOptions {

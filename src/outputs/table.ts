@@ -1,6 +1,6 @@
 // rtlat's own summary: a table per thread and an all-threads line, latencies in microseconds.
-import { minSamplesFor, PERCENTILES, type PercentileValue } from '../engine/histogram.js';
-import type { RunFile } from '../run-file/schema.js';
+import { minSamplesFor, PERCENTILES } from '../engine/histogram.js';
+import type { PercentileValue, RunFile } from '../run-file/schema.js';
 import { formatDuration, NS_PER_US } from '../units.js';
 
 const COLUMNS = ['thread', 'cpu', 'tid', 'count', 'min', 'avg', ...PERCENTILES.map((p) => `p${p}`), 'max', 'overruns', 'dropped'];

@@ -3,8 +3,8 @@
 // Threads merge with the threads of the other runs that ran on the same CPU with the same period.
 import { type CpuCounterValues, type CpuCountersDelta, describeEnvironment } from '../fingerprint/index.js';
 import { addBeyond, decodeHistogram, encodeHistogram, newHistogram, percentilesOf, type Histogram } from '../engine/histogram.js';
-import type { MicrosecondHistogram, Spike } from '../engine/recorder.js';
-import type { RunConfig, RunFile, RunLoad, RunThread } from './schema.js';
+import type { MicrosecondHistogram, RunConfig, RunFile, RunLoad, RunThread, Spike } from './schema.js';
+import { combineLatencies } from './summary.js';
 import { formatDuration, NS_PER_MS } from '../units.js';
 import { type Aspect, CLOCK, differences, LOAD, PERIOD, POLICY } from './configuration.js';
 import { fingerprintOf } from './environment.js';
@@ -63,11 +63,6 @@ function common<T>(values: readonly T[]): T | null {
   return allEqual(values) ? (values[0] ?? null) : null;
 }
 
-function weightedMean(parts: readonly { count: number; avgNs: number }[]): number {
-  const count = sum(parts.map((part) => part.count));
-  return count === 0 ? 0 : sum(parts.map((part) => part.avgNs * part.count)) / count;
-}
-
 /** The histograms added, or null when any part kept none: a merged histogram must hold every sample. */
 function addHistograms(encoded: readonly (string | null)[]): Histogram | null {
   if (encoded.some((value) => value === null)) return null;
@@ -95,7 +90,7 @@ function mergeMicrosecondHistograms(parts: readonly ThreadPart[]): MicrosecondHi
 
 function mergeThread(index: number, parts: readonly ThreadPart[]): RunThread {
   const threads = parts.map(({ thread }) => thread);
-  const counted = threads.filter((thread) => thread.count > 0);
+  const { count, minNs, avgNs, maxNs } = combineLatencies(threads);
   const histogram = addHistograms(threads.map((thread) => thread.histogram));
   const beyond = histogram ? addBeyond(threads.map((thread) => thread.beyondHistogram)) : null;
   const corrected = threads.every((thread) => thread.corrected !== null) ? addHistograms(threads.map((thread) => thread.correctedHistogram)) : null;
@@ -108,10 +103,10 @@ function mergeThread(index: number, parts: readonly ThreadPart[]): RunThread {
     applied: common(threads.map((thread) => thread.applied)),
     memoryLocked: allTrue(threads.map((thread) => thread.memoryLocked)),
     pageFaults: sumKnown(threads.map((thread) => thread.pageFaults)),
-    count: sum(threads.map((thread) => thread.count)),
-    minNs: counted.length ? Math.min(...counted.map((thread) => thread.minNs)) : 0,
-    avgNs: weightedMean(threads),
-    maxNs: counted.length ? Math.max(...counted.map((thread) => thread.maxNs)) : 0,
+    count,
+    minNs,
+    avgNs,
+    maxNs,
     lastNs: last.lastNs,
     sumUs: sumKnown(threads.map((thread) => thread.sumUs)),
     overruns: sumKnown(threads.map((thread) => thread.overruns)),
@@ -129,14 +124,14 @@ function mergeThread(index: number, parts: readonly ThreadPart[]): RunThread {
 
 function mergeAll(runs: readonly RunFile[]): RunFile['all'] {
   const alls = runs.map((run) => run.all);
-  const counted = alls.filter((all) => all.count > 0);
+  const { count, minNs, avgNs, maxNs } = combineLatencies(alls);
   const histogram = addHistograms(alls.map((all) => all.histogram));
   const beyond = histogram ? addBeyond(alls.map((all) => all.beyondHistogram)) : null;
   return {
-    count: sum(alls.map((all) => all.count)),
-    minNs: counted.length ? Math.min(...counted.map((all) => all.minNs)) : 0,
-    avgNs: weightedMean(alls),
-    maxNs: counted.length ? Math.max(...counted.map((all) => all.maxNs)) : 0,
+    count,
+    minNs,
+    avgNs,
+    maxNs,
     overruns: sumKnown(alls.map((all) => all.overruns)),
     dropped: sum(alls.map((all) => all.dropped)),
     percentiles: histogram ? percentilesOf(histogram, beyond) : [],

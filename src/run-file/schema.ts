@@ -1,13 +1,60 @@
 // The run file: rtlat's JSON result, version 1 (docs/run-schema.md, docs/run.schema.json).
 // `rtlat measure --json` writes it, `rtlat import cyclictest` produces it, and every later tool
-// (compare, merge, report) reads only this.
+// (compare, merge, report) reads only this. Every type persisted in it is defined here: the engine,
+// the importer and merge fill these types, they do not define them.
 import type { CpuCountersDelta, Fingerprint } from '../fingerprint/index.js';
-import type { BeyondHistogram, PercentileValue } from '../engine/histogram.js';
-import type { ProbeResult, StopReason } from '../engine/probe.js';
-import type { MicrosecondHistogram, Spike } from '../engine/recorder.js';
 
 export const RUN_SCHEMA = 'rtlat.run';
 export const RUN_SCHEMA_VERSION = 1;
+
+export interface PercentileValue {
+  percentile: number;
+  valueNs: number;
+  /** False when the run has too few samples for this percentile to mean anything, or valueNs is only a bound. */
+  reliable: boolean;
+  /**
+   * True when the percentile lies beyond the histogram's last bucket, among samples known only to be
+   * that high (cyclictest -h's overflows): valueNs is then a lower bound, not a value.
+   */
+  atLeast?: true;
+}
+
+/** Samples kept out of a histogram because all that is known of them is a lower bound (cyclictest -h's overflows). */
+export interface BeyondHistogram {
+  count: number;
+  /** Each of them was at least this late. */
+  fromNs: number;
+}
+
+/** cyclictest's -h histogram: one bucket per microsecond below maxUs, the rest counted as overflows. */
+export interface MicrosecondHistogram {
+  maxUs: number;
+  buckets: number[];
+  overflows: number;
+  /** Cycle numbers of the overflowing samples (cyclictest prints them); like cyclictest, at most maxUs of them. */
+  overflowCycles: number[];
+}
+
+export interface Spike {
+  thread: number;
+  cpu: number | null;
+  cycle: number;
+  latencyNs: number;
+  /** When the wake-up was due, in ns since the run's start. */
+  dueNs: number;
+}
+
+/** Why the probe stopped; a run file also says 'signal' when SIGINT or SIGTERM stopped it. */
+export type StopReason = 'completed' | 'stopped' | 'breaktrace';
+
+/** The sample that ended a run with --breaktrace. */
+export interface Breaktrace {
+  thread: number;
+  cpu: number | null;
+  latencyNs: number;
+  /** True when tracefs was reachable: a trace_marker was written and tracing_on set to 0. */
+  tracingStopped: boolean;
+}
 
 export interface RunConfig {
   periodNs: number;
@@ -79,7 +126,7 @@ export interface RunFile {
   degraded: string[];
   dmaLatencyHeld: boolean | null;
   stoppedBy: StopReason | 'signal';
-  breaktrace: { thread: number; cpu: number | null; latencyNs: number; tracingStopped: boolean } | null;
+  breaktrace: Breaktrace | null;
   threads: RunThread[];
   all: {
     count: number;
@@ -127,82 +174,4 @@ export interface RunLoad {
   cpus: number[];
   /** What each generator did: its kind and its operations per second. */
   generators: { kind: string; cpu: number | null; operations: number; opsPerSecond: number }[];
-}
-
-export interface RunMetadata {
-  rtlatVersion: string;
-  commandLine: string;
-  environment: Fingerprint | null;
-  during: CpuCountersDelta | null;
-  hostEnvironment?: Fingerprint | null;
-  /** Overrides the probe's reason, e.g. 'signal' when SIGINT stopped the run. */
-  stoppedBy?: RunFile['stoppedBy'] | undefined;
-  spikes: Spike[];
-  spikesOmitted: number;
-  load?: RunLoad | null;
-}
-
-export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFile {
-  const { config } = result;
-  return {
-    schema: RUN_SCHEMA,
-    schemaVersion: RUN_SCHEMA_VERSION,
-    tool: { name: 'rtlat', version: meta.rtlatVersion },
-    rtlatVersion: meta.rtlatVersion,
-    commandLine: meta.commandLine,
-    startTime: result.startedAt.toISOString(),
-    endTime: result.endedAt.toISOString(),
-    config: {
-      periodNs: config.periodNs,
-      policy: config.policy,
-      priority: config.priority,
-      clock: config.clock,
-      distanceNs: config.distanceNs,
-      aligned: config.aligned,
-      loops: config.loops,
-      durationNs: config.durationNs,
-      cpus: config.threads.map((plan) => plan.cpu),
-      mainCpus: config.mainCpus,
-      lockMemory: config.lockMemory,
-      dmaLatency: config.dmaLatency,
-      allowDegraded: config.allowDegraded,
-      spikeThresholdNs: config.spikeThresholdNs,
-      breakThresholdNs: config.breakThresholdNs,
-      histogramMaxUs: config.histogramMaxUs,
-    },
-    environment: meta.environment,
-    during: meta.during,
-    hostEnvironment: meta.hostEnvironment ?? null,
-    degraded: result.degraded,
-    dmaLatencyHeld: result.dmaLatencyHeld,
-    stoppedBy: meta.stoppedBy ?? result.stoppedBy,
-    breaktrace: result.breaktrace,
-    threads: result.threads.map((thread) => ({
-      thread: thread.thread,
-      cpu: thread.cpu,
-      tid: thread.tid,
-      periodNs: thread.periodNs,
-      applied: { policy: thread.applied.policy, priority: thread.applied.priority, cpus: thread.applied.cpus },
-      memoryLocked: thread.memoryLocked,
-      pageFaults: thread.pageFaults,
-      count: thread.count,
-      minNs: thread.minNs,
-      avgNs: thread.avgNs,
-      maxNs: thread.maxNs,
-      lastNs: thread.lastNs,
-      sumUs: thread.sumUs,
-      overruns: thread.overruns,
-      dropped: thread.dropped,
-      percentiles: thread.percentiles,
-      corrected: thread.corrected,
-      histogram: thread.histogram,
-      correctedHistogram: thread.correctedHistogram,
-      microsecondHistogram: thread.microsecondHistogram,
-    })),
-    all: result.all,
-    spikes: meta.spikes,
-    spikesOmitted: meta.spikesOmitted,
-    load: meta.load ?? null,
-    guest: null,
-  };
 }

@@ -3,7 +3,8 @@
 // OSADL's latency plots do (x: latency in us, y: samples on a log scale, so single outliers show); the
 // period plot shows a sweep's latencies against its periods, beside the line where latency = period.
 import type { JsHistogram } from 'hdr-histogram-js';
-import { minSamplesFor, valueAtPercentile, type BeyondHistogram, type Histogram } from '../../engine/histogram.js';
+import { minSamplesFor, valueAtPercentile, type Histogram } from '../../engine/histogram.js';
+import type { BeyondHistogram } from '../../run-file/schema.js';
 import { NS_PER_US } from '../../units.js';
 import { linearTicks, logTicks, niceBound, niceStep, type PlotSeries, type Point, renderPlot } from './svg.js';
 
