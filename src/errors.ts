@@ -13,6 +13,13 @@ export class OptionError extends RangeError {
     this.option = option;
     this.given = shown;
   }
+
+  /** Two options that exclude each other were both given: "loops and --duration were both given (10, 1s); give one of them". */
+  static conflict(option: string, given: string, other: string, otherGiven: string): OptionError {
+    const error = new OptionError(option, given, `either --${option} or --${other}, not both`);
+    error.message = `${option} and --${other} were both given (${given}, ${otherGiven}); give one of them`;
+    return error;
+  }
 }
 
 /** The kernel refused what a measurement needs (RT policy, memory locking, DMA latency) and degraded runs were not allowed. */

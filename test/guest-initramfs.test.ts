@@ -6,8 +6,7 @@ import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync }
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { HOST_OUTPUTS_AND_LOAD, measureArgsOf } from '../src/cli/guest.js';
-import { addMeasureOptions } from '../src/cli/measure.js';
+import { addMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf } from '../src/cli/options.js';
 import { Command } from 'commander';
 import { cpioBuffer, type CpioEntry } from '../src/targets/guest/cpio.js';
 import { GUEST_INSTALL_DIR, GUEST_PACKAGE_DIR, packageEntries, packageTree, runtimePackages, sharedLibraries } from '../src/targets/guest/contents.js';

@@ -7,7 +7,8 @@ import { formatComparison, OUTPUT_FORMATS, type OutputFormat } from '../outputs/
 import { buildMatrix, formatMatrix } from '../outputs/compare/kernel-table.js';
 import { OptionError } from '../errors.js';
 import { reportError, UsageError } from './exit.js';
-import { collect, readLabeledRuns } from './run-files.js';
+import { collect } from './options.js';
+import { readLabeledRuns } from './run-files.js';
 import { writeStdout } from './stdout.js';
 
 interface CompareFlags {

@@ -1,161 +1,28 @@
 // `rtlat measure`: cyclictest's job from one command, with its outputs and rtlat's.
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
+import { measureRun, type LiveMeasurement } from '../measurement/measure.js';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
-import { OptionError } from '../errors.js';
 import { HdrLogWriter } from '../outputs/hdr-log.js';
-import { formatCyclictestHistogram, formatCyclictestSummary } from '../outputs/cyclictest.js';
-import { labelRuns } from '../run-file/environment.js';
-import { formatSummaryTable } from '../outputs/table.js';
-import { diffCpuCounters, readCpuCounters, readFingerprint } from '../fingerprint/index.js';
-import { formatLoadWork, loadCpusFor, parseLoadSpec, startLoad, type LoadHandle, type LoadSpec } from '../load/index.js';
-import type { ProbeOptions } from '../engine/options.js';
-import { Probe } from '../engine/probe.js';
+import { formatMeasureStdout } from '../outputs/measure-stdout.js';
 import { renderReport } from '../outputs/report/report.js';
-import { runFileFromProbe } from '../run-file/from-probe.js';
+import { writeRunFile } from '../outputs/run-json.js';
+import { labelRuns } from '../run-file/environment.js';
 import type { RunFile, Spike } from '../run-file/schema.js';
-import { DURATION_RULE, formatCpuList, NS_PER_MS, NS_PER_S, NS_PER_US, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
+import { NS_PER_S, NS_PER_US } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
-import { EXIT, reportError, UsageError } from './exit.js';
 import { commandLine } from './command-line.js';
-import { checkOutputPath } from '../outputs/output-path.js';
+import { EXIT, reportError } from './exit.js';
+import { measureOptions, parseMeasureFlags, type MeasureFlags, type MeasureOutputs } from './options.js';
+import { onStopSignals } from './signals.js';
 import { StatusLine } from './status.js';
 import { writeStdout } from './stdout.js';
-import { onStopSignals } from './signals.js';
-
-interface MeasureFlags {
-  period: string;
-  duration?: string;
-  loops?: string;
-  threads?: string;
-  cpus?: string;
-  mainCpus?: string;
-  priority?: string;
-  policy: string;
-  deadlineRuntime?: string;
-  clock: string;
-  distance?: string;
-  aligned?: boolean;
-  mlock: boolean;
-  dmaLatency: boolean;
-  allowDegraded?: boolean;
-  format: string;
-  histogram?: string;
-  json?: string;
-  hdrLog?: string;
-  hdrInterval: string;
-  report?: string;
-  spike?: string;
-  breaktrace?: string;
-  quiet?: boolean;
-  load?: string;
-  loadCpus?: string;
-}
-
-interface Outputs {
-  format: 'table' | 'cyclictest';
-  histogram: boolean;
-  jsonPath: string | null;
-  hdrLogPath: string | null;
-  reportPath: string | null;
-  quiet: boolean;
-}
-
-/** Spikes listed in the run file at most; beyond, they are counted. */
-const SPIKES_KEPT = 100_000;
 
 export function measureCommand(): Command {
-  return new Command('measure')
-    .description('Measure wake-up latency like cyclictest: periodic threads, one per CPU by default.')
-    .option('-i, --period <time>', 'wake-up period: ns, us, ms or s (a bare number is us, as cyclictest -i)', '1ms')
-    .option('-D, --duration <time>', 'how long to measure: s, m, h or d (a bare number is s)')
-    .option('-l, --loops <n>', 'wake-ups per thread')
-    .option('-t, --threads <n>', 'number of measuring threads (default: one per CPU in --cpus)')
-    .option('-a, --cpus <list>', 'CPUs to pin threads to, e.g. 0-3,6 (default: every CPU this process may use)')
-    .option('--main-cpus <list>', 'pin rtlat\'s other threads (JS, libuv, V8) to these CPUs, as cyclictest --mainaffinity (default: left as started)')
-    .option('-p, --priority <prio>', 'real-time priority (default 99 for fifo/rr; 0 for other/deadline)')
-    .addOption(new Option('--policy <policy>', 'scheduling policy').choices(['fifo', 'rr', 'other', 'deadline']).default('fifo'))
-    .option('--deadline-runtime <time>', 'SCHED_DEADLINE runtime per period (default 10% of it, at least 20us)')
-    .addOption(new Option('-c, --clock <clock>', 'clock to sleep on').choices(['monotonic', 'realtime']).default('monotonic'))
-    .option('-d, --distance <time>', 'add this to the period of each further thread, as cyclictest -d (default 0)')
-    .option('--aligned', 'start every thread on the next full second (cyclictest --secaligned)')
-    .option('--no-mlock', 'do not lock the measuring threads\' memory')
-    .option('--no-dma-latency', 'do not hold /dev/cpu_dma_latency at 0')
-    .option('--allow-degraded', 'measure even when the RT policy, memory locking or the DMA-latency request is refused')
-    .addOption(new Option('--format <format>', 'summary on stdout').choices(['table', 'cyclictest']).default('table'))
-    .option('--histogram <maxus>', 'print cyclictest\'s -h histogram up to this many us')
-    .option('--json <file>', 'write the run as JSON (docs/run-schema.md)')
-    .option('--hdr-log <file>', 'write an HdrHistogram interval log (one tag per CPU, and untagged all CPUs together)')
-    .option('--hdr-interval <time>', 'interval of the HdrHistogram log', '1s')
-    .option('--report <file>', 'write an HTML report of the run (as rtlat report)')
-    .option('--spike <us>', 'list every sample above this many us (stderr and JSON)')
-    .option('-b, --breaktrace <us>', 'stop at the first sample above this many us and stop ftrace; exit code 4')
-    .option('-q, --quiet', 'no live status line')
-    .option('--load <kinds>', 'run load generators while measuring: syscalls, ipc, timers, io, memory, stress-ng:ARGS (comma-separated)')
-    .option('--load-cpus <list>', 'CPUs for the load generators (default: the measured CPUs)')
-    .action(async (flags: MeasureFlags) => {
-      process.exitCode = await measure(flags);
-    });
-}
-
-/** Adds the options of `rtlat measure` whose attribute names `keep` accepts, for commands that measure too. */
-export function addMeasureOptions(command: Command, keep: (attributeName: string) => boolean): Command {
-  for (const option of measureCommand().options) {
-    if (keep(option.attributeName())) command.addOption(option);
-  }
-  return command;
-}
-
-function usToNs(option: string, text: string): number {
-  return parseDurationNs(option, text, { units: ['ns', 'us', 'ms', 's'], bareUnit: 'us', minNs: 0, maxNs: 10 * NS_PER_S });
-}
-
-export function parseMeasureFlags(flags: MeasureFlags): {
-  probe: ProbeOptions;
-  outputs: Outputs;
-  /** cpus null: the measured CPUs. */
-  load: { spec: LoadSpec; cpus: number[] | null } | null;
-} {
-  if (flags.loops !== undefined && flags.duration !== undefined) {
-    throw new UsageError(`--loops and --duration were both given (${flags.loops}, ${flags.duration}); give one of them`);
-  }
-  if (flags.loadCpus !== undefined && flags.load === undefined) throw new UsageError('--load-cpus needs --load');
-  const load =
-    flags.load === undefined ? null : { spec: parseLoadSpec(flags.load), cpus: flags.loadCpus === undefined ? null : parseCpuList('load-cpus', flags.loadCpus) };
-  const probe: ProbeOptions = {
-    periodNs: parseDurationNs('period', flags.period, PERIOD_RULE),
-    policy: flags.policy as ProbeOptions['policy'],
-    clock: flags.clock as ProbeOptions['clock'],
-    lockMemory: flags.mlock,
-    dmaLatency: flags.dmaLatency,
-    allowDegraded: flags.allowDegraded ?? false,
-    aligned: flags.aligned ?? false,
-    keepProcessAlive: true,
-  };
-  if (flags.duration !== undefined) probe.durationNs = parseDurationNs('duration', flags.duration, DURATION_RULE);
-  if (flags.loops !== undefined) probe.loops = parseInteger('loops', flags.loops, 1, Number.MAX_SAFE_INTEGER);
-  if (flags.threads !== undefined) probe.threads = parseInteger('threads', flags.threads, 1, 4096);
-  if (flags.cpus !== undefined) probe.cpus = parseCpuList('cpus', flags.cpus);
-  if (flags.mainCpus !== undefined) probe.mainCpus = parseCpuList('main-cpus', flags.mainCpus);
-  if (flags.priority !== undefined) probe.priority = parseInteger('priority', flags.priority, -1000, 1000);
-  if (flags.deadlineRuntime !== undefined) probe.deadlineRuntimeNs = parseDurationNs('deadline-runtime', flags.deadlineRuntime, PERIOD_RULE);
-  if (flags.distance !== undefined) probe.distanceNs = parseDurationNs('distance', flags.distance, { ...PERIOD_RULE, allowZero: true });
-  if (flags.spike !== undefined) probe.spikeThresholdNs = usToNs('spike', flags.spike);
-  if (flags.breaktrace !== undefined) {
-    probe.breakThresholdNs = usToNs('breaktrace', flags.breaktrace);
-    if (probe.breakThresholdNs === 0) throw new OptionError('breaktrace', flags.breaktrace, 'a latency above 0, e.g. 100 (us)');
-  }
-  if (flags.histogram !== undefined) probe.histogramMaxUs = parseInteger('histogram', flags.histogram, 1, 1_000_000);
-  const hdrIntervalNs = parseDurationNs('hdr-interval', flags.hdrInterval, { units: ['ms', 's', 'm'], bareUnit: 's', minNs: 10 * NS_PER_MS, maxNs: 3_600 * NS_PER_S });
-  const outputs: Outputs = {
-    format: flags.format as Outputs['format'],
-    histogram: flags.histogram !== undefined,
-    jsonPath: flags.json === undefined ? null : checkOutputPath('json', flags.json),
-    hdrLogPath: flags.hdrLog === undefined ? null : checkOutputPath('hdr-log', flags.hdrLog),
-    reportPath: flags.report === undefined ? null : checkOutputPath('report', flags.report),
-    quiet: flags.quiet ?? false,
-  };
-  if (outputs.hdrLogPath) probe.intervalNs = hdrIntervalNs;
-  return { probe, outputs, load };
+  const command = new Command('measure').description('Measure wake-up latency like cyclictest: periodic threads, one per CPU by default.');
+  for (const option of measureOptions()) command.addOption(option);
+  return command.action(async (flags: MeasureFlags) => {
+    process.exitCode = await measure(flags);
+  });
 }
 
 function describeSpike(spike: Spike): string {
@@ -169,65 +36,38 @@ async function measure(flags: MeasureFlags): Promise<number> {
   let hdrLog: HdrLogWriter | null = null;
   // The log's first failure: the log is dropped (nothing half-written stays), the run goes on, and the failure ends it with exit 1.
   let hdrLogFailure: unknown = null;
-  let probe: Probe | null = null;
-  let load: LoadHandle | null = null;
+  const stop = new AbortController();
+  let stopListening = () => {};
   try {
-    const { probe: options, outputs, load: loadRequest } = parseMeasureFlags(flags);
-    const spikes: Spike[] = [];
-    let spikesOmitted = 0;
-    const measuring: Probe = new Probe(options, {
-      onSpike: (spike) => {
-        process.stderr.write(`${describeSpike(spike)}\n`);
-        if (spikes.length < SPIKES_KEPT) spikes.push(spike);
-        else spikesOmitted++;
+    const { probe: options, outputs, load } = parseMeasureFlags(flags);
+    let status: StatusLine | null = null;
+    stopListening = onStopSignals(() => stop.abort());
+    const run = await measureRun(
+      { ...options, load: load?.spec ?? null, loadCpus: load?.cpus ?? null, commandLine: commandLine(), signal: stop.signal },
+      {
+        onSpike: (spike) => process.stderr.write(`${describeSpike(spike)}\n`),
+        onInterval: (interval, cpu) => {
+          try {
+            hdrLog?.write(interval, cpu);
+          } catch (error) {
+            hdrLogFailure = error;
+            hdrLog = null;
+          }
+        },
+        onStart: (measuring: LiveMeasurement) => {
+          // Before the first drain, so before the first interval can arrive.
+          if (outputs.hdrLogPath) {
+            const intervals = { threads: measuring.config.threads.length, lengthNs: measuring.config.intervalNs };
+            hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: measuring.startedAt, comment: commandLine(), intervals });
+          }
+          for (const refusal of measuring.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
+          status = outputs.quiet || !process.stdout.isTTY ? null : new StatusLine(measuring, process.stdout);
+        },
+        onStop: () => (status as StatusLine | null)?.clear(),
       },
-      onInterval: (interval) => {
-        try {
-          hdrLog?.write(interval, measuring.config.threads[interval.thread]!.cpu);
-        } catch (error) {
-          hdrLogFailure = error;
-          hdrLog = null;
-        }
-      },
-    });
-    probe = measuring;
-    const environment = readFingerprint();
-    const measuredCpus = [...new Set(probe.config.threads.flatMap((plan) => (plan.cpu === null ? [] : [plan.cpu])))];
-    // Running before the first wake-up, so the whole measurement is under load.
-    if (loadRequest) load = await startLoad(loadRequest.spec, { cpus: loadRequest.cpus ?? loadCpusFor(probe.config) });
-    const countersBefore = readCpuCounters(measuredCpus);
-    probe.start();
-    // Before the first drain, so before the first interval can arrive.
-    if (outputs.hdrLogPath) {
-      const intervals = { threads: probe.config.threads.length, lengthNs: probe.config.intervalNs };
-      hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: probe.startedAt, comment: commandLine(), intervals });
-    }
-    for (const refusal of probe.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
-
-    let signalled = false;
-    const stopListening = onStopSignals(() => {
-      signalled = true;
-      void measuring.stop();
-    });
-    const status = outputs.quiet || !process.stdout.isTTY ? null : new StatusLine(probe, process.stdout);
-    await probe.finished;
-    const result = await probe.stop();
-    const during = diffCpuCounters(countersBefore, readCpuCounters(measuredCpus));
-    const runLoad = load ? await load.stop() : null;
-    status?.clear();
+    );
     stopListening();
-
-    const run = runFileFromProbe(result, {
-      rtlatVersion: RTLAT_VERSION,
-      commandLine: commandLine(),
-      environment,
-      during,
-      stoppedBy: signalled ? 'signal' : undefined,
-      spikes,
-      spikesOmitted,
-      load: runLoad,
-    });
-    const written = hdrLog;
+    const written = hdrLog as HdrLogWriter | null;
     hdrLog = null;
     await writeOutputs(run, outputs, written);
     if (hdrLogFailure) throw hdrLogFailure;
@@ -244,22 +84,14 @@ async function measure(flags: MeasureFlags): Promise<number> {
     (hdrLog as HdrLogWriter | null)?.abandon();
     return reportError('measure', error);
   } finally {
-    // On the error paths (stop() is idempotent): neither the threads nor the load outlive the command.
-    await probe?.stop().catch(() => {});
-    await load?.stop().catch(() => {});
+    stopListening();
   }
 }
 
 /** Writes every requested output, each whole or not at all; then throws the first that failed, if any. */
-async function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | null): Promise<void> {
-  const stdout: string[] = [];
-  // Like cyclictest -q -h, the histogram replaces the T: lines; rtlat's table still follows it.
-  if (outputs.histogram) stdout.push(formatCyclictestHistogram(run));
-  else if (outputs.format === 'cyclictest') stdout.push(formatCyclictestSummary(run));
-  if (outputs.format === 'table') stdout.push(formatSummaryTable(run));
-  if (outputs.format === 'table' && run.load) stdout.push(`load ${run.load.spec} on CPUs ${formatCpuList(run.load.cpus)}: ${formatLoadWork(run.load)}\n`);
+async function writeOutputs(run: RunFile, outputs: MeasureOutputs, hdrLog: HdrLogWriter | null): Promise<void> {
   const writes: (() => void)[] = [];
-  if (outputs.jsonPath) writes.push(() => writeFileAtomic(outputs.jsonPath!, `${JSON.stringify(run, null, 2)}\n`));
+  if (outputs.jsonPath) writes.push(() => writeRunFile(outputs.jsonPath!, run));
   if (outputs.reportPath) {
     const runs = labelRuns([{ file: outputs.jsonPath ?? 'this run', run }]);
     writes.push(() => writeFileAtomic(outputs.reportPath!, renderReport(runs, { rtlatVersion: RTLAT_VERSION })));
@@ -273,6 +105,6 @@ async function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter
       failure ??= error;
     }
   }
-  await writeStdout(stdout.join(''));
+  await writeStdout(formatMeasureStdout(run, outputs));
   if (failure) throw failure;
 }

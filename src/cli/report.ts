@@ -5,7 +5,8 @@ import { renderReport } from '../outputs/report/report.js';
 import { RTLAT_VERSION } from '../version.js';
 import { reportError } from './exit.js';
 import { checkOutputPath } from '../outputs/output-path.js';
-import { collect, readLabeledRuns } from './run-files.js';
+import { collect } from './options.js';
+import { readLabeledRuns } from './run-files.js';
 
 interface ReportFlags {
   output: string;

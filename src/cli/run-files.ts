@@ -3,11 +3,6 @@ import { labelRuns, type LabeledRun } from '../run-file/environment.js';
 import { readRunFile, type RunInput } from '../run-file/read.js';
 import { UsageError } from './exit.js';
 
-/** Repeatable options (--label a --label b) collect their values in order. */
-export function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
 /** Reads the run files; a missing or malformed one is a usage error that names it. */
 export function readRunFiles(files: readonly string[]): RunInput[] {
   return files.map((file) => {

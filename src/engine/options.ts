@@ -115,6 +115,13 @@ function checkCpus(option: string, cpus: number[], online: number[], allowed: nu
   }
 }
 
+/** A run is as long as its loops or its duration: not both. */
+export function checkRunLength(options: Pick<ProbeOptions, 'loops' | 'durationNs'>): void {
+  if (options.loops !== undefined && options.durationNs !== undefined) {
+    throw OptionError.conflict('loops', String(options.loops), 'duration', formatDuration(options.durationNs));
+  }
+}
+
 export function ringCapacityFor(periodNs: number): number {
   const wanted = Math.ceil((RING_SECONDS * NS_PER_S) / periodNs);
   return Math.min(RING_MAX, Math.max(RING_MIN, 2 ** Math.ceil(Math.log2(wanted))));
@@ -135,9 +142,7 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   }
   if (!realTime && priority !== 0) throw new OptionError('priority', priority, `0 for policy ${policy} (it has no priority)`);
 
-  if (options.loops !== undefined && options.durationNs !== undefined) {
-    throw new OptionError('loops', options.loops, 'either --loops or --duration, not both');
-  }
+  checkRunLength(options);
   positiveInteger('loops', options.loops, Number.MAX_SAFE_INTEGER);
   durationWithin('duration', options.durationNs, NS_PER_MS, 365 * 86_400 * NS_PER_S);
   const distanceNs = options.distanceNs ?? 0;

@@ -114,11 +114,11 @@ export function summarize(histogram: Histogram, exact?: { count: number; minNs: 
  * After the measuring threads exist: before, they would inherit the mask, which an unpinned deadline
  * thread must not.
  */
-function pinOtherThreads(cpus: number[], measuringTids: number[]): void {
+export function pinOtherThreads(cpus: readonly number[], measuringTids: readonly number[]): void {
   const { pinThread } = loadAddon();
   for (const tid of threadIds()) {
     if (measuringTids.includes(tid)) continue;
-    const error = pinThread(tid, cpus);
+    const error = pinThread(tid, [...cpus]);
     // ESRCH: the thread ended since the listing.
     if (error !== 0 && error !== constants.errno.ESRCH) {
       throw new Error(`rtlat: could not pin thread ${tid} to CPUs ${formatCpuList(cpus)} for --main-cpus (errno ${error})`);

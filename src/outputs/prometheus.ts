@@ -14,7 +14,6 @@ import type { Metric, Registry } from 'prom-client';
 import { describeEnvironment, readFingerprint, type Fingerprint } from '../fingerprint/index.js';
 import { forEachBucket, type Histogram } from '../engine/histogram.js';
 import { loadPromClient } from './prom-client.js';
-import type { CumulativeView, ServiceProbe } from '../service/service-probe.js';
 import { NS_PER_S } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 
@@ -35,6 +34,23 @@ export const METRIC_NAMES = {
   degraded: 'rtlat_probe_degraded',
   hdrLogErrors: 'rtlat_hdr_log_errors_total',
 } as const;
+
+/** What exporters read at scrape time: the probe's own histograms, to be read at once and never changed. */
+export interface CumulativeView {
+  threads: { thread: number; cpu: number | null; policy: string; histogram: Histogram; overruns: number; dropped: number }[];
+  eventLoop: Histogram | null;
+}
+
+/** What the metrics read of a probe: a ServiceProbe (startProbe) is one. */
+export interface MetricsSource {
+  /** Everything since the start, read at each scrape. */
+  cumulative(): CumulativeView;
+  /** The event-loop monitor's resolution; null when the probe does not watch the event loop. */
+  readonly eventLoopResolutionNs: number | null;
+  /** Failures of the probe's HdrHistogram log so far; null without a log. */
+  readonly hdrLogFailures: number | null;
+  readonly degraded: readonly string[];
+}
 
 export interface RegisterOptions {
   /** Where to register (default: prom-client's global registry, `register`). */
@@ -160,7 +176,7 @@ export function environmentLabels(fingerprint: Fingerprint): Labels {
  * technology,preemption,...} = 1; rtlat_probe_degraded = 1 when the kernel refused part of the set-up;
  * and (when the probe writes an HdrHistogram log) rtlat_hdr_log_errors_total.
  */
-export function registerProbeMetrics(probe: ServiceProbe, options: RegisterOptions = {}): RegisteredMetrics {
+export function registerProbeMetrics(probe: MetricsSource, options: RegisterOptions = {}): RegisteredMetrics {
   const registry = options.registry ?? globalRegistry;
   const registers = [registry];
   const watchesEventLoop = probe.eventLoopResolutionNs !== null;

@@ -8,6 +8,7 @@
 // they fan out to the cumulative view, the snapshot interval and the log interval.
 import { OptionError } from '../errors.js';
 import { hdrLogTag } from '../outputs/hdr-log.js';
+import type { CumulativeView } from '../outputs/prometheus.js';
 import { copyHistogram, newHistogram, type Histogram } from '../engine/histogram.js';
 import type { ProbeConfig, ProbeOptions } from '../engine/options.js';
 import { Probe, summarize } from '../engine/probe.js';
@@ -44,12 +45,6 @@ export interface StartProbeOptions extends MeasuringOptions {
   eventLoop?: boolean | { resolutionMs?: number };
   /** Write an HdrHistogram interval log (tags `cpuN` and `event-loop`, untagged: all threads together), optionally rotated. */
   hdrLog?: IntervalLogOptions;
-}
-
-/** What exporters read at scrape time: the probe's own histograms, to be read at once and never changed. */
-export interface CumulativeView {
-  threads: { thread: number; cpu: number | null; policy: string; histogram: Histogram; overruns: number; dropped: number }[];
-  eventLoop: Histogram | null;
 }
 
 interface ThreadState {
