@@ -98,6 +98,20 @@ export function stallOnceForTest(probe: Probe, stall: TestStall): Probe {
   return probe;
 }
 
+// Probes whose owner keeps its own histograms of what takeIntervals() hands over (ServiceProbe): not
+// an option of the package's, as a probe's result is then only its counters.
+const intervalsOnly = new WeakSet<Probe>();
+
+/**
+ * Makes `probe` (not yet started) record only the intervals takeIntervals() hands over: no run views
+ * (raw, corrected) besides, so its result's histograms and percentiles are empty and only its
+ * counters (count, min, max, overruns, dropped, ...) say something.
+ */
+export function recordIntervalsOnly(probe: Probe): Probe {
+  intervalsOnly.add(probe);
+  return probe;
+}
+
 export function summarize(histogram: Histogram, exact?: { count: number; minNs: number; maxNs: number; sumNs: number }): LatencySummary {
   const count = exact?.count ?? histogram.totalCount;
   return {
@@ -212,6 +226,7 @@ export class Probe {
           ...(config.spikeThresholdNs !== null && { spikeThresholdNs: config.spikeThresholdNs }),
           ...(config.histogramMaxUs !== null && { histogramMaxUs: config.histogramMaxUs }),
           intervalNs: config.intervalNs,
+          runViews: !intervalsOnly.has(this),
           ...(this.hooks.onSpike && { onSpike: this.hooks.onSpike }),
           ...(this.hooks.onInterval && { onInterval: this.hooks.onInterval }),
         }),

@@ -1,6 +1,6 @@
 // rtlat's own summary: a table per thread and an all-threads line, latencies in microseconds.
 import { minSamplesFor, PERCENTILES } from '../engine/histogram.js';
-import type { PercentileValue, RunFile } from '../run-file/schema.js';
+import type { PercentileValue, RunFile, RunThread } from '../run-file/schema.js';
 import { formatDuration, NS_PER_US } from '../units.js';
 
 const COLUMNS = ['thread', 'cpu', 'tid', 'count', 'min', 'avg', ...PERCENTILES.map((p) => `p${p}`), 'max', 'overruns', 'dropped'];
@@ -26,6 +26,21 @@ export function percentileCell(value: PercentileValue | undefined): string {
 /** What a ">=N" cell means, for the notes under a table that has one. */
 export const AT_LEAST_NOTE = '>=N: the percentile lies beyond the histogram (cyclictest -h counted those samples only as overflows): it is at least N, its value unknown.';
 
+/** The latency statistics a table row shows, as the cells of its columns count, min, avg, the percentiles, max, overruns, dropped. */
+export type LatencyRow = Pick<RunThread, 'count' | 'minNs' | 'avgNs' | 'maxNs' | 'overruns' | 'dropped' | 'percentiles'>;
+
+export function latencyCells(values: LatencyRow): string[] {
+  return [
+    `${values.count}`,
+    microseconds(values.minNs),
+    microseconds(values.avgNs),
+    ...PERCENTILES.map((p) => percentileCell(values.percentiles.find((value) => value.percentile === p))),
+    microseconds(values.maxNs),
+    values.overruns === null ? '-' : `${values.overruns}`,
+    `${values.dropped}`,
+  ];
+}
+
 function row(cells: string[]): string {
   return cells.map((cell, index) => (index === 0 ? cell.padEnd(6) : cell.padStart(index < 4 ? 7 : 10))).join(' ');
 }
@@ -39,28 +54,11 @@ export function formatSummaryTable(run: RunFile): string {
   const lines = [header, row(COLUMNS)];
   for (const thread of run.threads) {
     lines.push(
-      row([
-        `${thread.thread}`,
-        thread.cpu === null ? '-' : `${thread.cpu}`,
-        thread.tid === null ? '-' : `${thread.tid}`,
-        `${thread.count}`,
-        microseconds(thread.minNs),
-        microseconds(thread.avgNs),
-        ...PERCENTILES.map((p) => percentileCell(thread.percentiles.find((value) => value.percentile === p))),
-        microseconds(thread.maxNs),
-        thread.overruns === null ? '-' : `${thread.overruns}`,
-        `${thread.dropped}`,
-      ]),
+      row([`${thread.thread}`, thread.cpu === null ? '-' : `${thread.cpu}`, thread.tid === null ? '-' : `${thread.tid}`, ...latencyCells(thread)]),
     );
   }
   const { all } = run;
-  lines.push(
-    row([
-      'all', '-', '-', `${all.count}`, microseconds(all.minNs), microseconds(all.avgNs),
-      ...PERCENTILES.map((p) => percentileCell(all.percentiles.find((value) => value.percentile === p))),
-      microseconds(all.maxNs), all.overruns === null ? '-' : `${all.overruns}`, `${all.dropped}`,
-    ]),
-  );
+  lines.push(row(['all', '-', '-', ...latencyCells(all)]));
   const percentiles = [...run.threads.flatMap((t) => t.percentiles), ...all.percentiles];
   if (percentiles.some((value) => !value.reliable && !value.atLeast)) {
     lines.push('(n<N): too few samples for that percentile to mean anything; it needs N (10 beyond it).');

@@ -13,12 +13,7 @@ export interface RunInput {
 
 /** Reads `file` as a run file; throws an Error whose message names the file and the problem in one line. */
 export function readRunFile(file: string): RunInput {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new Error(`cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  const text = readText(file);
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -39,6 +34,15 @@ function checkRunFile(file: string, data: unknown): RunFile {
   const problem = runFileProblem(data);
   if (problem) throw new Error(`${file}: not a valid run file: ${problem}`);
   return data as RunFile;
+}
+
+/** The text of `file`; throws an Error whose message names the file and the error's code. */
+export function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }
 
 /** The file's name without its folder, for labels and messages. */

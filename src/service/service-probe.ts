@@ -11,7 +11,7 @@ import { hdrLogTag } from '../outputs/hdr-log.js';
 import type { CumulativeView } from '../outputs/prometheus.js';
 import { copyHistogram, newHistogram, type Histogram } from '../engine/histogram.js';
 import type { ProbeConfig, ProbeOptions } from '../engine/options.js';
-import { Probe, summarize } from '../engine/probe.js';
+import { Probe, recordIntervalsOnly, summarize } from '../engine/probe.js';
 import { usableCpus } from '../engine/system.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
@@ -124,7 +124,8 @@ export class ServiceProbe {
   constructor(options: StartProbeOptions = {}) {
     const resolutionMs = eventLoopResolutionMs(options.eventLoop);
     const logConfig = options.hdrLog === undefined ? null : resolveIntervalLogOptions(options.hdrLog);
-    this.probe = new Probe(productionDefaults(options));
+    // Its histograms are this module's (harvest): the probe records nothing else.
+    this.probe = recordIntervalsOnly(new Probe(productionDefaults(options)));
     this.config = this.probe.config;
 
     this.startedAt = new Date();

@@ -8,9 +8,9 @@ import { shortName } from '../../run-file/read.js';
 import { isKnown } from '../../fingerprint/field.js';
 import { describeEnvironment, type Field, type Fingerprint, formatFingerprint } from '../../fingerprint/index.js';
 import { PREEMPT_DEBUGFS_FILE } from '../../fingerprint/kernel.js';
-import { microseconds, percentileCell } from '../table.js';
+import { latencyCells, microseconds, type LatencyRow } from '../table.js';
 import { decodeHistogram, PERCENTILES } from '../../engine/histogram.js';
-import type { RunFile, RunGuest, RunThread } from '../../run-file/schema.js';
+import type { RunFile, RunGuest } from '../../run-file/schema.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../../units.js';
 import { escapeXml as escape } from './escape.js';
 import { colorOf, histogramPlot, percentilePlot, periodPlot, type PeriodSeries } from './plots.js';
@@ -65,20 +65,7 @@ function comparisonTable(comparison: Comparison, colors: readonly string[]): str
 
 function threadTable(run: RunFile): string {
   const columns = ['thread', 'cpu', 'count', 'min', 'avg', ...PERCENTILES.map((p) => `p${p}`), 'max', 'overruns', 'dropped'];
-  const row = (name: string, cpu: string, values: Pick<RunThread, 'count' | 'minNs' | 'avgNs' | 'maxNs' | 'overruns' | 'dropped' | 'percentiles'>) =>
-    `<tr>${[
-      name,
-      cpu,
-      `${values.count}`,
-      microseconds(values.minNs),
-      microseconds(values.avgNs),
-      ...PERCENTILES.map((p) => percentileCell(values.percentiles.find((value) => value.percentile === p))),
-      microseconds(values.maxNs),
-      values.overruns === null ? '-' : `${values.overruns}`,
-      `${values.dropped}`,
-    ]
-      .map((cell) => `<td>${escape(cell)}</td>`)
-      .join('')}</tr>`;
+  const row = (name: string, cpu: string, values: LatencyRow) => `<tr>${[name, cpu, ...latencyCells(values)].map((cell) => `<td>${escape(cell)}</td>`).join('')}</tr>`;
   const rows = run.threads.map((thread) => row(`${thread.thread}`, thread.cpu === null ? '-' : `${thread.cpu}`, thread));
   if (run.threads.length > 1) rows.push(row('all', '-', run.all));
   return `<table class="threads"><thead><tr>${columns.map((column) => `<th>${column}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
