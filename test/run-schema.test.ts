@@ -1,6 +1,6 @@
 // docs/run.schema.json against run files from every producer: the importer (both fixtures), a run
 // built by hand with every optional part filled, and (as root) a real measurement. The schema is
-// strict (no unknown fields), so a field added to src/run.ts without the schema fails here.
+// strict (no unknown fields), so a field added to src/run-file/schema.ts without the schema fails here.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffCpuCounters, readCpuCounters, readFingerprint } from '../src/fingerprint/index.js';

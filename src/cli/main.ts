@@ -1,4 +1,4 @@
-// `rtlat`: one file per command, each exporting its Command; errors go through cli/errors.ts.
+// `rtlat`: one file per command, each exporting its Command; errors go through cli/exit.ts.
 import { Command, CommanderError } from 'commander';
 import { RTLAT_VERSION } from '../version.js';
 import { reportError } from './exit.js';

@@ -43,7 +43,7 @@ const SIGINT_READY_FILE = '/tmp/sigint-ready';
 
 /** The /init of a measuring guest. */
 export const MEASURE_INIT = `#!${GUEST_BUSYBOX} sh
-# rtlat's guest init (src/guest/protocol.ts): measure once, send the results over ttyS1, power off.
+# rtlat's guest init (src/targets/guest/protocol.ts): measure once, send the results over ttyS1, power off.
 ${GUEST_BUSYBOX} --install -s /bin
 export PATH=/bin:/usr/bin HOME=/tmp
 mount -t proc proc /proc
@@ -65,7 +65,7 @@ RTLAT_SIGINT_READY_FILE=${SIGINT_READY_FILE} ${GUEST_NODE} --import ${SIGINT_REA
   >${GUEST_FILES.stdout} 2>${GUEST_FILES.stderr} &
 measuring=$!
 # The host's stop, passed on as the SIGINT that stops rtlat measure with its results, once rtlat
-# listens for it (src/guest/sigint-ready.ts): before that, SIGINT would kill it.
+# listens for it (src/targets/guest/sigint-ready.ts): before that, SIGINT would kill it.
 (
   read -n 1 stop <&3
   while kill -0 $measuring 2>/dev/null; do
