@@ -79,10 +79,9 @@ function momentStart(maxima: ArrayLike<number>): GevParameters {
   return { location: mean - EULER_GAMMA * scale, scale, shape: 0.1 };
 }
 
-/** Maximum-likelihood fit to block maxima. */
-export function fitGev(maxima: ArrayLike<number>): GevFit {
+/** Maximum-likelihood fit to block maxima, searched from `start` (default: Gumbel moments). */
+export function fitGev(maxima: ArrayLike<number>, start: GevParameters = momentStart(maxima)): GevFit {
   if (maxima.length < 4) throw new RangeError(`a GEV fit needs 4 or more block maxima, got ${maxima.length}`);
-  const start = momentStart(maxima);
   // Location in units of the start's scale, so that the simplex steps are of the data's size.
   const unit = start.scale;
   const negative = ([location, logScale, shape]: number[]) =>

@@ -73,10 +73,9 @@ function momentStart(excesses: ArrayLike<number>): GpdParameters {
   return { scale: Math.max(0.5 * mean * (ratio + 1), Number.MIN_VALUE), shape };
 }
 
-/** Maximum-likelihood fit to excesses over a threshold (all > 0). */
-export function fitGpd(excesses: ArrayLike<number>): GpdFit {
+/** Maximum-likelihood fit to excesses over a threshold (all > 0), searched from `start` (default: the moments' estimate). */
+export function fitGpd(excesses: ArrayLike<number>, start: GpdParameters = momentStart(excesses)): GpdFit {
   if (excesses.length < 3) throw new RangeError(`a generalized Pareto fit needs 3 or more excesses, got ${excesses.length}`);
-  const start = momentStart(excesses);
   // Searching log(sigma) keeps sigma positive; xi is searched as it is.
   const negative = ([logScale, shape]: number[]) => -gpdLogLikelihood(excesses, { scale: Math.exp(logScale!), shape: shape! });
   const found = nelderMead(negative, [Math.log(start.scale), start.shape], { steps: [0.2, 0.1] });
