@@ -1,6 +1,9 @@
 // Schedulability on textbook task sets with known answers: Buttazzo's response-time example, Liu and
 // Layland's full-utilisation cases, fixed priority and EDF with release jitter, and periodic resources
 // whose minimum budgets follow from Shin and Lee's supply bound function; boundary cases included.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.js';
 import { analyseTaskSet } from '../src/measurement/analyze/schedulability/schedulability.js';
@@ -180,6 +183,22 @@ describe('the task set file', () => {
       bad(value)();
     } catch (error) {
       expect((error as Error).message).not.toContain('\n');
+    }
+  });
+});
+
+describe('docs/taskset.schema.json', () => {
+  const schema = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../docs/taskset.schema.json'), 'utf8')) as Record<string, unknown>;
+  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  const validate = ajv.compile(schema);
+
+  it('is a valid schema that accepts the example and what the parser reads, and refuses what it refuses', () => {
+    const example = readFileSync(path.resolve(import.meta.dirname, '../examples/taskset.json'), 'utf8');
+    expect(validate(JSON.parse(example)), ajv.errorsText(validate.errors)).toBe(true);
+    expect(parseTaskSet('examples/taskset.json', example).tasks).toHaveLength(3);
+    for (const refused of [{ tasks: [] }, { tasks: [{ wcet: 1, period: '4ms' }] }, { tasks: [{ wcet: '1ms', periode: '4ms' }] }, { tasks: [{ wcet: '1ms', period: '4ms' }], scheduler: 'rm' }]) {
+      expect(validate(refused)).toBe(false);
+      expect(() => parseTaskSet('tasks.json', JSON.stringify(refused))).toThrow(InputError);
     }
   });
 });
