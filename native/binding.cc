@@ -59,6 +59,7 @@ rtlat::SessionConfig parseConfig(const Napi::Object& object) {
     entry.runtimeNs = int64Field(thread, "runtimeNs");
     entry.deadlineNs = int64Field(thread, "deadlineNs");
     entry.ringCapacity = static_cast<std::size_t>(int64Field(thread, "ringCapacity", 1 << 16));
+    entry.blockSize = static_cast<uint64_t>(int64Field(thread, "blockSize"));
     entry.testStallAfterCycles = static_cast<uint64_t>(int64Field(thread, "testStallAfterCycles"));
     entry.testStallNs = int64Field(thread, "testStallNs");
     config.threads.push_back(entry);
@@ -114,6 +115,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
     return DefineClass(env, "NativeSession",
                        {InstanceMethod<&NativeSession::Start>("start"),
                         InstanceMethod<&NativeSession::Drain>("drain"),
+                        InstanceMethod<&NativeSession::DrainBlocks>("drainBlocks"),
                         InstanceMethod<&NativeSession::Stats>("stats"),
                         InstanceMethod<&NativeSession::RequestStop>("requestStop"),
                         InstanceMethod<&NativeSession::Finished>("finished"),
@@ -134,6 +136,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
  private:
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
+  Napi::Value DrainBlocks(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   void RequestStop(const Napi::CallbackInfo&) { session_->requestStop(); }
   Napi::Value Finished(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), session_->finished()); }
@@ -242,6 +245,19 @@ Napi::Value NativeSession::Drain(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(drained));
 }
 
+// drainBlocks(threadIndex, Float64Array): fills pairs (maxNs, block); returns the block count.
+Napi::Value NativeSession::DrainBlocks(const Napi::CallbackInfo& info) {
+  const uint32_t index = info[0].As<Napi::Number>().Uint32Value();
+  Napi::Float64Array buffer = info[1].As<Napi::Float64Array>();
+  if (index >= session_->threadCount()) throw Napi::RangeError::New(info.Env(), "thread index out of range");
+  double* out = buffer.Data();
+  const std::size_t drained = session_->thread(index).blocks().drain(buffer.ElementLength() / 2, [&](const rtlat::BlockMaximum& b) {
+    *out++ = static_cast<double>(b.maxNs);
+    *out++ = static_cast<double>(b.block);
+  });
+  return Napi::Number::New(info.Env(), static_cast<double>(drained));
+}
+
 Napi::Value NativeSession::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array all = Napi::Array::New(env);
@@ -252,6 +268,7 @@ Napi::Value NativeSession::Stats(const Napi::CallbackInfo& info) {
     out.Set("count", static_cast<double>(count));
     out.Set("overruns", static_cast<double>(stats.overruns.load(std::memory_order_relaxed)));
     out.Set("dropped", static_cast<double>(stats.dropped.load(std::memory_order_relaxed)));
+    out.Set("blocksLost", static_cast<double>(stats.blocksLost.load(std::memory_order_relaxed)));
     out.Set("minNs", count ? static_cast<double>(stats.minNs.load(std::memory_order_relaxed)) : 0.0);
     out.Set("maxNs", count ? static_cast<double>(stats.maxNs.load(std::memory_order_relaxed)) : 0.0);
     out.Set("sumNs", static_cast<double>(stats.sumNs.load(std::memory_order_relaxed)));

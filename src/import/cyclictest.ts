@@ -311,6 +311,8 @@ function importThread(thread: CyclictestJsonThread, index: number, args: Command
     histogram: histogram ? encodeHistogram(histogram) : null,
     correctedHistogram: null,
     microsecondHistogram: kept && nsPerUnit === NS_PER_US ? microsecondHistogram(entries, overflows, args.histogramMaxUs) : null,
+    // cyclictest keeps no order of its samples: nothing for extreme-value analysis.
+    extremes: null,
   };
   return { thread: imported, histogram };
 }
