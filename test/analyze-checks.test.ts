@@ -117,7 +117,7 @@ function simulatedRun(count: number, seed: number, shift: (index: number) => num
     durationNs: count * 1e6,
     wakeupsPerHour: 3_600_000,
     maxNs,
-    blockMaxima: { blockSize, maximaNs },
+    blockMaxima: { blockSize, maximaNs, lost: 0 },
     exceedances: { thresholdNs, latenciesNs, positions, incomplete: null },
   };
 }
@@ -161,7 +161,7 @@ describe('bounds', () => {
   }, 120_000);
 
   it('says what is missing when the run kept neither block maxima nor exceedances', () => {
-    const analysis = analyzeTail({ count: 1_000, durationNs: 1e9, wakeupsPerHour: 3.6e6, maxNs: 10, blockMaxima: null, exceedances: null });
+    const analysis = analyzeTail({ count: 1_000, durationNs: 1e9, wakeupsPerHour: 3.6e6, maxNs: 10, blockMaxima: 'the run file has no block maxima', exceedances: 'the run file lists no exceedances over a threshold' });
     expect(analysis.bounds.every((bound) => !bound.trustworthy && bound.valueNs === null)).toBe(true);
     expect(analysis.pot).toEqual({ unavailable: 'the run file lists no exceedances over a threshold' });
     expect(analysis.bm).toEqual({ unavailable: 'the run file has no block maxima' });

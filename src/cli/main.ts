@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { RTLAT_VERSION } from '../version.js';
 import { reportError } from './errors.js';
+import { analyzeCommand } from './analyze.js';
 import { compareCommand } from './compare.js';
 import { guestCommand } from './guest.js';
 import { importCommand } from './import.js';
@@ -14,7 +15,7 @@ import { serveCommand } from './serve.js';
 import { sweepCommand } from './sweep.js';
 
 // Each command's module exports a factory; add new commands to this list.
-const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), sweepCommand(), compareCommand(), mergeCommand(), reportCommand(), guestCommand(), matrixCommand(), serveCommand()];
+const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), sweepCommand(), compareCommand(), analyzeCommand(), mergeCommand(), reportCommand(), guestCommand(), matrixCommand(), serveCommand()];
 
 const program = new Command('rtlat')
   .description('Real-time wake-up latency of Linux hosts, containers and guests (cyclictest-compatible).')

@@ -2,6 +2,7 @@
 // exceeded with a given probability per wake-up, from peaks over a threshold (GPD) and from block
 // maxima (GEV), each with its profile-likelihood interval and the checks that make it meaningful.
 // A bound is trustworthy only when every check passed; otherwise `why` says which failed.
+import { exceedanceCurve, type ExceedanceCurve } from './curve.js';
 import { andersonDarlingTest } from './goodness.js';
 import { kpss, ljungBox, runsTest, type TestResult } from './iid.js';
 import { BlockMaximaTail, GEV_MODEL, GPD_MODEL, PotTail } from './tail-models.js';
@@ -19,13 +20,13 @@ export interface TailData {
   wakeupsPerHour: number;
   /** The largest latency measured. */
   maxNs: number;
-  /** The maximum of each block of `blockSize` wake-ups, in time order; null when the run kept none. */
-  blockMaxima: { blockSize: number; maximaNs: number[] } | null;
+  /** The maximum of each block of `blockSize` wake-ups, in time order; or why there are none. */
+  blockMaxima: { blockSize: number; maximaNs: number[]; lost: number } | string;
   /**
    * Every latency above `thresholdNs`, in time order, with where in the run it fell (0 = start,
-   * 1 = end); `incomplete` says why some may be missing (null: none is).
+   * 1 = end); `incomplete` says why some may be missing (null: none is). Or why there are none.
    */
-  exceedances: { thresholdNs: number; latenciesNs: number[]; positions: number[]; incomplete: string | null } | null;
+  exceedances: { thresholdNs: number; latenciesNs: number[]; positions: number[]; incomplete: string | null } | string;
 }
 
 export interface AnalysisOptions {
@@ -114,6 +115,8 @@ export interface TailAnalysis {
   checks: Check[];
   bounds: Bound[];
   convergence: { steps: ConvergenceStep[]; targetWidthNs: number | null; needed: RunLengthNeeded[] };
+  /** The exceedance plot's data (peaks over threshold); null without a fit. */
+  curve: ExceedanceCurve | null;
 }
 
 const CONVERGENCE_FRACTIONS = [0.25, 0.5, 0.75, 1] as const;
@@ -125,7 +128,7 @@ interface SelectedPot {
 
 function potTail(data: TailData, upTo = 1): SelectedPot | string {
   const exceedances = data.exceedances;
-  if (!exceedances) return 'the run file lists no exceedances over a threshold';
+  if (typeof exceedances === 'string') return exceedances;
   const latencies = exceedances.latenciesNs.filter((_, i) => exceedances.positions[i]! < upTo || upTo === 1);
   const total = Math.round(data.count * upTo);
   const sorted = Float64Array.from(latencies).sort();
@@ -136,15 +139,15 @@ function potTail(data: TailData, upTo = 1): SelectedPot | string {
 }
 
 function bmTail(data: TailData, upTo = 1): BlockMaximaTail | string {
-  if (!data.blockMaxima) return 'the run file has no block maxima';
+  if (typeof data.blockMaxima === 'string') return data.blockMaxima;
   const maxima = data.blockMaxima.maximaNs.slice(0, Math.floor(data.blockMaxima.maximaNs.length * upTo));
   if (maxima.length < MIN_BLOCKS) return `${maxima.length} block maxima; the fit needs ${MIN_BLOCKS}`;
   return new BlockMaximaTail(maxima, data.blockMaxima.blockSize);
 }
 
 function independenceChecks(data: TailData, alpha: number): Check[] | string {
-  const maxima = data.blockMaxima?.maximaNs;
-  if (!maxima) return 'independence untested: the run file has no block maxima';
+  if (typeof data.blockMaxima === 'string') return `independence untested: ${data.blockMaxima}`;
+  const maxima = data.blockMaxima.maximaNs;
   if (maxima.length < MIN_BLOCKS) return `independence untested: ${maxima.length} block maxima, the tests need ${MIN_BLOCKS}`;
   const verdicts: Record<string, [string, string]> = {
     'ljung-box': ['no autocorrelation found', 'the block maxima are autocorrelated (periodic or clustered spikes)'],
@@ -162,8 +165,9 @@ function fitCheck(result: TestResult, subject: Check['subject'], alpha: number, 
   return { ...result, subject, passed, verdict: passed ? `the ${model} fits` : `the ${model} does not fit the data` };
 }
 
-function describeFailure(check: Check): string {
-  return `${check.name} p=${check.pValue.toPrecision(2)} < alpha: ${check.verdict}`;
+function describeFailure(check: Check, alpha: number): string {
+  const p = check.pValue < 1e-4 ? 'p<1e-4' : `p=${check.pValue.toPrecision(2)}`;
+  return `${check.name} ${p} < ${alpha}: ${check.verdict}`;
 }
 
 function perHour(probability: number, wakeupsPerHour: number): number {
@@ -180,7 +184,7 @@ export function analyzeTail(data: TailData, options: AnalysisOptions = {}): Tail
   if (typeof independence === 'string') commonProblems.push(independence);
   else {
     checks.push(...independence);
-    commonProblems.push(...independence.filter((check) => !check.passed).map(describeFailure));
+    commonProblems.push(...independence.filter((check) => !check.passed).map((check) => describeFailure(check, alpha)));
   }
 
   const selectedPot = potTail(data);
@@ -193,13 +197,15 @@ export function analyzeTail(data: TailData, options: AnalysisOptions = {}): Tail
   if (typeof pot !== 'string') {
     const check = fitCheck(andersonDarlingTest(pot.excesses, GPD_MODEL, pot.fit), 'pot-excesses', alpha, 'generalized Pareto');
     checks.push(check);
-    if (!check.passed) methods[0]!.problems.push(describeFailure(check));
-    if (data.exceedances?.incomplete) methods[0]!.problems.push(`exceedances may be missing: ${data.exceedances.incomplete}`);
+    if (!check.passed) methods[0]!.problems.push(describeFailure(check, alpha));
+    if (typeof data.exceedances !== 'string' && data.exceedances.incomplete) methods[0]!.problems.push(`exceedances may be missing: ${data.exceedances.incomplete}`);
   }
   if (typeof bm !== 'string') {
     const check = fitCheck(andersonDarlingTest(bm.maxima, GEV_MODEL, bm.fit), 'bm-maxima', alpha, 'GEV');
     checks.push(check);
-    if (!check.passed) methods[1]!.problems.push(describeFailure(check));
+    if (!check.passed) methods[1]!.problems.push(describeFailure(check, alpha));
+    const lost = typeof data.blockMaxima === 'string' ? 0 : data.blockMaxima.lost;
+    if (lost > 0) methods[1]!.problems.push(`${lost} block maxima were lost (the loop's block ring was full)`);
   }
 
   const bounds: Bound[] = [];
@@ -237,6 +243,10 @@ export function analyzeTail(data: TailData, options: AnalysisOptions = {}): Tail
     checks,
     bounds,
     convergence: convergence(data, probabilities, confidence, bounds, options.targetWidthNs ?? null),
+    curve:
+      typeof selectedPot === 'string'
+        ? null
+        : exceedanceCurve(selectedPot.tail, (data.exceedances as Exclude<TailData['exceedances'], string>).latenciesNs, data.count, Math.min(...probabilities), confidence),
   };
 }
 
