@@ -137,3 +137,25 @@ describe('rtlat analyze refuses bad input in one line, with exit code 2', () => 
     expect(outcome.stderr).toMatch(/^rtlat analyze: cannot read ".*nothing\.json" \(ENOENT\)\n$/);
   });
 });
+
+describe("the report's exceedance plot", () => {
+  it('shows the tail of a run that kept its extremes, with the bounds and their verdicts, and says when it is not trustworthy', () => {
+    const report = path.join(dir, 'report.html');
+    expect(rtlat(['report', driftFile, '-o', report]).status).toBe(0);
+    const html = readFileSync(report, 'utf8');
+    expect(html).toContain('class="plot exceedance-plot"');
+    expect(html).toContain('Latency bounds (extreme-value analysis, all threads)');
+    expect(html).toContain('fitted GPD tail (NOT TRUSTWORTHY)');
+    expect(html.match(/<td class="label">NOT TRUSTWORTHY: /g)).toHaveLength(6);
+  }, 120_000);
+
+  it('has none for a run without them', () => {
+    const old = simulatedRun({ count: 10_000 });
+    delete old.threads[0]!.extremes;
+    const file = path.join(dir, 'old-report.json');
+    writeFileSync(file, JSON.stringify(old));
+    const report = path.join(dir, 'old-report.html');
+    expect(rtlat(['report', file, '-o', report]).status).toBe(0);
+    expect(readFileSync(report, 'utf8')).not.toContain('exceedance-plot');
+  });
+});
