@@ -28,14 +28,14 @@ describe('the largest latencies a recorder keeps', () => {
     expect(keptAbove.map((e) => [e.cycle, e.latencyNs])).toEqual(above.map(({ latency, cycle }) => [cycle, latency]));
     expect(exceedances.every((e) => e.dueNs === (e.cycle + 1) * 1_000)).toBe(true);
     expect(exceedances.map((e) => e.cycle)).toEqual([...exceedances.map((e) => e.cycle)].sort((a, b) => a - b));
-    recorder.finish(1e9);
+    recorder.finish();
   });
 
   it('keeps everything while fewer wake-ups than it holds were measured', () => {
     const recorder = new ThreadRecorder({ thread: 0, cpu: 0, periodNs: 1_000 });
     recorder.record(new Float64Array([5, 1_000, 0, 3, 2_000, 1]), 2);
     expect(recorder.extremes(0)).toEqual({ blockSize: 0, blockMaximaNs: [], blocksLost: 0, thresholdNs: 3, exceedances: [{ cycle: 0, latencyNs: 5, dueNs: 1_000 }, { cycle: 1, latencyNs: 3, dueNs: 2_000 }] });
-    recorder.finish(1e9);
+    recorder.finish();
   });
 });
 
