@@ -1,6 +1,7 @@
 // The generalized extreme value distribution of block maxima, its maximum-likelihood fit and the
 // profile-likelihood interval of a return level (Coles 2001, ch. 3). The shape xi follows Coles and
 // R's evd: xi > 0 is the heavy (Frechet) tail, xi = 0 the Gumbel. scipy's genextreme calls -xi "c".
+import { meanAndVariance } from './moments.js';
 import { nelderMead } from './optimise.js';
 import type { Uniform } from './random.js';
 
@@ -69,12 +70,7 @@ export function gevRandom(count: number, parameters: GevParameters, uniform: Uni
 
 /** Gumbel moments as the start of the search, with a small positive shape (maxima of latencies lean heavy). */
 function momentStart(maxima: ArrayLike<number>): GevParameters {
-  let mean = 0;
-  for (let i = 0; i < maxima.length; i++) mean += maxima[i]!;
-  mean /= maxima.length;
-  let variance = 0;
-  for (let i = 0; i < maxima.length; i++) variance += (maxima[i]! - mean) ** 2;
-  variance /= Math.max(1, maxima.length - 1);
+  const { mean, variance } = meanAndVariance(maxima);
   const scale = Math.max((Math.sqrt(6 * variance) / Math.PI), Math.abs(mean) * 1e-6, Number.MIN_VALUE);
   return { location: mean - EULER_GAMMA * scale, scale, shape: 0.1 };
 }

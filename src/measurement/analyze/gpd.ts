@@ -2,6 +2,7 @@
 // the profile-likelihood interval of a quantile (Coles 2001, ch. 4). The shape xi follows Coles,
 // R's evd and scipy's genpareto alike: xi > 0 is a heavy tail, xi = 0 the exponential, xi < 0 a tail
 // with an end point at -sigma/xi.
+import { meanAndVariance } from './moments.js';
 import { maximise1d, nelderMead } from './optimise.js';
 import type { Uniform } from './random.js';
 
@@ -62,12 +63,7 @@ export function gpdRandom(count: number, parameters: GpdParameters, uniform: Uni
 
 /** Method-of-moments start for the likelihood search (Hosking and Wallis 1987), kept in a sane range. */
 function momentStart(excesses: ArrayLike<number>): GpdParameters {
-  let mean = 0;
-  for (let i = 0; i < excesses.length; i++) mean += excesses[i]!;
-  mean /= excesses.length;
-  let variance = 0;
-  for (let i = 0; i < excesses.length; i++) variance += (excesses[i]! - mean) ** 2;
-  variance /= Math.max(1, excesses.length - 1);
+  const { mean, variance } = meanAndVariance(excesses);
   const ratio = variance > 0 ? (mean * mean) / variance : 1;
   const shape = Math.min(0.4, Math.max(-0.4, 0.5 * (1 - ratio)));
   return { scale: Math.max(0.5 * mean * (ratio + 1), Number.MIN_VALUE), shape };

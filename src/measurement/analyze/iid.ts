@@ -3,6 +3,7 @@
 // lag), the Wald-Wolfowitz runs test above and below the median (a trend or a level shift gives too few
 // runs) and KPSS for level stationarity (a drift of the level).
 import jstat from 'jstat';
+import { mean } from './moments.js';
 
 export interface TestResult {
   name: string;
@@ -10,12 +11,6 @@ export interface TestResult {
   pValue: number;
   /** Details that make the statistic reproducible (lags, counts). */
   details: Record<string, number>;
-}
-
-function mean(values: ArrayLike<number>): number {
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += values[i]!;
-  return sum / values.length;
 }
 
 /** Sample autocorrelations at lags 1..maxLag (the usual biased estimator). */
