@@ -165,7 +165,8 @@ function tailSection(run: RunFile, label: string, index: number): string {
   ].join('\n');
 }
 
-function runSection(entry: LabeledRun, index: number, color: string): string {
+/** `withTail`: add the extreme-value section; a sweep's report leaves it out, its runs are short and many. */
+function runSection(entry: LabeledRun, index: number, color: string, withTail: boolean): string {
   const { run, label, file } = entry;
   const fingerprint = fingerprintOf(run.environment);
   const withHistogram = run.threads.filter((thread) => thread.histogram !== null && thread.count > 0);
@@ -182,7 +183,7 @@ function runSection(entry: LabeledRun, index: number, color: string): string {
     '<h3>Per thread (us)</h3>',
     threadTable(run),
     plot,
-    tailSection(run, label, index),
+    withTail ? tailSection(run, label, index) : '',
     duringTable(run),
     fingerprint ? `<details><summary>The whole environment fingerprint</summary><pre>${escape(formatFingerprint(fingerprint))}</pre></details>` : '',
     '</section>',
@@ -259,7 +260,7 @@ export function renderReport(runs: readonly LabeledRun[], options: ReportOptions
     '<h2>Latency by percentile</h2>',
     `<figure>${spectrum}<figcaption>Each run's latency at each percentile of its wake-ups (all threads), HdrHistogram style: the x axis counts nines, so the tail gets the room. Dashed where fewer than 10 samples lie beyond the percentile.</figcaption></figure>`,
     '</section>',
-    ...runs.map((entry, index) => runSection(entry, index, colors[index]!)),
+    ...runs.map((entry, index) => runSection(entry, index, colors[index]!, !options.sweep)),
     `<footer>Made by rtlat ${escape(options.rtlatVersion)} from ${escape(runs.map((run) => shortName(run.file)).join(', '))}. Latency is how late each thread woke after the time it asked for.</footer>`,
     '</body>',
     '</html>',
