@@ -139,7 +139,7 @@ function formatSchedulability(result: NonNullable<RunAnalysis['schedulability']>
       formatDuration(task.periodNs),
       formatDuration(task.deadlineNs),
       task.priority === null ? '-' : `${task.priority}`,
-      task.responseTimeNs === null ? (result.scheduler === 'edf' ? '(demand test)' : 'unbounded') : us(task.responseTimeNs),
+      task.responseTimeNs === null ? 'unbounded' : us(task.responseTimeNs),
       task.slackNs === null ? '-' : us(task.slackNs),
       task.schedulable ? 'schedulable' : 'DEADLINE MISS',
     ]);

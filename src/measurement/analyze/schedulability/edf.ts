@@ -3,7 +3,8 @@
 // and the set is schedulable iff the demand bound
 //   dbf(t) = sum over tasks of max(0, floor((t + J - D_i) / T_i) + 1) C_i
 // never exceeds the supply sbf(t), checked at every effective deadline up to a bound L beyond which
-// the linear bounds of both settle it.
+// the linear bounds of both settle it. And each task's worst-case response time by Spuri's analysis
+// ("Analysis of deadline scheduled real-time systems", INRIA RR-2772, 1996), with jitter.
 import type { Supply } from './supply.js';
 import type { Task } from './taskset.js';
 
@@ -75,4 +76,64 @@ export function edfDemandTest(tasks: readonly Task[], jitterNs: number, supply: 
       if (next[i] === t) next[i] = t + task.periodNs;
     });
   }
+}
+
+/** Release offsets examined per task at most by the response-time analysis; beyond, it gives up. */
+const MAX_OFFSETS = 200_000;
+
+/** The least fixed point of t = windowFor(demand(t)) from `start`, or null past `limit`. */
+function fixedPoint(demand: (t: number) => number, supply: Supply, start: number, limit: number): number | null {
+  let t = start;
+  for (;;) {
+    const next = supply.windowFor(demand(t));
+    if (next === t) return t;
+    if (!(next <= limit)) return null;
+    t = next;
+  }
+}
+
+/**
+ * Worst-case response times under EDF, from each task's nominal release, with every release up to J
+ * late (Spuri 1996). The other tasks are released together, J late, at the start of a busy period;
+ * the analysed job of task i is released at offset a in it, and the jobs that precede it are those
+ * whose deadlines are no later than its own:
+ *   L_i(a) = sbf^-1( (1 + floor(a / T_i)) C_i + sum over j != i of min(ceil((t + J) / T_j), 1 + floor((a + D_i - D_j) / T_j)) C_j )
+ *   R_i = max over a of max(sbf^-1(C_i), L_i(a) - a) + J,
+ * a ranging over the offsets where a term changes (k T_j + D_j - D_i) within the longest busy period.
+ * null for every task when the busy period is unbounded, and for a task with too many offsets to examine.
+ */
+export function edfResponseTimes(tasks: readonly Task[], jitterNs: number, supply: Supply): (number | null)[] {
+  const utilisation = tasks.reduce((sum, task) => sum + task.wcetNs / task.periodNs, 0);
+  const limit = 1_000 * Math.max(...tasks.map((task) => task.periodNs + task.deadlineNs)) + supply.windowFor(tasks.reduce((sum, task) => sum + task.wcetNs, 0));
+  const busyPeriod =
+    utilisation > supply.bandwidth * (1 + 1e-12)
+      ? null
+      : fixedPoint((t) => tasks.reduce((sum, task) => sum + Math.ceil((t + jitterNs) / task.periodNs) * task.wcetNs, 0), supply, supply.windowFor(tasks.reduce((sum, task) => sum + task.wcetNs, 0)), limit);
+  if (busyPeriod === null) return tasks.map(() => null);
+  return tasks.map((task) => {
+    const offsets = new Set<number>([0]);
+    for (const other of tasks) {
+      const first = Math.max(0, Math.ceil((task.deadlineNs - other.deadlineNs) / other.periodNs));
+      for (let k = first; k * other.periodNs + other.deadlineNs - task.deadlineNs < busyPeriod; k++) {
+        offsets.add(k * other.periodNs + other.deadlineNs - task.deadlineNs);
+        if (offsets.size > MAX_OFFSETS) return null;
+      }
+    }
+    let worst = supply.windowFor(task.wcetNs);
+    for (const a of offsets) {
+      const own = (1 + Math.floor(a / task.periodNs)) * task.wcetNs;
+      const demand = (t: number) => {
+        let total = own;
+        for (const other of tasks) {
+          if (other === task || a + task.deadlineNs < other.deadlineNs) continue;
+          total += Math.min(Math.ceil((t + jitterNs) / other.periodNs), 1 + Math.floor((a + task.deadlineNs - other.deadlineNs) / other.periodNs)) * other.wcetNs;
+        }
+        return total;
+      };
+      const completion = fixedPoint(demand, supply, supply.windowFor(own), limit);
+      if (completion === null) return null;
+      worst = Math.max(worst, completion - a);
+    }
+    return worst + jitterNs;
+  });
 }

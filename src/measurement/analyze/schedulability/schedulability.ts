@@ -1,7 +1,7 @@
 // Is the task set schedulable when every release can be `latencyNs` late? Each task's response time
 // and slack (fixed priority), the set's verdict, the largest latency it tolerates (J*, by bisection)
 // and, on a vCPU, the smallest budget that keeps it schedulable at the vCPU's period.
-import { edfDemandTest } from './edf.js';
+import { edfDemandTest, edfResponseTimes } from './edf.js';
 import { fixedPriorityResponseTime } from './fixed-priority.js';
 import { DEDICATED_CPU, periodicResourceSupply, type Supply } from './supply.js';
 import type { PeriodicResource, TaskSet } from './taskset.js';
@@ -12,7 +12,7 @@ export interface TaskVerdict {
   periodNs: number;
   deadlineNs: number;
   priority: number | null;
-  /** Worst-case response time from the nominal release; null under EDF (the demand test decides the set) or when unbounded. */
+  /** Worst-case response time from the nominal release; null when unbounded (or, under EDF, too costly to compute). */
   responseTimeNs: number | null;
   /** deadline - response time; null with it. */
   slackNs: number | null;
@@ -42,9 +42,15 @@ export interface SchedulabilityResult {
 function verdicts(taskSet: TaskSet, latencyNs: number, supply: Supply): { tasks: TaskVerdict[]; schedulable: boolean; demandFailsAtNs: number | null; undecided: boolean } {
   const describe = (task: TaskSet['tasks'][number]) => ({ name: task.name, wcetNs: task.wcetNs, periodNs: task.periodNs, deadlineNs: task.deadlineNs, priority: task.priority });
   if (taskSet.scheduler === 'edf') {
+    // The demand test decides the set; the response times say how close each task comes.
     const demand = edfDemandTest(taskSet.tasks, latencyNs, supply);
+    const responseTimes = edfResponseTimes(taskSet.tasks, latencyNs, supply);
     return {
-      tasks: taskSet.tasks.map((task) => ({ ...describe(task), responseTimeNs: null, slackNs: null, schedulable: demand.schedulable })),
+      tasks: taskSet.tasks.map((task, i) => {
+        const responseTimeNs = responseTimes[i]!;
+        const slackNs = responseTimeNs === null ? null : task.deadlineNs - responseTimeNs;
+        return { ...describe(task), responseTimeNs, slackNs, schedulable: slackNs === null ? demand.schedulable : slackNs >= 0 };
+      }),
       schedulable: demand.schedulable,
       demandFailsAtNs: demand.failsAtNs,
       undecided: demand.undecided,
@@ -62,7 +68,9 @@ function verdicts(taskSet: TaskSet, latencyNs: number, supply: Supply): { tasks:
   return { tasks, schedulable: tasks.every((task) => task.schedulable), demandFailsAtNs: null, undecided: false };
 }
 
+/** The verdict alone, for the searches: under EDF the demand test, without the response times. */
 function isSchedulable(taskSet: TaskSet, latencyNs: number, supply: Supply): boolean {
+  if (taskSet.scheduler === 'edf') return edfDemandTest(taskSet.tasks, latencyNs, supply).schedulable;
   return verdicts(taskSet, latencyNs, supply).schedulable;
 }
 
