@@ -43,6 +43,15 @@ describe('generalized Pareto', () => {
       expect(level.upper).toBeGreaterThan(level.value);
     });
   }
+
+  it('profiles a very heavy tail (xi 2.5, beyond the usual search range) with the estimate inside its interval', () => {
+    const excesses = gpdRandom(300, { scale: 1_000, shape: 2.5 }, seededUniform(8));
+    const fit = fitGpd(excesses);
+    expect(fit.shape).toBeGreaterThan(2);
+    const level = new PotTail(0, excesses, 100 * excesses.length).level(1e-9, CONFIDENCE)!;
+    expect(level.lower).toBeLessThan(level.value);
+    expect(level.upper === null || level.upper > level.value).toBe(true);
+  });
 });
 
 describe('generalized extreme value', () => {

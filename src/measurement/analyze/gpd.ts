@@ -81,11 +81,15 @@ export function fitGpd(excesses: ArrayLike<number>, start: GpdParameters = momen
 
 /**
  * The profile log-likelihood of the excess `level` exceeded with probability `q` among excesses:
- * for each xi, sigma is what puts that quantile at `level`; the best xi is searched on [-1, 2].
+ * for each xi, sigma is what puts that quantile at `level`; the best xi is searched on [-1, 2], widened
+ * to take in the fit's own shape (`fittedShape`) with room on both sides, so that the profile at the
+ * estimate is the maximum itself.
  */
-export function gpdProfileLogLikelihood(excesses: ArrayLike<number>, q: number, level: number): number {
+export function gpdProfileLogLikelihood(excesses: ArrayLike<number>, q: number, level: number, fittedShape: number): number {
   if (!(level > 0)) return -Infinity;
   const logQ = Math.log(q);
   const scaleFor = (shape: number) => (Math.abs(shape) < SHAPE_ZERO ? -level / logQ : (level * shape) / Math.expm1(-shape * logQ));
-  return maximise1d((shape) => gpdLogLikelihood(excesses, { scale: scaleFor(shape), shape }), -1, 2).value;
+  const low = Math.min(-1, fittedShape - 1);
+  const high = Math.max(2, fittedShape + 1);
+  return maximise1d((shape) => gpdLogLikelihood(excesses, { scale: scaleFor(shape), shape }), low, high).value;
 }

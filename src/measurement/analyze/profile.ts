@@ -25,6 +25,8 @@ export function profileInterval(
 ): Interval {
   const cutoff = maximum - jstat.chisquare.inv(confidence, 1) / 2;
   const inside = (value: number) => profile(value) >= cutoff;
+  // The profile peaks at the estimate; where a search missed that, no interval can be read off it.
+  if (!inside(estimate)) throw new Error(`the profile likelihood at the estimate ${estimate} is below the cut-off: the profile search is broken`);
   const span = Math.max(estimate - floor, Math.abs(estimate) * 1e-9, Number.MIN_VALUE);
   const resolution = span * 1e-6;
   const lower = inside(floor) ? floor : bisect(inside, floor, estimate, resolution);

@@ -35,7 +35,7 @@ export class PotTail {
     const q = p / this.exceedanceRate;
     if (!(q < 1)) return null;
     const value = gpdQuantileOfSurvival(q, this.fit);
-    const interval = profileInterval((y) => gpdProfileLogLikelihood(this.excesses, q, y), value, this.fit.logLikelihood, 0, confidence);
+    const interval = profileInterval((y) => gpdProfileLogLikelihood(this.excesses, q, y, this.fit.shape), value, this.fit.logLikelihood, 0, confidence);
     return { value: this.threshold + value, lower: this.threshold + interval.lower, upper: interval.upper === null ? null : this.threshold + interval.upper };
   }
 }
