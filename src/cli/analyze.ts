@@ -2,16 +2,17 @@
 // --taskset the schedulability of a task set with the chosen bound as release jitter.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { writeFileAtomic } from '../atomic-file.js';
 import { OptionError } from '../errors.js';
 import { analysisDocument, analyzeRun, type LatencyChoice } from '../measurement/analyze/analyze.js';
 import { DEFAULT_PROBABILITIES } from '../measurement/analyze/pwcet.js';
 import { parseTaskSet, type TaskSet } from '../measurement/analyze/schedulability/taskset.js';
 import { formatAnalysis } from '../outputs/analyze.js';
+import { writeFileAtomic } from '../outputs/atomic-file.js';
+import { checkOutputPath } from '../outputs/output-path.js';
 import { NS_PER_S, parseDurationNs, type DurationRule } from '../units.js';
 import { reportError, UsageError } from './errors.js';
-import { checkOutputPath } from './output-path.js';
 import { collect, readRunFiles } from './run-files.js';
+import { writeStdout } from './stdout.js';
 
 interface AnalyzeFlags {
   probability?: string[];
@@ -60,7 +61,7 @@ export function analyzeCommand(): Command {
     .option('--json <file>', 'write the whole analysis as JSON (docs/analyze.md)')
     .option('--taskset <file>', 'check this task set (JSON, docs/taskset.schema.json) with the latency bound as release jitter')
     .option('--latency <choice>', `with --taskset: the release latency, max, pwcet:PROBABILITY or a duration (default ${DEFAULT_LATENCY})`)
-    .action((files: string[], flags: AnalyzeFlags) => {
+    .action(async (files: string[], flags: AnalyzeFlags) => {
       try {
         const probabilities = [...new Set((flags.probability ?? []).flatMap((value) => value.split(',')).map((value) => parseProbability('probability', value)))];
         const targetWidthNs = flags.targetWidth === undefined ? null : parseDurationNs('target-width', flags.targetWidth, { ...LATENCY_RULE, allowZero: false });
@@ -84,7 +85,7 @@ export function analyzeCommand(): Command {
         });
         const document = analysisDocument(runs, options);
         if (jsonPath) writeFileAtomic(jsonPath, `${JSON.stringify(document, null, 2)}\n`);
-        process.stdout.write(formatAnalysis(document));
+        await writeStdout(formatAnalysis(document));
       } catch (error) {
         process.exitCode = reportError('analyze', error);
       }
