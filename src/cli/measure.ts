@@ -84,7 +84,7 @@ export function measureCommand(): Command {
     .addOption(new Option('--format <format>', 'summary on stdout').choices(['table', 'cyclictest']).default('table'))
     .option('--histogram <maxus>', 'print cyclictest\'s -h histogram up to this many us')
     .option('--json <file>', 'write the run as JSON (docs/run-schema.md)')
-    .option('--hdr-log <file>', 'write an HdrHistogram interval log (one tag per CPU)')
+    .option('--hdr-log <file>', 'write an HdrHistogram interval log (one tag per CPU, and untagged all CPUs together)')
     .option('--hdr-interval <time>', 'interval of the HdrHistogram log', '1s')
     .option('--report <file>', 'write an HTML report of the run (as rtlat report)')
     .option('--spike <us>', 'list every sample above this many us (stderr and JSON)')
@@ -198,7 +198,10 @@ async function measure(flags: MeasureFlags): Promise<number> {
     const countersBefore = readCpuCounters(measuredCpus);
     probe.start();
     // Before the first drain, so before the first interval can arrive.
-    if (outputs.hdrLogPath) hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: probe.startedAt, comment: commandLine() });
+    if (outputs.hdrLogPath) {
+      const intervals = { threads: probe.config.threads.length, lengthNs: probe.config.intervalNs };
+      hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: probe.startedAt, comment: commandLine(), intervals });
+    }
     for (const refusal of probe.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
 
     let signalled = false;

@@ -1,7 +1,7 @@
 // cyclictest's own text outputs, rebuilt from a run file so that scripts written for cyclictest
 // (grep on "Max:", plots of the -h histogram) read rtlat's results unchanged. Each function gives
 // the whole of what cyclictest 2.40 prints in one mode, byte for byte in form
-// (../shared/fixtures/cyclictest/summary-2threads.txt and histogram-h100.txt).
+// (test/fixtures/cyclictest/summary-2threads.txt and histogram-h100.txt).
 //
 // cyclictest counts whole microseconds: each latency is truncated to us before min/max/avg/histogram.
 // (It truncates the nanosecond part of a timespec difference toward zero, so a wake-up whose due time
