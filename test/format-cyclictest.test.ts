@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cyclictestAvgUs, formatCyclictestHistogram, formatCyclictestSummary } from '../src/formats/cyclictest.js';
+import { cyclictestAvgUs, formatCyclictestHistogram, formatCyclictestSummary } from '../src/outputs/cyclictest/text.js';
 import { importCyclictestJson } from '../src/import/cyclictest.js';
 import type { MicrosecondHistogram } from '../src/recorder.js';
 import { fixture, handBuiltRun, handBuiltThread, histogramFixtureRun, summaryFixtureRun } from './helpers/runs.js';

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { writeFileAtomic } from '../atomic-file.js';
 import { OptionError } from '../errors.js';
 import { HdrLogWriter } from '../formats/hdr-log.js';
-import { formatCyclictestHistogram, formatCyclictestSummary } from '../formats/cyclictest.js';
+import { formatCyclictestHistogram, formatCyclictestSummary } from '../outputs/cyclictest/text.js';
 import { labelRuns } from '../compare/environment.js';
 import { formatSummaryTable } from '../formats/table.js';
 import { diffCpuCounters, readCpuCounters, readFingerprint } from '../fingerprint/index.js';
