@@ -13,6 +13,11 @@ export interface ProbeOptions {
   /** Number of threads (default: one per usable CPU). */
   threads?: number;
   /**
+   * false: leave each thread where the scheduler puts it, within this process's CPUs, as cyclictest does
+   * without -a (default true: thread N pinned to the Nth CPU of `cpus`, round-robin).
+   */
+  pin?: boolean;
+  /**
    * Once measuring, pin every other thread of this process (the JS thread, libuv's, V8's) to these CPUs,
    * as cyclictest's --mainaffinity: keeps the drain off the measured CPUs. Process-wide and lasting
    * (threads created later inherit it), so meant for a process that exists to measure, like the CLI.
@@ -21,6 +26,8 @@ export interface ProbeOptions {
   policy?: PolicyName;
   /** Default 99 for fifo/rr, 0 for other/deadline. */
   priority?: number;
+  /** Each further thread one priority lower than the one before (cyclictest --priospread); fifo/rr only. */
+  prioritySpread?: boolean;
   /** SCHED_DEADLINE runtime per period (default 10% of the period, at least 20us). */
   deadlineRuntimeNs?: number;
   clock?: ClockName;
@@ -30,6 +37,7 @@ export interface ProbeOptions {
   aligned?: boolean;
   /** Wake-ups per thread; omit for no limit. */
   loops?: number;
+  /** How long to measure; with `loops` too, whichever ends first. */
   durationNs?: number;
   lockMemory?: boolean;
   dmaLatency?: boolean;
@@ -55,8 +63,10 @@ export interface ProbeOptions {
 
 export interface ThreadPlan {
   thread: number;
-  /** The CPU the thread is pinned to; null for SCHED_DEADLINE, which the kernel will not pin. */
+  /** The CPU the thread is pinned to; null for SCHED_DEADLINE, which the kernel will not pin, or when not pinning. */
   cpu: number | null;
+  /** Its real-time priority: the run's, or lower with prioritySpread. */
+  priority: number;
   periodNs: number;
   ringCapacity: number;
 }
@@ -137,9 +147,6 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   }
   if (!realTime && priority !== 0) throw new OptionError('priority', priority, `0 for policy ${policy} (it has no priority)`);
 
-  if (options.loops !== undefined && options.durationNs !== undefined) {
-    throw new OptionError('loops', options.loops, 'either --loops or --duration, not both');
-  }
   positiveInteger('loops', options.loops, Number.MAX_SAFE_INTEGER);
   durationWithin('duration', options.durationNs, NS_PER_MS, 365 * 86_400 * NS_PER_S);
   const distanceNs = options.distanceNs ?? 0;
@@ -158,6 +165,12 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   checkCpus('cpus', cpus, online, allowed);
   if (options.mainCpus !== undefined) checkCpus('main-cpus', options.mainCpus, online, allowed);
   const threadCount = options.threads ?? cpus.length;
+  const spread = options.prioritySpread ?? false;
+  if (spread && !realTime) throw new OptionError('priority-spread', policy, 'policy fifo or rr (the others have no priority)');
+  if (spread && priority - (threadCount - 1) < 1) {
+    throw new OptionError('priority-spread', `${threadCount} threads from priority ${priority}`, `a priority of at least ${threadCount}, so that the last thread has 1`);
+  }
+  const pinned = policy !== 'deadline' && (options.pin ?? true);
 
   let deadlineRuntimeNs = 0;
   if (policy === 'deadline') {
@@ -175,7 +188,8 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     durationWithin('distance', threadPeriodNs, PERIOD_MIN_NS, PERIOD_MAX_NS);
     threads.push({
       thread,
-      cpu: policy === 'deadline' ? null : cpus[thread % cpus.length]!,
+      cpu: pinned ? cpus[thread % cpus.length]! : null,
+      priority: spread ? priority - thread : priority,
       periodNs: threadPeriodNs,
       ringCapacity: ringCapacity ?? ringCapacityFor(threadPeriodNs),
     });

@@ -78,6 +78,11 @@ export interface TakenInterval {
 export interface ProbeHooks {
   onSpike?: (spike: Spike) => void;
   onInterval?: (interval: CompletedInterval) => void;
+  /**
+   * Every sample, as drained: `count` (latencyNs, dueNs, cycle) triples of thread `thread` in `samples`,
+   * which is reused after the call returns (cyclictest -v prints them all).
+   */
+  onSamples?: (thread: number, samples: Float64Array, count: number) => void;
 }
 
 const DRAIN_CHUNK = 1 << 16;
@@ -149,7 +154,7 @@ export class Probe {
       threads: config.threads.map((plan) => ({
         cpu: plan.cpu ?? -1,
         policy: config.policy,
-        priority: config.priority,
+        priority: plan.priority,
         periodNs: plan.periodNs,
         runtimeNs: config.deadlineRuntimeNs,
         deadlineNs: plan.periodNs,
@@ -268,6 +273,7 @@ export class Probe {
       do {
         moved = native.drain(index, this.drainBuffer);
         recorder.record(this.drainBuffer, moved);
+        if (moved > 0) this.hooks.onSamples?.(index, this.drainBuffer, moved);
       } while (moved === DRAIN_CHUNK);
     });
   }
