@@ -4,15 +4,16 @@ import { writeFileAtomic } from '../atomic-file.js';
 import { OptionError } from '../errors.js';
 import { HdrLogWriter } from '../formats/hdr-log.js';
 import { formatCyclictestHistogram, formatCyclictestSummary } from '../outputs/cyclictest/text.js';
+import { parseCyclictestVersion, type CyclictestVersion } from '../outputs/cyclictest/version.js';
 import { labelRuns } from '../compare/environment.js';
 import { formatSummaryTable } from '../formats/table.js';
-import { diffCpuCounters, readCpuCounters, readFingerprint } from '../fingerprint/index.js';
-import { formatLoadWork, loadCpusFor, parseLoadSpec, startLoad, type LoadHandle, type LoadSpec } from '../load/index.js';
+import { formatLoadWork, parseLoadSpec, type LoadSpec } from '../load/index.js';
+import { measureRun } from '../measurement/measure.js';
 import type { ProbeOptions } from '../options.js';
-import { Probe } from '../probe.js';
+import type { Probe } from '../probe.js';
 import type { Spike } from '../recorder.js';
 import { renderReport } from '../report/report.js';
-import { runFileFromProbe, type RunFile } from '../run.js';
+import type { RunFile } from '../run.js';
 import { DURATION_RULE, formatCpuList, NS_PER_MS, NS_PER_S, NS_PER_US, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { EXIT, reportError, UsageError } from './errors.js';
@@ -52,15 +53,14 @@ interface MeasureFlags {
 
 interface Outputs {
   format: 'table' | 'cyclictest';
+  /** The dialect of the cyclictest formats: RTLAT_CYCLICTEST_VERSION, else the newest. */
+  cyclictestVersion: CyclictestVersion;
   histogram: boolean;
   jsonPath: string | null;
   hdrLogPath: string | null;
   reportPath: string | null;
   quiet: boolean;
 }
-
-/** Spikes listed in the run file at most; beyond, they are counted. */
-const SPIKES_KEPT = 100_000;
 
 export function measureCommand(): Command {
   return new Command('measure')
@@ -147,6 +147,7 @@ export function parseMeasureFlags(flags: MeasureFlags): {
   const hdrIntervalNs = parseDurationNs('hdr-interval', flags.hdrInterval, { units: ['ms', 's', 'm'], bareUnit: 's', minNs: 10 * NS_PER_MS, maxNs: 3_600 * NS_PER_S });
   const outputs: Outputs = {
     format: flags.format as Outputs['format'],
+    cyclictestVersion: cyclictestVersionFromEnvironment(),
     histogram: flags.histogram !== undefined,
     jsonPath: flags.json === undefined ? null : checkOutputPath('json', flags.json),
     hdrLogPath: flags.hdrLog === undefined ? null : checkOutputPath('hdr-log', flags.hdrLog),
@@ -155,6 +156,14 @@ export function parseMeasureFlags(flags: MeasureFlags): {
   };
   if (outputs.hdrLogPath) probe.intervalNs = hdrIntervalNs;
   return { probe, outputs, load };
+}
+
+function cyclictestVersionFromEnvironment(): CyclictestVersion {
+  try {
+    return parseCyclictestVersion(process.env.RTLAT_CYCLICTEST_VERSION);
+  } catch (error) {
+    throw new UsageError(`RTLAT_CYCLICTEST_VERSION: ${(error as Error).message}`);
+  }
 }
 
 function describeSpike(spike: Spike): string {
@@ -166,52 +175,27 @@ function describeSpike(spike: Spike): string {
 
 async function measure(flags: MeasureFlags): Promise<number> {
   let hdrLog: HdrLogWriter | null = null;
-  let load: LoadHandle | null = null;
   try {
-    const { probe: options, outputs, load: loadRequest } = parseMeasureFlags(flags);
-    const spikes: Spike[] = [];
-    let spikesOmitted = 0;
-    const probe = new Probe(options, {
-      onSpike: (spike) => {
-        process.stderr.write(`${describeSpike(spike)}\n`);
-        if (spikes.length < SPIKES_KEPT) spikes.push(spike);
-        else spikesOmitted++;
+    const { probe: options, outputs, load } = parseMeasureFlags(flags);
+    let probe: Probe | null = null;
+    let status: StatusLine | null = null;
+    const stop = new AbortController();
+    const stopListening = onStopSignals(() => stop.abort());
+    const run = await measureRun(
+      { probe: options, load, commandLine: commandLine(), signal: stop.signal },
+      {
+        onSpike: (spike) => process.stderr.write(`${describeSpike(spike)}\n`),
+        onInterval: (interval) => hdrLog?.write(interval, probe!.config.threads[interval.thread]!.cpu),
+        onStart: (started) => {
+          probe = started;
+          // Before the first drain, so before the first interval can arrive.
+          if (outputs.hdrLogPath) hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: started.startedAt, comment: commandLine() });
+          for (const refusal of started.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
+          status = outputs.quiet || !process.stdout.isTTY ? null : new StatusLine(started, process.stdout);
+        },
+        onStop: () => (status as StatusLine | null)?.clear(),
       },
-      onInterval: (interval) => hdrLog?.write(interval, probe.config.threads[interval.thread]!.cpu),
-    });
-    const environment = readFingerprint();
-    const measuredCpus = [...new Set(probe.config.threads.flatMap((plan) => (plan.cpu === null ? [] : [plan.cpu])))];
-    // Running before the first wake-up, so the whole measurement is under load.
-    if (loadRequest) load = await startLoad(loadRequest.spec, { cpus: loadRequest.cpus ?? loadCpusFor(probe.config) });
-    const countersBefore = readCpuCounters(measuredCpus);
-    probe.start();
-    // Before the first drain, so before the first interval can arrive.
-    if (outputs.hdrLogPath) hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: probe.startedAt, comment: commandLine() });
-    for (const refusal of probe.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
-
-    let signalled = false;
-    const stopListening = onStopSignals(() => {
-      signalled = true;
-      void probe.stop();
-    });
-    const status = outputs.quiet || !process.stdout.isTTY ? null : new StatusLine(probe, process.stdout);
-    await probe.finished;
-    const result = await probe.stop();
-    const during = diffCpuCounters(countersBefore, readCpuCounters(measuredCpus));
-    const runLoad = load ? await load.stop() : null;
-    status?.clear();
-    stopListening();
-
-    const run = runFileFromProbe(result, {
-      rtlatVersion: RTLAT_VERSION,
-      commandLine: commandLine(),
-      environment,
-      during,
-      stoppedBy: signalled ? 'signal' : undefined,
-      spikes,
-      spikesOmitted,
-      load: runLoad,
-    });
+    ).finally(stopListening);
     writeOutputs(run, outputs, hdrLog);
     hdrLog = null;
     if (run.breaktrace) {
@@ -224,18 +208,15 @@ async function measure(flags: MeasureFlags): Promise<number> {
     }
     return EXIT.ok;
   } catch (error) {
-    hdrLog?.abandon();
+    (hdrLog as HdrLogWriter | null)?.abandon();
     return reportError('measure', error);
-  } finally {
-    // On the error paths (stop() is idempotent): the load never outlives the measurement.
-    await load?.stop().catch(() => {});
   }
 }
 
 function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | null): void {
   const stdout: string[] = [];
   // Like cyclictest -q -h, the histogram replaces the T: lines; rtlat's table still follows it.
-  if (outputs.histogram) stdout.push(formatCyclictestHistogram(run));
+  if (outputs.histogram) stdout.push(formatCyclictestHistogram(run, { version: outputs.cyclictestVersion }));
   else if (outputs.format === 'cyclictest') stdout.push(formatCyclictestSummary(run));
   if (outputs.format === 'table') stdout.push(formatSummaryTable(run));
   if (outputs.format === 'table' && run.load) stdout.push(`load ${run.load.spec} on CPUs ${formatCpuList(run.load.cpus)}: ${formatLoadWork(run.load)}\n`);
