@@ -204,7 +204,7 @@ describe('rtlat compare', () => {
     const missing = rtlat(['compare', baseFile!, path.join(dir, 'absent.json')]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/^rtlat compare: cannot read ".*absent\.json" \(ENOENT\)\n$/);
-    const cyclictest = rtlat(['compare', baseFile!, path.resolve(import.meta.dirname, '../../shared/fixtures/cyclictest/run.json')]);
+    const cyclictest = rtlat(['compare', baseFile!, path.resolve(import.meta.dirname, 'fixtures/cyclictest/run.json')]);
     expect(cyclictest.status).toBe(2);
     expect(cyclictest.stderr).toMatch(/run\.json: not a run file .*'rtlat import cyclictest' first\)\n$/);
   });
