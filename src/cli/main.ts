@@ -1,8 +1,10 @@
 // `rtlat`: one file per command, each exporting its Command; errors go through cli/errors.ts.
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { RTLAT_VERSION } from '../version.js';
 import { reportError } from './errors.js';
 import { compareCommand } from './compare.js';
+import { cyclictestMain } from './cyclictest.js';
 import { guestCommand } from './guest.js';
 import { importCommand } from './import.js';
 import { infoCommand } from './info.js';
@@ -20,22 +22,32 @@ const program = new Command('rtlat')
   .description('Real-time wake-up latency of Linux hosts, containers and guests (cyclictest-compatible).')
   .version(RTLAT_VERSION, '-V, --version')
   .exitOverride()
-  .configureOutput({ writeErr: () => {} });
+  .configureOutput({ writeErr: () => {} })
+  .addHelpText('after', '\nAs a drop-in for cyclictest: rtlat cyclictest [cyclictest\'s options], or rtlat started under the name cyclictest.');
 
 for (const command of commands) {
   program.addCommand(command.exitOverride().configureOutput({ writeErr: () => {} }));
 }
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  const helpOrVersion =
-    error instanceof CommanderError &&
-    ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
-  if (helpOrVersion) {
-    process.exitCode = 0;
-  } else {
-    const command = process.argv.slice(2).find((arg) => program.commands.some((c) => c.name() === arg)) ?? '';
-    process.exitCode = reportError(command, error);
+// As cyclictest: under that name (a symlink, as busybox does), or as `rtlat cyclictest ...`, the rest of
+// the command line is cyclictest's, read by its own getopt_long rather than by commander.
+const invokedAs = path.basename(process.argv[1] ?? '');
+if (invokedAs === 'cyclictest') {
+  process.exitCode = await cyclictestMain('cyclictest', process.argv.slice(2));
+} else if (process.argv[2] === 'cyclictest') {
+  process.exitCode = await cyclictestMain('rtlat cyclictest', process.argv.slice(3));
+} else {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    const helpOrVersion =
+      error instanceof CommanderError &&
+      ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
+    if (helpOrVersion) {
+      process.exitCode = 0;
+    } else {
+      const command = process.argv.slice(2).find((arg) => program.commands.some((c) => c.name() === arg)) ?? '';
+      process.exitCode = reportError(command, error);
+    }
   }
 }

@@ -1,0 +1,323 @@
+// `rtlat cyclictest [cyclictest's options]`, and rtlat started under the name cyclictest: cyclictest's
+// command line (cyclictest/options.ts), run by rtlat's probe, printed as cyclictest prints it (live
+// frames every 10 ms, -q, -v, -h, --json, --spike, -b), with cyclictest's exit codes. rtlat's own files
+// come on top: --rtlat-json (the run file), --rtlat-hdr-log (an HdrHistogram log).
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { writeFileAtomic } from '../atomic-file.js';
+import { OptionError, PrivilegeError } from '../errors.js';
+import { HdrLogWriter } from '../formats/hdr-log.js';
+import { measureRun } from '../measurement/measure.js';
+import { cyclictestHelp } from '../outputs/cyclictest/help.js';
+import { formatCyclictestJson } from '../outputs/cyclictest/json.js';
+import {
+  CYCLICTEST_MIN_UNSET,
+  cursorOver,
+  formatBreakLines,
+  formatCyclictestHistogram,
+  formatLiveHeader,
+  formatSpikes,
+  formatStatusBlock,
+  formatThreadLine,
+  formatVerboseSample,
+  threadLineOf,
+  type SpikeLine,
+  type ThreadLine,
+} from '../outputs/cyclictest/text.js';
+import type { Probe } from '../probe.js';
+import { privilegeMessage } from '../privileges.js';
+import type { RunFile } from '../run.js';
+import { configuredCpuCount, numaAvailable, numaNodeOfCpu, usableCpus } from '../system.js';
+import { NS_PER_US } from '../units.js';
+import { commandLine } from './command-line.js';
+import { CyclictestExit, parseCyclictestArgs, type CyclictestSettings } from './cyclictest/options.js';
+import { planCyclictestRun, type CyclictestPlan } from './cyclictest/plan.js';
+import { VerboseSamples } from '../outputs/cyclictest/verbose.js';
+import { onStopSignals } from './signals.js';
+
+/** cyclictest's main loop sleeps 10 ms between frames (and between checks of -l). */
+const FRAME_MS = 10;
+
+/**
+ * Runs cyclictest's command line; returns the exit code. `program` names rtlat in messages as it was
+ * started ("cyclictest", or "rtlat cyclictest"), as glibc's getopt does with argv[0].
+ */
+export async function cyclictestMain(program: string, argv: readonly string[]): Promise<number> {
+  const startTime = new Date();
+  const say = (line: string) => process.stderr.write(line.startsWith('FATAL:') ? `${line}\n` : `${program}: ${line}\n`);
+  const { online, allowed } = usableCpus();
+  const machine = { configuredCpus: configuredCpuCount(), allowedCpus: allowed, numa: numaAvailable(), nodeOfCpu: numaNodeOfCpu };
+  let plan: CyclictestPlan;
+  try {
+    const parsed = parseCyclictestArgs(argv, machine);
+    if (parsed.kind === 'help') {
+      process.stdout.write(cyclictestHelp(parsed.version));
+      return 0;
+    }
+    for (const warning of parsed.warnings) process.stderr.write(`${warning}\n`);
+    plan = planCyclictestRun(parsed.settings, machine);
+    if (plan.settings.verbose) process.stdout.write(`Max CPUs = ${machine.configuredCpus}\nOnline CPUs = ${online.length}\n`);
+    for (const note of parsed.notes) process.stdout.write(`${note}\n`);
+    const { affinity } = plan.settings;
+    if (plan.settings.verbose && affinity.kind === 'list') process.stdout.write(`Using ${affinity.cpus.length} cpus.\n`);
+  } catch (error) {
+    if (error instanceof CyclictestExit) {
+      for (const warning of error.warnings) process.stderr.write(`${warning}\n`);
+      say(error.message);
+      return error.exitCode;
+    }
+    if (error instanceof OptionError) {
+      say(`--${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  return run(program, argv, plan, startTime, say);
+}
+
+async function run(program: string, argv: readonly string[], plan: CyclictestPlan, startTime: Date, say: (line: string) => void): Promise<number> {
+  const s = plan.settings;
+  const out = (text: string) => {
+    if (text) process.stdout.write(text);
+  };
+  const live = !s.verbose && !s.quiet;
+  const verbose = s.verbose ? new VerboseSamples(plan.threads.length, s.oscope, s.nsecs) : null;
+  const spikes = new SpikeList(s.spikeNodes);
+  const status = new StatusFile();
+  const stop = new AbortController();
+  const stopListening = onStopSignals(() => stop.abort());
+  let probe: Probe | null = null;
+  let hdrLog: HdrLogWriter | null = null;
+  let frames: FrameLoop | null = null;
+  let epochNs = 0;
+  const onStatusSignal = (signal: NodeJS.Signals) => {
+    if (!probe) return;
+    const block = formatStatusBlock(liveLines(probe, plan), s.nsecs);
+    if (signal === 'SIGUSR1') process.stderr.write(block);
+    else status.write(block);
+  };
+  process.on('SIGUSR1', onStatusSignal);
+  process.on('SIGUSR2', onStatusSignal);
+  try {
+    const result = await measureRun(
+      { probe: plan.probe, commandLine: commandLine('rtlat', ['cyclictest', ...argv]), signal: stop.signal },
+      {
+        onSamples: verbose ? (thread, samples, count) => out(verbose.take(thread, samples, count)) : undefined,
+        onSpike: (spike) => spikes.add({ thread: spike.thread, latency: inUnit(spike.latencyNs, s), wokeUs: Math.trunc((epochNs + spike.dueNs + spike.latencyNs) / NS_PER_US) }),
+        onInterval: (interval) => hdrLog?.write(interval, probe!.config.threads[interval.thread]!.cpu),
+        onStart: (started) => {
+          probe = started;
+          epochNs = started.setup.epochNs;
+          if (plan.rtlatHdrLogPath) hdrLog = new HdrLogWriter(plan.rtlatHdrLogPath, { startTime: started.startedAt, comment: commandLine('rtlat', ['cyclictest', ...argv]) });
+          checkSetup(started, s);
+          if (started.setup.dmaLatency.held) out('# /dev/cpu_dma_latency set to 0us\n');
+          if (s.verbose) {
+            plan.threads.forEach((thread, index) => {
+              if (s.affinity.kind === 'list') out(`Thread ${index} using cpu ${thread.cpu}.\n`);
+              // cyclictest prints the next thread's interval here (it has already added the distance).
+              out(`Thread ${index} Interval: ${thread.intervalUs + s.distanceUs}\n`);
+            });
+          }
+          status.create();
+          frames = new FrameLoop(started, plan, live, out);
+        },
+        onStop: () => frames?.end(),
+      },
+    );
+    writeOutputs(result, plan, spikes, out, startTime, argv);
+    (hdrLog as HdrLogWriter | null)?.close();
+    hdrLog = null;
+    return 0;
+  } catch (error) {
+    (hdrLog as HdrLogWriter | null)?.abandon();
+    if (error instanceof PrivilegeError) {
+      process.stderr.write(`${error.message}\n`);
+      return 3;
+    }
+    if (error instanceof CyclictestExit) {
+      say(error.message);
+      return error.exitCode;
+    }
+    say((error as Error).message.split('\n')[0]!);
+    return 1;
+  } finally {
+    (frames as FrameLoop | null)?.end();
+    stopListening();
+    process.removeListener('SIGUSR1', onStatusSignal);
+    process.removeListener('SIGUSR2', onStatusSignal);
+    status.remove();
+  }
+}
+
+/** What cyclictest prints after its main loop, in its order: JSON, -q lines, spikes, histogram, -b lines. */
+function writeOutputs(run: RunFile, plan: CyclictestPlan, spikes: SpikeList, out: (text: string) => void, startTime: Date, argv: readonly string[]): void {
+  const s = plan.settings;
+  if (plan.jsonPath !== null) {
+    const json = formatCyclictestJson(run, {
+      version: s.version,
+      commandLine: ['cyclictest', ...argv].join(' '),
+      startTime,
+      endTime: new Date(),
+      nsecs: s.nsecs,
+      histogram: s.histogramUs > 0,
+      placement: plan.threads,
+    });
+    if (plan.jsonPath === '-') out(json);
+    else writeFileAtomic(plan.jsonPath, json);
+  }
+  if (s.quiet && !s.histogramUs) {
+    // cyclictest prints what it asked for (P:, I:); the run file says what the kernel applied.
+    out(run.threads.map((thread, index) => formatThreadLine({ ...threadLineOf(run, thread, s.nsecs), priority: plan.threads[index]!.priority }, s.nsecs)).join(''));
+  }
+  out(spikes.format());
+  if (s.histogramUs) {
+    // The DMA line was printed first, as cyclictest prints it; a --histfile lacks it too.
+    const histogram = formatCyclictestHistogram(run, { dmaLine: false, version: s.version, sumColumn: s.histogramSum });
+    if (plan.histfilePath) writeFileAtomic(plan.histfilePath, histogram);
+    else out(histogram);
+  }
+  if (s.breaktrace) {
+    const broke = run.breaktrace && { tid: run.threads[run.breaktrace.thread]!.tid ?? 0, latency: inUnit(run.breaktrace.latencyNs, s) };
+    out(formatBreakLines(run.threads.map((thread) => thread.tid ?? 0), broke));
+  }
+  if (plan.rtlatJsonPath) writeFileAtomic(plan.rtlatJsonPath, `${JSON.stringify(run, null, 2)}\n`);
+}
+
+/** A latency in cyclictest's unit: whole us, or ns with -N. */
+function inUnit(latencyNs: number, settings: CyclictestSettings): number {
+  return settings.nsecs ? latencyNs : Math.trunc(latencyNs / NS_PER_US);
+}
+
+/** The T: lines of the threads right now, from their native counters. */
+function liveLines(probe: Probe, plan: CyclictestPlan): ThreadLine[] {
+  const s = plan.settings;
+  const scale = s.nsecs ? 1 : NS_PER_US;
+  const tids = probe.setup.threads;
+  return probe.liveStats().map((stats, index) => ({
+    thread: index,
+    tid: tids[index]!.tid,
+    priority: plan.threads[index]!.priority,
+    intervalUs: plan.threads[index]!.intervalUs,
+    cycles: stats.count,
+    min: stats.count ? Math.trunc(stats.minNs / scale) : CYCLICTEST_MIN_UNSET,
+    act: Math.trunc(stats.lastNs / scale),
+    avg: stats.count ? Math.floor((s.nsecs ? stats.sumNs : stats.sumUs) / stats.count) : 0,
+    max: stats.count ? Math.trunc(stats.maxNs / scale) : 0,
+  }));
+}
+
+/**
+ * cyclictest's main loop: every 10 ms the live frame (without -q or -v; with -M only after a new
+ * maximum), and the -l rule: once one thread has its loops, every thread stops.
+ */
+class FrameLoop {
+  private readonly timer: NodeJS.Timeout;
+  private framed = false;
+  private maxima: number[] = [];
+  private ended = false;
+
+  constructor(
+    private readonly probe: Probe,
+    private readonly plan: CyclictestPlan,
+    private readonly live: boolean,
+    private readonly out: (text: string) => void,
+  ) {
+    this.timer = setInterval(() => this.tick(), FRAME_MS);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.timer);
+    if (this.live && this.framed && this.plan.settings.refreshOnMax) this.out(cursorOver(this.plan.threads.length, 'down'));
+  }
+
+  private tick(): void {
+    const lines = liveLines(this.probe, this.plan);
+    if (lines.length === 0) return;
+    const newMax = lines.some((line, index) => line.max > (this.maxima[index] ?? -1));
+    this.maxima = lines.map((line) => line.max);
+    if (this.live && (!this.plan.settings.refreshOnMax || newMax || !this.framed)) {
+      const frame = formatLiveHeader(this.plan.policyLabel, loadAverage()) + lines.map((line) => formatThreadLine(line, this.plan.settings.nsecs)).join('');
+      this.out(`${this.framed ? cursorOver(lines.length, 'up') : ''}${frame}`);
+      this.framed = true;
+    }
+    const loops = this.plan.stopAllAtLoops;
+    if (loops !== null && lines.some((line) => line.cycles >= loops)) {
+      this.end();
+      void this.probe.stop();
+    }
+  }
+}
+
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').slice(0, -1);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * cyclictest refuses to run without the policy or the memory lock it asked for, and warns about the
+ * rest (pinning, /dev/cpu_dma_latency). The probe started degraded so that rtlat can tell which.
+ */
+function checkSetup(probe: Probe, settings: CyclictestSettings): void {
+  const setup = probe.setup;
+  const fatal = probe.degraded.filter((refusal) => refusal.startsWith('SCHED_') || (settings.mlockall && refusal.startsWith('locking')));
+  if (fatal.length) throw new PrivilegeError(privilegeMessage(fatal), fatal);
+  setup.threads.forEach((thread, index) => {
+    if (thread.errors.affinity) process.stderr.write(`WARN: Could not set CPU affinity to CPU #${probe.config.threads[index]!.cpu}\n`);
+  });
+  if (setup.dmaLatency.errno) process.stderr.write(`WARN: open /dev/cpu_dma_latency: ${errnoName(setup.dmaLatency.errno)}\n`);
+}
+
+function errnoName(errno: number): string {
+  return Object.entries(constants.errno).find(([, code]) => code === errno)?.[0] ?? `errno ${errno}`;
+}
+
+/** --spike's list: the first `capacity` spikes in the order they woke, and how many there were. */
+class SpikeList {
+  private readonly perThread = new Map<number, SpikeLine[]>();
+  private total = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  add(spike: SpikeLine): void {
+    this.total++;
+    // Each thread's spikes arrive in order, so its first `capacity` hold every candidate for the list.
+    const list = this.perThread.get(spike.thread) ?? [];
+    if (list.length < this.capacity) list.push(spike);
+    this.perThread.set(spike.thread, list);
+  }
+
+  format(): string {
+    const first = [...this.perThread.values()].flat().sort((a, b) => a.wokeUs - b.wokeUs).slice(0, Math.max(this.capacity, 0));
+    return formatSpikes(first, this.total);
+  }
+}
+
+/** /dev/shm/cyclictest<pid>: where SIGUSR2 leaves the running status (rt-tests' get_cyclictest_snapshot reads it). */
+class StatusFile {
+  private readonly path = `/dev/shm/cyclictest${process.pid}`;
+  private created = false;
+
+  create(): void {
+    if (!existsSync('/dev/shm')) return;
+    try {
+      writeFileSync(this.path, '', { mode: 0o666 });
+      this.created = true;
+    } catch {
+      // cyclictest carries on without it too.
+    }
+  }
+
+  write(block: string): void {
+    if (this.created) writeFileSync(this.path, block);
+  }
+
+  remove(): void {
+    if (this.created) rmSync(this.path, { force: true });
+    this.created = false;
+  }
+}
