@@ -61,16 +61,21 @@ rtlat::SessionConfig parseConfig(const Napi::Object& object) {
     entry.ringCapacity = static_cast<std::size_t>(int64Field(thread, "ringCapacity", 1 << 16));
     entry.testStallAfterCycles = static_cast<uint64_t>(int64Field(thread, "testStallAfterCycles"));
     entry.testStallNs = int64Field(thread, "testStallNs");
+    entry.startOffsetNs = int64Field(thread, "startOffsetNs");
     config.threads.push_back(entry);
   }
   config.clock = object.Get("clock").ToString().Utf8Value() == "realtime" ? CLOCK_REALTIME : CLOCK_MONOTONIC;
   config.loops = static_cast<uint64_t>(int64Field(object, "loops"));
   config.durationNs = int64Field(object, "durationNs");
-  config.alignToSecond = boolField(object, "alignToSecond", false);
+  const std::string alignment = object.Get("alignment").ToString().Utf8Value();
+  config.alignment = alignment == "second"     ? rtlat::Alignment::FullSecond
+                     : alignment == "together" ? rtlat::Alignment::Together
+                                               : rtlat::Alignment::None;
   config.lockMemory = boolField(object, "lockMemory", true);
   config.requestDmaLatency = boolField(object, "requestDmaLatency", true);
   config.allowDegraded = boolField(object, "allowDegraded", false);
   config.breakThresholdNs = int64Field(object, "breakThresholdNs");
+  config.traceOnBreak = boolField(object, "traceOnBreak", true);
   return config;
 }
 

@@ -33,8 +33,11 @@ export interface ProbeOptions {
   clock?: ClockName;
   /** Added to the period of each further thread, as cyclictest's -d (default 0). */
   distanceNs?: number;
-  /** Start every thread on the next full second (cyclictest's --secaligned). */
+  /** Start every thread on the next full second (cyclictest's --secaligned), plus alignOffsetNs. */
   aligned?: boolean;
+  alignOffsetNs?: number;
+  /** Start every thread at one common time, thread N this much times N after it (cyclictest's -A). */
+  staggerNs?: number;
   /** Wake-ups per thread; omit for no limit. */
   loops?: number;
   /** How long to measure; with `loops` too, whichever ends first. */
@@ -44,8 +47,10 @@ export interface ProbeOptions {
   allowDegraded?: boolean;
   /** Report every sample above this latency. */
   spikeThresholdNs?: number;
-  /** Stop everything at the first sample above this latency, and stop ftrace. */
+  /** Stop everything at the first sample above this latency. */
   breakThresholdNs?: number;
+  /** At that break, write a trace mark and stop ftrace, where tracefs is reachable (default true). */
+  traceOnBreak?: boolean;
   /** Keep cyclictest's per-microsecond histogram up to this many us. */
   histogramMaxUs?: number;
   /** Length of the intervals handed to onInterval (e.g. for HdrHistogram logs); 0: none. */
@@ -67,6 +72,8 @@ export interface ThreadPlan {
   cpu: number | null;
   /** Its real-time priority: the run's, or lower with prioritySpread. */
   priority: number;
+  /** With aligned or staggerNs: its first wake-up this long after the common start. */
+  startOffsetNs: number;
   periodNs: number;
   ringCapacity: number;
 }
@@ -82,6 +89,8 @@ export interface ProbeConfig {
   clock: ClockName;
   distanceNs: number;
   aligned: boolean;
+  /** When the threads start: each on its own, together (staggerNs), or on a full second (aligned). */
+  alignment: 'none' | 'together' | 'second';
   loops: number | null;
   durationNs: number | null;
   lockMemory: boolean;
@@ -89,6 +98,7 @@ export interface ProbeConfig {
   allowDegraded: boolean;
   spikeThresholdNs: number | null;
   breakThresholdNs: number | null;
+  traceOnBreak: boolean;
   histogramMaxUs: number | null;
   intervalNs: number;
   drainIntervalMs: number;
@@ -153,6 +163,9 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   if (distanceNs !== 0) durationWithin('distance', distanceNs, 1, PERIOD_MAX_NS);
   durationWithin('spike', options.spikeThresholdNs, 0, PERIOD_MAX_NS);
   durationWithin('breaktrace', options.breakThresholdNs, 1, PERIOD_MAX_NS);
+  if (options.aligned && options.staggerNs !== undefined) throw new OptionError('stagger', options.staggerNs, 'no stagger with aligned (one or the other start)');
+  durationWithin('align-offset', options.alignOffsetNs, 0, NS_PER_S);
+  durationWithin('stagger', options.staggerNs, 0, NS_PER_S);
   positiveInteger('histogram', options.histogramMaxUs, 10_000_000);
   positiveInteger('threads', options.threads, 4096);
   const ringCapacity = options.ringCapacity;
@@ -190,6 +203,7 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
       thread,
       cpu: pinned ? cpus[thread % cpus.length]! : null,
       priority: spread ? priority - thread : priority,
+      startOffsetNs: options.staggerNs !== undefined ? thread * options.staggerNs : options.aligned ? (options.alignOffsetNs ?? 0) : 0,
       periodNs: threadPeriodNs,
       ringCapacity: ringCapacity ?? ringCapacityFor(threadPeriodNs),
     });
@@ -205,6 +219,7 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     clock,
     distanceNs,
     aligned: options.aligned ?? false,
+    alignment: options.aligned ? 'second' : options.staggerNs !== undefined ? 'together' : 'none',
     loops: options.loops ?? null,
     durationNs: options.durationNs ?? null,
     lockMemory: options.lockMemory ?? true,
@@ -212,6 +227,7 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     allowDegraded: options.allowDegraded ?? false,
     spikeThresholdNs: options.spikeThresholdNs ?? null,
     breakThresholdNs: options.breakThresholdNs ?? null,
+    traceOnBreak: options.traceOnBreak ?? true,
     histogramMaxUs: options.histogramMaxUs ?? null,
     intervalNs: options.intervalNs ?? 0,
     drainIntervalMs: options.drainIntervalMs ?? 100,

@@ -161,15 +161,17 @@ export class Probe {
         ringCapacity: plan.ringCapacity,
         testStallAfterCycles: plan.thread === 0 ? config.testStallAfterCycles : 0,
         testStallNs: plan.thread === 0 ? config.testStallNs : 0,
+        startOffsetNs: plan.startOffsetNs,
       })),
       clock: config.clock,
       loops: config.loops ?? 0,
       durationNs: config.durationNs ?? 0,
-      alignToSecond: config.aligned,
+      alignment: config.alignment,
       lockMemory: config.lockMemory,
       requestDmaLatency: config.dmaLatency,
       allowDegraded: config.allowDegraded,
       breakThresholdNs: config.breakThresholdNs ?? 0,
+      traceOnBreak: config.traceOnBreak,
     });
     const startInfo = native.start();
     const refusals = describeRefusals(startInfo, {
