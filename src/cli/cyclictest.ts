@@ -77,14 +77,22 @@ export async function cyclictestMain(program: string, argv: readonly string[]): 
 
 async function run(program: string, argv: readonly string[], plan: CyclictestPlan, startTime: Date, say: (line: string) => void): Promise<number> {
   const s = plan.settings;
+  const stop = new AbortController();
+  // Behind `| head`, cyclictest dies of SIGPIPE: rtlat stops measuring, prints nothing more and exits 141.
+  let pipeClosed = false;
+  const onStdoutError = (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    pipeClosed = true;
+    stop.abort();
+  };
+  process.stdout.on('error', onStdoutError);
   const out = (text: string) => {
-    if (text) process.stdout.write(text);
+    if (text && !pipeClosed) process.stdout.write(text);
   };
   const live = !s.verbose && !s.quiet;
   const verbose = s.verbose ? new VerboseSamples(plan.threads.length, s.oscope, s.nsecs) : null;
   const spikes = new SpikeList(s.spikeNodes);
   const status = new StatusFile();
-  const stop = new AbortController();
   const stopListening = onStopSignals(() => stop.abort());
   let probe: Probe | null = null;
   let hdrLog: HdrLogWriter | null = null;
@@ -127,7 +135,7 @@ async function run(program: string, argv: readonly string[], plan: CyclictestPla
     writeOutputs(result, plan, spikes, out, startTime, argv);
     (hdrLog as HdrLogWriter | null)?.close();
     hdrLog = null;
-    return 0;
+    return pipeClosed ? 141 : 0;
   } catch (error) {
     (hdrLog as HdrLogWriter | null)?.abandon();
     if (error instanceof PrivilegeError) {
@@ -146,6 +154,7 @@ async function run(program: string, argv: readonly string[], plan: CyclictestPla
     process.removeListener('SIGUSR1', onStatusSignal);
     process.removeListener('SIGUSR2', onStatusSignal);
     status.remove();
+    process.stdout.removeListener('error', onStdoutError);
   }
 }
 

@@ -55,8 +55,7 @@ export function planCyclictestRun(settings: CyclictestSettings, machine: PlanMac
   if (s.deepestIdleState !== null) refuse(s, 'deepest-idle-state', 'it does not disable idle states; it holds /dev/cpu_dma_latency at 0 instead (cyclictest\'s default)');
   if (s.latencyTargetUs !== 0 && !s.keepPowerManagement) refuse(s, 'latency', 'it holds /dev/cpu_dma_latency at 0 only');
   if (s.clock === 2) refuse(s, 'c', 'clock 2 is past the end of cyclictest\'s own table (0 CLOCK_MONOTONIC, 1 CLOCK_REALTIME)');
-  if (s.aligned) refuse(s, 'A', 'it starts threads together only on a full second (--secaligned)');
-  if (s.secaligned && s.alignUs !== 0) refuse(s, 'secaligned', 'it starts threads on the full second itself, without an offset');
+  if (s.alignUs < 0 || s.alignUs > 1_000_000) throw new CyclictestExit(`${s.spelled.get(s.aligned ? 'A' : 'secaligned')}: expected an offset from 0 to 1000000 us`, 2);
   if (s.nsecs && s.histogramUs) refuse(s, s.histogramSum ? 'H' : 'h', 'with -N it would need a histogram of nanosecond buckets; rtlat keeps them in microseconds');
   if (s.durationS < 0) refuse(s, 'D', 'a negative duration');
   if (s.breaktrace < 0) refuse(s, 'b', 'a negative threshold');
@@ -94,8 +93,13 @@ export function planCyclictestRun(settings: CyclictestSettings, machine: PlanMac
     // cyclictest warns and carries on where the DMA-latency request is refused; the command decides.
     allowDegraded: true,
     aligned: s.secaligned,
+    // cyclictest writes its trace mark and stops ftrace only with --tracemark.
+    traceOnBreak: s.tracemark,
     keepProcessAlive: true,
   };
+  // -A: every thread from one common start, thread N offset by N times the offset; --secaligned: all by it.
+  if (s.aligned) probe.staggerNs = s.alignUs * NS_PER_US;
+  if (s.secaligned) probe.alignOffsetNs = s.alignUs * NS_PER_US;
   if (pinnedCpus) probe.cpus = pinnedCpus;
   else probe.pin = false;
   // cyclictest also pins its main thread to -a's list, unless --mainaffinity says otherwise.
