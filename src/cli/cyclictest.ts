@@ -222,6 +222,8 @@ function liveLines(probe: Probe, plan: CyclictestPlan): ThreadLine[] {
 class FrameLoop {
   private readonly timer: NodeJS.Timeout;
   private framed = false;
+  /** cyclictest moves the cursor up once it has slept after a frame and goes on (with -M, before waiting for a new maximum). */
+  private cursorUpOwed = false;
   private maxima: number[] = [];
   private ended = false;
 
@@ -244,12 +246,14 @@ class FrameLoop {
   private tick(): void {
     const lines = liveLines(this.probe, this.plan);
     if (lines.length === 0) return;
+    if (this.cursorUpOwed) this.out(cursorOver(lines.length, 'up'));
+    this.cursorUpOwed = false;
     const newMax = lines.some((line, index) => line.max > (this.maxima[index] ?? -1));
     this.maxima = lines.map((line) => line.max);
     if (this.live && (!this.plan.settings.refreshOnMax || newMax || !this.framed)) {
-      const frame = formatLiveHeader(this.plan.policyLabel, loadAverage()) + lines.map((line) => formatThreadLine(line, this.plan.settings.nsecs)).join('');
-      this.out(`${this.framed ? cursorOver(lines.length, 'up') : ''}${frame}`);
+      this.out(formatLiveHeader(this.plan.policyLabel, loadAverage()) + lines.map((line) => formatThreadLine(line, this.plan.settings.nsecs)).join(''));
       this.framed = true;
+      this.cursorUpOwed = true;
     }
     const loops = this.plan.stopAllAtLoops;
     if (loops !== null && lines.some((line) => line.cycles >= loops)) {

@@ -56,7 +56,8 @@ export function formatCyclictestJson(run: RunFile, options: CyclictestJsonOption
   const scale = options.nsecs ? 1 : NS_PER_US;
   run.threads.forEach((thread, index) => {
     out.push(`    "${index}": {\n`);
-    if (options.histogram || !options.version.histogramLibrary) out.push(`      "histogram": {${histogramEntries(thread.microsecondHistogram?.buckets ?? [], options.version)}      },\n`);
+    const buckets = options.histogram ? (thread.microsecondHistogram?.buckets ?? []) : [];
+    if (options.histogram || !options.version.histogramLibrary) out.push(`      "histogram": {${histogramEntries(buckets, options.version)}      },\n`);
     const avg = thread.count === 0 ? 'null' : (options.nsecs ? thread.avgNs : sumUsOf(thread) / thread.count).toFixed(2);
     out.push(`      "cycles": ${thread.count},\n`);
     out.push(`      "min": ${thread.count ? Math.trunc(thread.minNs / scale) : CYCLICTEST_MIN_UNSET},\n`);
