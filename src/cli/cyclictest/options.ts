@@ -351,7 +351,7 @@ class OptionReader {
           break;
         }
         const cpus = parseCpuMask(list, this.machine);
-        if (!cpus) throw new CyclictestExit(`${option.spelling}: got "${list}", expected a CPU list such as 0-3,6 of CPUs 0 to ${this.machine.configuredCpus - 1}`, 1);
+        if (!cpus) throw new CyclictestExit(`${option.spelling} ${list}: expected a CPU list such as 0-3,6 of CPUs 0 to ${this.machine.configuredCpus - 1}`, 1);
         s.affinity = { kind: 'list', cpus };
         if (s.verbose) this.notes.push(`Using ${cpus.length} cpus.`);
         break;
@@ -387,7 +387,7 @@ class OptionReader {
       case 'h':
         if (option.id === 'H') s.histogramSum = true;
         s.histogramUs = atoi(value);
-        if (s.histogramUs === 0) throw new CyclictestExit(`${option.spelling}: got "${value}", expected the histogram's size in us, e.g. ${option.spelling} 400`, 1);
+        if (s.histogramUs === 0) throw new CyclictestExit(`${option.spelling} ${value}: expected the histogram's size in us, e.g. ${option.spelling} 400`, 1);
         break;
       case 'histfile':
         s.histfile = value;
@@ -404,7 +404,7 @@ class OptionReader {
       case 'mainaffinity': {
         const cpus = parseCpuMask(value, this.machine);
         // cyclictest ignores a list it cannot parse; rtlat says so rather than run unpinned.
-        if (!cpus) throw new CyclictestExit(`--mainaffinity: got "${value}", expected a CPU list such as 0-3,6 of CPUs 0 to ${this.machine.configuredCpus - 1}`, 1);
+        if (!cpus) throw new CyclictestExit(`--mainaffinity ${value}: expected a CPU list such as 0-3,6 of CPUs 0 to ${this.machine.configuredCpus - 1}`, 1);
         s.mainAffinity = cpus;
         break;
       }
