@@ -1,0 +1,77 @@
+// rtlat cyclictest as a process, for what the side-by-side comparison cannot show: rtlat's own files
+// beside cyclictest's outputs, the running status on SIGUSR1 and SIGUSR2, and -l's rule.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RunFile } from '../src/run.js';
+import { RTLAT_BIN, scratchDir } from './helpers/cli.js';
+import { schemaProblems } from './helpers/schema.js';
+
+const isRoot = process.getuid?.() === 0;
+const SUMMARY = /^T: ?(\d+) \(\s*(\d+)\) P:\s*(\d+) I:(\d+) C:\s*(\d+) Min:\s*\d+ Act:\s*\d+ Avg:\s*\d+ Max:\s*\d+$/;
+
+function cyclictest(args: string[], cwd?: string) {
+  return spawnSync(process.execPath, [RTLAT_BIN, 'cyclictest', ...args], { encoding: 'utf8', cwd, timeout: 30_000 });
+}
+
+describe.skipIf(!isRoot)('rtlat cyclictest (needs root)', () => {
+  const dir = scratchDir();
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes rtlat\'s run file and HDR log beside cyclictest\'s outputs, which stay as they are', () => {
+    const [json, log] = [path.join(dir, 'run.json'), path.join(dir, 'run.hlog')];
+    const outcome = cyclictest(['-q', '-m', '-p', '90', '-i', '500', '-l', '400', '-t', '2', '-a', '0-1', `--rtlat-json=${json}`, '--rtlat-hdr-log', log]);
+    expect(outcome.status, outcome.stderr).toBe(0);
+    expect(outcome.stdout.split('\n').filter((line) => SUMMARY.test(line))).toHaveLength(2);
+    const run = JSON.parse(readFileSync(json, 'utf8')) as RunFile;
+    expect(schemaProblems(run)).toBe('');
+    expect(run.commandLine).toBe(`rtlat cyclictest -q -m -p 90 -i 500 -l 400 -t 2 -a 0-1 --rtlat-json=${json} --rtlat-hdr-log ${log}`);
+    expect(run.config).toMatchObject({ periodNs: 500_000, distanceNs: 500_000, policy: 'fifo', priority: 90, loops: 400, cpus: [0, 1], mainCpus: [0, 1], lockMemory: true });
+    expect(run.threads.map((thread) => thread.applied)).toEqual([
+      { policy: 'fifo', priority: 90, cpus: [0] },
+      { policy: 'fifo', priority: 90, cpus: [1] },
+    ]);
+    expect(readFileSync(log, 'utf8')).toMatch(/^#\[StartTime: /m);
+  });
+
+  it('-l: the first thread to reach it has exactly that many wake-ups, and every other thread stops then', () => {
+    const outcome = cyclictest(['-q', '-p', '90', '-i', '200', '-l', '500', '-t', '2']);
+    expect(outcome.status, outcome.stderr).toBe(0);
+    const cycles = outcome.stdout.split('\n').map((line) => SUMMARY.exec(line)).filter((match) => match !== null).map((match) => Number(match[5]));
+    expect(cycles[0]).toBe(500);
+    // Thread 1 wakes every 700us: it had at most 500 * 200 / 700 (+1) wake-ups when thread 0 finished, and was stopped soon after.
+    expect(cycles[1]).toBeGreaterThan(0);
+    expect(cycles[1]).toBeLessThan(500);
+  });
+
+  it('SIGUSR1 prints the running status on stderr; SIGUSR2 leaves it in /dev/shm/cyclictest<pid>, removed at exit', async () => {
+    const child = spawn(process.execPath, [RTLAT_BIN, 'cyclictest', '-q', '-p', '90', '-i', '1000', '-t', '2', '-m']);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const shm = `/dev/shm/cyclictest${child.pid}`;
+    const until = async (condition: () => boolean) => {
+      for (let waited = 0; !condition(); waited += 20) {
+        if (waited > 10_000) throw new Error('timed out');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await until(() => stdout.includes('# /dev/cpu_dma_latency'));
+    await until(() => existsSync(shm));
+    child.kill('SIGUSR1');
+    await until(() => stderr.includes('#---------------------------\n# cyclictest current status:\n'));
+    child.kill('SIGUSR2');
+    await until(() => readFileSync(shm, 'utf8').length > 0);
+    const status = readFileSync(shm, 'utf8').split('\n');
+    expect(status.slice(0, 2)).toEqual(['#---------------------------', '# cyclictest current status:']);
+    expect(status.slice(2, 4).every((line) => SUMMARY.test(line))).toBe(true);
+    expect(status[4]).toBe('#---------------------------');
+    const exit = new Promise<number | null>((resolve) => child.on('close', resolve));
+    child.kill('SIGINT');
+    expect(await exit).toBe(0);
+    expect(stdout.split('\n').filter((line) => SUMMARY.test(line))).toHaveLength(2);
+    expect(existsSync(shm)).toBe(false);
+  });
+});
