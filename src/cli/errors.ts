@@ -8,6 +8,8 @@ export const EXIT = {
   usage: 2,
   privileges: 3,
   breaktrace: 4,
+  /** --fail-above, --fail-on-dropped, --fail-on-degraded: the run broke a rule (every output is written). */
+  verdict: 5,
 } as const;
 
 /** A mistake in how rtlat was called, found by the CLI itself. */

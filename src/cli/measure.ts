@@ -9,6 +9,7 @@ import { labelRuns } from '../compare/environment.js';
 import { formatSummaryTable } from '../formats/table.js';
 import { formatLoadWork, parseLoadSpec, type LoadSpec } from '../load/index.js';
 import { measureRun } from '../measurement/measure.js';
+import { judgeRun, parseFailAbove, type VerdictRules } from '../measurement/verdict.js';
 import type { ProbeOptions } from '../options.js';
 import type { Probe } from '../probe.js';
 import type { Spike } from '../recorder.js';
@@ -49,6 +50,9 @@ interface MeasureFlags {
   quiet?: boolean;
   load?: string;
   loadCpus?: string;
+  failAbove?: string;
+  failOnDropped?: boolean;
+  failOnDegraded?: boolean;
 }
 
 interface Outputs {
@@ -91,15 +95,21 @@ export function measureCommand(): Command {
     .option('-q, --quiet', 'no live status line')
     .option('--load <kinds>', 'run load generators while measuring: syscalls, ipc, timers, io, memory, stress-ng:ARGS (comma-separated)')
     .option('--load-cpus <list>', 'CPUs for the load generators (default: the measured CPUs)')
+    .option('--fail-above <bounds>', 'exit 5 (after writing every output) when a bound is exceeded on a thread or over all: max=100us,p99.99=40us,p99=30us')
+    .option('--fail-on-dropped', 'exit 5 when samples were dropped')
+    .option('--fail-on-degraded', 'exit 5 when the set-up was degraded (with --allow-degraded)')
     .action(async (flags: MeasureFlags) => {
       process.exitCode = await measure(flags);
     });
 }
 
+/** The verdict judges a run of `rtlat measure`; the commands sharing its options do not take it. */
+const VERDICT_OPTIONS: readonly string[] = ['failAbove', 'failOnDropped', 'failOnDegraded'];
+
 /** Adds the options of `rtlat measure` whose attribute names `keep` accepts, for commands that measure too. */
 export function addMeasureOptions(command: Command, keep: (attributeName: string) => boolean): Command {
   for (const option of measureCommand().options) {
-    if (keep(option.attributeName())) command.addOption(option);
+    if (!VERDICT_OPTIONS.includes(option.attributeName()) && keep(option.attributeName())) command.addOption(option);
   }
   return command;
 }
@@ -113,6 +123,7 @@ export function parseMeasureFlags(flags: MeasureFlags): {
   outputs: Outputs;
   /** cpus null: the measured CPUs. */
   load: { spec: LoadSpec; cpus: number[] | null } | null;
+  verdict: VerdictRules;
 } {
   if (flags.loops !== undefined && flags.duration !== undefined) {
     throw new UsageError(`--loops and --duration were both given (${flags.loops}, ${flags.duration}); give one of them`);
@@ -155,7 +166,12 @@ export function parseMeasureFlags(flags: MeasureFlags): {
     quiet: flags.quiet ?? false,
   };
   if (outputs.hdrLogPath) probe.intervalNs = hdrIntervalNs;
-  return { probe, outputs, load };
+  const verdict: VerdictRules = {
+    bounds: flags.failAbove === undefined ? [] : parseFailAbove(flags.failAbove),
+    failOnDropped: flags.failOnDropped ?? false,
+    failOnDegraded: flags.failOnDegraded ?? false,
+  };
+  return { probe, outputs, load, verdict };
 }
 
 function cyclictestVersionFromEnvironment(): CyclictestVersion {
@@ -176,7 +192,7 @@ function describeSpike(spike: Spike): string {
 async function measure(flags: MeasureFlags): Promise<number> {
   let hdrLog: HdrLogWriter | null = null;
   try {
-    const { probe: options, outputs, load } = parseMeasureFlags(flags);
+    const { probe: options, outputs, load, verdict } = parseMeasureFlags(flags);
     let probe: Probe | null = null;
     let status: StatusLine | null = null;
     const stop = new AbortController();
@@ -198,15 +214,18 @@ async function measure(flags: MeasureFlags): Promise<number> {
     ).finally(stopListening);
     writeOutputs(run, outputs, hdrLog);
     hdrLog = null;
+    // Judged once every output is written, so that a failing CI lane still keeps its files.
+    const failures = judgeRun(run, verdict);
+    for (const failure of failures) process.stderr.write(`${failure}\n`);
     if (run.breaktrace) {
       const { thread, cpu, latencyNs, tracingStopped } = run.breaktrace;
       process.stderr.write(
         `rtlat: breaktrace: thread ${thread}${cpu === null ? '' : ` on CPU ${cpu}`} woke ${(latencyNs / NS_PER_US).toFixed(1)}us late; ` +
           `${tracingStopped ? 'ftrace stopped (tracing_on=0) after a trace_marker' : 'tracefs not reachable: no trace marker written'}\n`,
       );
-      return EXIT.breaktrace;
+      return failures.length ? EXIT.verdict : EXIT.breaktrace;
     }
-    return EXIT.ok;
+    return failures.length ? EXIT.verdict : EXIT.ok;
   } catch (error) {
     (hdrLog as HdrLogWriter | null)?.abandon();
     return reportError('measure', error);
