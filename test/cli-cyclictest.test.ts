@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunFile } from '../src/run.js';
-import { RTLAT_BIN, scratchDir } from './helpers/cli.js';
+import { rtlat, RTLAT_BIN, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -15,7 +15,43 @@ function cyclictest(args: string[], cwd?: string) {
   return spawnSync(process.execPath, [RTLAT_BIN, 'cyclictest', ...args], { encoding: 'utf8', cwd, timeout: 30_000 });
 }
 
+describe('a cyclictest option given to rtlat\'s own commands', () => {
+  it('-h N is never help: one line pointing at --histogram and rtlat cyclictest, exit 2', () => {
+    for (const args of [['measure', '-h', '50'], ['sweep', '-h', '50'], ['serve', '-h', '50'], ['-h', '50']]) {
+      const outcome = rtlat(args);
+      expect(outcome.status, args.join(' ')).toBe(2);
+      expect(outcome.stdout).toBe('');
+      expect(outcome.stderr).toMatch(/^rtlat( \w+)?: unknown option '-h': -h is cyclictest's; rtlat measure keeps its histogram with --histogram N \(and help is --help\), or run cyclictest's command line as it is with `rtlat cyclictest -h \.\.\.`\n$/);
+    }
+    expect(rtlat(['measure', '--help'])).toMatchObject({ status: 0, stdout: expect.stringMatching(/^Usage: rtlat measure /) });
+  });
+
+  it('-m, -qmu, -S, -c 0, --interval: what rtlat calls it, in the same line', () => {
+    const cases: [string[], RegExp][] = [
+      [['-m'], /^rtlat measure: unknown option '-m': -m is cyclictest's; rtlat locks the measuring threads' memory by default, or run .*`rtlat cyclictest -m \.\.\.`$/],
+      [['-qmu'], /^rtlat measure: unknown option '-mu': -m is cyclictest's; /],
+      [['-S'], /^rtlat measure: unknown option '-S': -S is cyclictest's; one thread per CPU is rtlat's default, /],
+      [['-c', '0'], /^rtlat measure: option '-c, --clock <clock>' argument '0' is invalid\. Allowed choices are monotonic, realtime: -c is cyclictest's; rtlat takes --clock monotonic or realtime, /],
+      [['--interval=100'], /^rtlat measure: unknown option '--interval=100': --interval is cyclictest's; rtlat takes --period/],
+    ];
+    for (const [args, line] of cases) {
+      const outcome = rtlat(['measure', ...args]);
+      expect(outcome.status).toBe(2);
+      expect(outcome.stderr.split('\n')).toEqual([expect.stringMatching(line), '']);
+    }
+    // Not a cyclictest option: no hint.
+    expect(rtlat(['measure', '--bogus']).stderr).toBe("rtlat measure: unknown option '--bogus' (see rtlat measure --help)\n");
+  });
+});
+
 describe.skipIf(!isRoot)('rtlat cyclictest (needs root)', () => {
+  it('rtlat measure -q, printing only to stdout, says that its -q is not cyclictest\'s', () => {
+    const outcome = rtlat(['measure', '-q', '--loops', '5', '--cpus', '0']);
+    expect(outcome.status).toBe(0);
+    expect(outcome.stderr).toBe("rtlat measure: hint: -q only hides the live status line; for cyclictest's T: lines add --format cyclictest, or run `rtlat cyclictest -q ...`\n");
+    expect(rtlat(['measure', '-q', '--loops', '5', '--cpus', '0', '--format', 'cyclictest']).stderr).toBe('');
+  });
+
   const dir = scratchDir();
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { RTLAT_VERSION } from '../version.js';
-import { reportError } from './errors.js';
+import { reportError, UsageError } from './errors.js';
+import { cyclictestHint } from './cyclictest/hint.js';
 import { compareCommand } from './compare.js';
 import { cyclictestMain } from './cyclictest.js';
 import { guestCommand } from './guest.js';
@@ -18,15 +19,19 @@ import { sweepCommand } from './sweep.js';
 // Each command's module exports a factory; add new commands to this list.
 const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), sweepCommand(), compareCommand(), mergeCommand(), reportCommand(), guestCommand(), matrixCommand(), serveCommand()];
 
+// Help is --help only: "-h 50" is cyclictest's histogram, never a request for help.
+const HELP_OPTION = ['--help', 'display help for command'] as const;
+
 const program = new Command('rtlat')
   .description('Real-time wake-up latency of Linux hosts, containers and guests (cyclictest-compatible).')
   .version(RTLAT_VERSION, '-V, --version')
+  .helpOption(...HELP_OPTION)
   .exitOverride()
   .configureOutput({ writeErr: () => {} })
   .addHelpText('after', '\nAs a drop-in for cyclictest: rtlat cyclictest [cyclictest\'s options], or rtlat started under the name cyclictest.');
 
 for (const command of commands) {
-  program.addCommand(command.exitOverride().configureOutput({ writeErr: () => {} }));
+  program.addCommand(command.helpOption(...HELP_OPTION).exitOverride().configureOutput({ writeErr: () => {} }));
 }
 
 // As cyclictest: under that name (a symlink, as busybox does), or as `rtlat cyclictest ...`, the rest of
@@ -47,7 +52,9 @@ if (invokedAs === 'cyclictest') {
       process.exitCode = 0;
     } else {
       const command = process.argv.slice(2).find((arg) => program.commands.some((c) => c.name() === arg)) ?? '';
-      process.exitCode = reportError(command, error);
+      const message = error instanceof CommanderError ? error.message.replace(/^error: /, '').split('\n')[0]!.replace(/\.$/, '') : '';
+      const hint = error instanceof CommanderError ? cyclictestHint(message) : null;
+      process.exitCode = reportError(command, hint ? new UsageError(`${message}: ${hint}`) : error);
     }
   }
 }

@@ -98,7 +98,12 @@ export function measureCommand(): Command {
     .option('--fail-above <bounds>', 'exit 5 (after writing every output) when a bound is exceeded on a thread or over all: max=100us,p99.99=40us,p99=30us')
     .option('--fail-on-dropped', 'exit 5 when samples were dropped')
     .option('--fail-on-degraded', 'exit 5 when the set-up was degraded (with --allow-degraded)')
-    .action(async (flags: MeasureFlags) => {
+    .action(async (flags: MeasureFlags, command: Command) => {
+      // cyclictest's -q prints its T: lines; rtlat's only hides the live status. Said when stdout is all there is.
+      const filesOnly = flags.json !== undefined || flags.report !== undefined || flags.hdrLog !== undefined;
+      if (flags.quiet && !filesOnly && command.getOptionValueSource('format') === 'default') {
+        process.stderr.write("rtlat measure: hint: -q only hides the live status line; for cyclictest's T: lines add --format cyclictest, or run `rtlat cyclictest -q ...`\n");
+      }
       process.exitCode = await measure(flags);
     });
 }
