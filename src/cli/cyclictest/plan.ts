@@ -49,7 +49,7 @@ export function planCyclictestRun(settings: CyclictestSettings, machine: PlanMac
   if (s.relative) refuse(s, 'r', ABSOLUTE_SLEEP);
   if (s.system) refuse(s, 's', ABSOLUTE_SLEEP);
   if (s.posixTimers) refuse(s, 'x', ABSOLUTE_SLEEP);
-  if (s.resolution) refuse(s, 'R', 'it does not time clock_gettime() calls (rtlat info reports the clock and timer resolution)');
+  if (s.resolution) refuse(s, 'R', 'it does not time clock_gettime() calls');
   if (s.smi) refuse(s, 'smi', 'it does not read the SMI counter MSR');
   if (s.fifoPath !== null) refuse(s, 'F', 'it does not serve a named pipe; send SIGUSR1 (stderr) or SIGUSR2 (/dev/shm/cyclictest<pid>) for the running status, as cyclictest also allows');
   if (s.deepestIdleState !== null) refuse(s, 'deepest-idle-state', 'it does not disable idle states; it holds /dev/cpu_dma_latency at 0 instead (cyclictest\'s default)');
