@@ -71,6 +71,18 @@ describe.skipIf(!isRoot)('rtlat cyclictest (needs root)', () => {
     expect(readFileSync(log, 'utf8')).toMatch(/^#\[StartTime: /m);
   });
 
+  it('without CAP_SYS_NICE: -p is refused with what to grant (exit 3); SCHED_OTHER still runs, as cyclictest\'s threads would', () => {
+    // Root without capabilities: the kernel refuses SCHED_FIFO (RLIMIT_RTPRIO is 0), as for a user.
+    const withoutCaps = (args: string[]) => spawnSync('setpriv', ['--bounding-set=-all', '--inh-caps=-all', process.execPath, RTLAT_BIN, 'cyclictest', ...args], { encoding: 'utf8', timeout: 30_000 });
+    const refused = withoutCaps(['-p', '99', '-l', '10', '-q']);
+    expect(refused.status).toBe(3);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^rtlat: not permitted: SCHED_FIFO priority 99 \(EPERM\)\. Grant it: .* or measure without them \(no -p, no -m\) at SCHED_OTHER\n$/);
+    const other = withoutCaps(['-l', '10', '-q']);
+    expect(other.status, other.stderr).toBe(0);
+    expect(other.stdout.split('\n').filter((line) => SUMMARY.test(line))).toHaveLength(1);
+  });
+
   it('-l: the first thread to reach it has exactly that many wake-ups, and every other thread stops then', () => {
     const outcome = cyclictest(['-q', '-p', '90', '-i', '200', '-l', '500', '-t', '2']);
     expect(outcome.status, outcome.stderr).toBe(0);

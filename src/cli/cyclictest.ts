@@ -278,7 +278,7 @@ function loadAverage(): string {
 function checkSetup(probe: Probe, settings: CyclictestSettings): void {
   const setup = probe.setup;
   const fatal = probe.degraded.filter((refusal) => refusal.startsWith('SCHED_') || (settings.mlockall && refusal.startsWith('locking')));
-  if (fatal.length) throw new PrivilegeError(privilegeMessage(fatal), fatal);
+  if (fatal.length) throw new PrivilegeError(privilegeMessage(fatal, 'or measure without them (no -p, no -m) at SCHED_OTHER'), fatal);
   setup.threads.forEach((thread, index) => {
     if (thread.errors.affinity) process.stderr.write(`WARN: Could not set CPU affinity to CPU #${probe.config.threads[index]!.cpu}\n`);
   });
