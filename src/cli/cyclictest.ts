@@ -61,21 +61,34 @@ export async function cyclictestMain(program: string, argv: readonly string[]): 
     const { affinity } = plan.settings;
     if (plan.settings.verbose && affinity.kind === 'list') process.stdout.write(`Using ${affinity.cpus.length} cpus.\n`);
   } catch (error) {
-    if (error instanceof CyclictestExit) {
-      for (const warning of error.warnings) process.stderr.write(`${warning}\n`);
-      say(error.message);
-      return error.exitCode;
-    }
-    if (error instanceof OptionError) {
-      say(`--${error.message}`);
-      return 2;
-    }
-    throw error;
+    return exitFor(error, say);
   }
-  return run(program, argv, plan, startTime, say);
+  return runPlan(argv, plan, startTime, say);
 }
 
-async function run(program: string, argv: readonly string[], plan: CyclictestPlan, startTime: Date, say: (line: string) => void): Promise<number> {
+/** rtlat's names for the options the probe checks last, as a cyclictest user wrote them. */
+const CYCLICTEST_NAMES: Record<string, string> = { 'main-cpus': 'mainaffinity', cpus: 'affinity', json: 'json', histfile: 'histfile' };
+
+/** One line on stderr for `error`, and the exit code (the table in the README). */
+function exitFor(error: unknown, say: (line: string) => void): number {
+  if (error instanceof CyclictestExit) {
+    for (const warning of error.warnings) process.stderr.write(`${warning}\n`);
+    say(error.message);
+    return error.exitCode;
+  }
+  if (error instanceof OptionError) {
+    say(`--${CYCLICTEST_NAMES[error.option] ?? error.option}${error.message.slice(error.option.length)}`);
+    return 2;
+  }
+  if (error instanceof PrivilegeError) {
+    process.stderr.write(`${error.message}\n`);
+    return 3;
+  }
+  say((error as Error).message.split('\n')[0]!);
+  return 1;
+}
+
+async function runPlan(argv: readonly string[], plan: CyclictestPlan, startTime: Date, say: (line: string) => void): Promise<number> {
   const s = plan.settings;
   const stop = new AbortController();
   // Behind `| head`, cyclictest dies of SIGPIPE: rtlat stops measuring, prints nothing more and exits 141.
@@ -138,16 +151,7 @@ async function run(program: string, argv: readonly string[], plan: CyclictestPla
     return pipeClosed ? 141 : 0;
   } catch (error) {
     (hdrLog as HdrLogWriter | null)?.abandon();
-    if (error instanceof PrivilegeError) {
-      process.stderr.write(`${error.message}\n`);
-      return 3;
-    }
-    if (error instanceof CyclictestExit) {
-      say(error.message);
-      return error.exitCode;
-    }
-    say((error as Error).message.split('\n')[0]!);
-    return 1;
+    return exitFor(error, say);
   } finally {
     (frames as FrameLoop | null)?.end();
     stopListening();
