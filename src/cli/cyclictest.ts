@@ -4,6 +4,7 @@
 // come on top: --rtlat-json (the run file), --rtlat-hdr-log (an HdrHistogram log).
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
 import { writeFileAtomic } from '../atomic-file.js';
 import { OptionError, PrivilegeError } from '../errors.js';
 import { HdrLogWriter } from '../formats/hdr-log.js';
@@ -286,11 +287,16 @@ function checkSetup(probe: Probe, settings: CyclictestSettings): void {
   setup.threads.forEach((thread, index) => {
     if (thread.errors.affinity) process.stderr.write(`WARN: Could not set CPU affinity to CPU #${probe.config.threads[index]!.cpu}\n`);
   });
-  if (setup.dmaLatency.errno) process.stderr.write(`WARN: open /dev/cpu_dma_latency: ${errnoName(setup.dmaLatency.errno)}\n`);
+  const errno = setup.dmaLatency.errno;
+  // cyclictest's own lines: it stats the file first, then opens it.
+  if (errno === constants.errno.ENOENT) process.stderr.write(`WARN: stat /dev/cpu_dma_latency failed: ${strerror(errno)}\n`);
+  else if (errno) process.stderr.write(`WARN: open /dev/cpu_dma_latency: ${strerror(errno)}\n`);
 }
 
-function errnoName(errno: number): string {
-  return Object.entries(constants.errno).find(([, code]) => code === errno)?.[0] ?? `errno ${errno}`;
+/** strerror(errno), near enough: libuv's message with glibc's capital ("Permission denied"). */
+function strerror(errno: number): string {
+  const message = getSystemErrorMap().get(-errno)?.[1] ?? `errno ${errno}`;
+  return message.charAt(0).toUpperCase() + message.slice(1);
 }
 
 /** --spike's list: the first `capacity` spikes in the order they woke, and how many there were. */
