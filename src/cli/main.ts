@@ -53,7 +53,8 @@ if (invokedAs === 'cyclictest') {
     } else {
       const command = process.argv.slice(2).find((arg) => program.commands.some((c) => c.name() === arg)) ?? '';
       const message = error instanceof CommanderError ? error.message.replace(/^error: /, '').split('\n')[0]!.replace(/\.$/, '') : '';
-      const hint = error instanceof CommanderError ? cyclictestHint(message) : null;
+      const rtlatFlags = new Set(program.commands.flatMap((c) => c.options.flatMap((option) => [option.short, option.long])).filter((flag): flag is string => flag !== undefined));
+      const hint = error instanceof CommanderError ? cyclictestHint(message, rtlatFlags) : null;
       process.exitCode = reportError(command, hint ? new UsageError(`${message}: ${hint}`) : error);
     }
   }

@@ -21,13 +21,16 @@ const INSTEAD: Record<string, string> = {
   laptop: 'rtlat takes --no-dma-latency',
 };
 
-/** The cyclictest option a commander error is about, as written ("-m", "--interval"), or null. */
-function offendingOption(message: string): string | null {
+/**
+ * The cyclictest option a commander error is about, as written ("-m", "--interval"), or null. An
+ * unknown option that some rtlat command has too (--json, --histogram) is that command's business.
+ */
+function offendingOption(message: string, rtlatFlags: ReadonlySet<string>): string | null {
   const unknown = /unknown option '(--?[^'=]+)/.exec(message);
   if (unknown) {
-    const flag = unknown[1]!;
     // "-mu": commander names the cluster; cyclictest reads its first letter first.
-    return flag.startsWith('--') ? flag : flag.slice(0, 2);
+    const flag = unknown[1]!.startsWith('--') ? unknown[1]! : unknown[1]!.slice(0, 2);
+    return rtlatFlags.has(flag) ? null : flag;
   }
   const argument = /option '(-\w)?(?:, )?(--[\w-]+)?[^']*' argument/.exec(message);
   return argument ? (argument[1] ?? argument[2] ?? null) : null;
@@ -36,9 +39,10 @@ function offendingOption(message: string): string | null {
 /**
  * A hint for a commander error about a cyclictest option ("unknown option '-m'", "-c 0" not among
  * monotonic/realtime, "-t" without a number), or null when the error is about something else.
+ * `rtlatFlags`: every flag of rtlat's own commands.
  */
-export function cyclictestHint(message: string): string | null {
-  const flag = offendingOption(message);
+export function cyclictestHint(message: string, rtlatFlags: ReadonlySet<string>): string | null {
+  const flag = offendingOption(message, rtlatFlags);
   const id = flag === null ? undefined : CYCLICTEST_SPELLINGS.get(flag);
   if (flag === null || id === undefined) return null;
   const instead = INSTEAD[id];
