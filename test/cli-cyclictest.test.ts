@@ -83,6 +83,20 @@ describe.skipIf(!isRoot)('rtlat cyclictest (needs root)', () => {
     expect(other.stdout.split('\n').filter((line) => SUMMARY.test(line))).toHaveLength(1);
   });
 
+  it('unpinned threads (no -a, from 2.5 on) and --priospread are what the kernel applied, in a valid run file', () => {
+    const json = path.join(dir, 'spread.json');
+    const outcome = cyclictest(['-q', '-p', '90', '--priospread', '-t', '2', '-i', '500', '-l', '100', `--rtlat-json=${json}`]);
+    expect(outcome.status, outcome.stderr).toBe(0);
+    expect(outcome.stdout.split('\n').map((line) => SUMMARY.exec(line)?.[3]).filter(Boolean)).toEqual(['90', '89']);
+    const run = JSON.parse(readFileSync(json, 'utf8')) as RunFile;
+    expect(schemaProblems(run)).toBe('');
+    expect(run.config.cpus).toEqual([null, null]);
+    expect(run.threads.map((thread) => [thread.applied!.policy, thread.applied!.priority, thread.applied!.cpus.length > 1])).toEqual([
+      ['fifo', 90, true],
+      ['fifo', 89, true],
+    ]);
+  });
+
   it('-l: the first thread to reach it has exactly that many wake-ups, and every other thread stops then', () => {
     const outcome = cyclictest(['-q', '-p', '90', '-i', '200', '-l', '500', '-t', '2']);
     expect(outcome.status, outcome.stderr).toBe(0);
