@@ -107,6 +107,26 @@ describe.skipIf(!isRoot)('rtlat cyclictest (needs root)', () => {
     expect(cycles[1]).toBeLessThan(500);
   });
 
+  it('-F PATH: each reader of the named pipe gets the T: lines of the moment; the pipe is gone at the end', async () => {
+    const fifo = path.join(dir, 'status.fifo');
+    const child = spawn(process.execPath, [RTLAT_BIN, 'cyclictest', '-q', '-p', '90', '-i', '1000', '-t', '2', '-l', '4000', '-F', fifo]);
+    const exit = new Promise<number | null>((resolve) => child.on('close', resolve));
+    for (let waited = 0; !existsSync(fifo); waited += 20) {
+      if (waited > 10_000) throw new Error('no fifo');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (let reader = 0; reader < 2; reader++) {
+      const read = spawnSync('timeout', ['5', 'cat', fifo], { encoding: 'utf8' });
+      const lines = read.stdout.split('\n').filter(Boolean);
+      expect(lines.length).toBeGreaterThanOrEqual(2);
+      expect(lines.length % 2).toBe(0);
+      expect(lines.every((line) => SUMMARY.test(line))).toBe(true);
+    }
+    child.kill('SIGINT');
+    expect(await exit).toBe(0);
+    expect(existsSync(fifo)).toBe(false);
+  });
+
   it('SIGUSR1 prints the running status on stderr; SIGUSR2 leaves it in /dev/shm/cyclictest<pid>, removed at exit', async () => {
     const child = spawn(process.execPath, [RTLAT_BIN, 'cyclictest', '-q', '-p', '90', '-i', '1000', '-t', '2', '-m']);
     let stdout = '';

@@ -62,6 +62,7 @@ const CASES: Case[] = [
   { name: 'abbreviated long options', args: ['--int=500', '--loo=100', '--qu', '--thr=2'] },
   { name: '-S with -t (its warning)', args: ['-S', '-t', '1', '-q', '-l', '100', '-i', '500'] },
   { name: '-u -m', args: ['-u', '-m', '-q', '-l', '100', '-i', '500'] },
+  { name: '-F (a named pipe for the status)', args: ['-F', 'status.fifo', '-q', '-l', '100', '-i', '500', '-t', '2'] },
   { name: '--help', args: ['--help'] },
   { name: '-a before -S (fatal)', args: ['-a', '0', '-S', '-q', '-l', '10'] },
 ];

@@ -153,7 +153,6 @@ describe('what rtlat refuses, in one line naming the option', () => {
     [['-x'], /^-x: not supported by rtlat: /],
     [['-R'], /^-R: not supported by rtlat: it does not time clock_gettime\(\) calls/],
     [['--smi', '-a'], /^--smi: not supported by rtlat: /],
-    [['-F', '/tmp/fifo'], /^-F \/tmp\/fifo: not supported by rtlat: it does not serve a named pipe/],
     [['--latency=10'], /^--latency 10: not supported by rtlat: it holds \/dev\/cpu_dma_latency at 0 only$/],
     [['-c', '2'], /^-c 2: not supported by rtlat: clock 2 is past the end of cyclictest's own table/],
     [['-N', '-h', '100'], /^-h 100: not supported by rtlat: with -N /],

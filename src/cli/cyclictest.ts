@@ -2,7 +2,8 @@
 // command line (cyclictest/options.ts), run by rtlat's probe, printed as cyclictest prints it (live
 // frames every 10 ms, -q, -v, -h, --json, --spike, -b), with cyclictest's exit codes. rtlat's own files
 // come on top: --rtlat-json (the run file), --rtlat-hdr-log (an HdrHistogram log).
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants as fileConstants, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { writeFileAtomic } from '../atomic-file.js';
@@ -111,6 +112,7 @@ async function runPlan(argv: readonly string[], plan: CyclictestPlan, startTime:
   let probe: Probe | null = null;
   let hdrLog: HdrLogWriter | null = null;
   let frames: FrameLoop | null = null;
+  let fifo: FifoServer | null = null;
   let epochNs = 0;
   const onStatusSignal = (signal: NodeJS.Signals) => {
     if (!probe) return;
@@ -141,6 +143,7 @@ async function runPlan(argv: readonly string[], plan: CyclictestPlan, startTime:
             });
           }
           status.create();
+          if (s.fifoPath !== null) fifo = new FifoServer(s.fifoPath, () => liveLines(started, plan).map((line) => formatThreadLine(line, s.nsecs)).join(''));
           frames = new FrameLoop(started, plan, live, out);
         },
         onStop: () => frames?.end(),
@@ -155,6 +158,7 @@ async function runPlan(argv: readonly string[], plan: CyclictestPlan, startTime:
     return exitFor(error, say);
   } finally {
     (frames as FrameLoop | null)?.end();
+    (fifo as FifoServer | null)?.close();
     stopListening();
     process.removeListener('SIGUSR1', onStatusSignal);
     process.removeListener('SIGUSR2', onStatusSignal);
@@ -317,6 +321,55 @@ class SpikeList {
   format(): string {
     const first = [...this.perThread.values()].flat().sort((a, b) => a.wokeUs - b.wokeUs).slice(0, Math.max(this.capacity, 0));
     return formatSpikes(first, this.total);
+  }
+}
+
+/**
+ * -F PATH: a named pipe that hands every reader the T: lines of the moment, then end of file, as
+ * cyclictest's fifo thread does (it retries every 500 ms while nobody reads, at once while someone does).
+ */
+class FifoServer {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly path: string,
+    private readonly lines: () => string,
+  ) {
+    rmSync(path, { force: true });
+    // 0666 less the umask, as cyclictest's mkfifo(path, 0666).
+    const made = spawnSync('mkfifo', [path], { encoding: 'utf8' });
+    if (made.status !== 0) throw new CyclictestExit(`-F ${path}: cannot create the named pipe (${(made.stderr || made.error?.message || '').trim()})`, 1);
+    this.schedule(0);
+  }
+
+  /** Removes the pipe (cyclictest means to, but exits before its fifo thread gets there). */
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    rmSync(this.path, { force: true });
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer = setTimeout(() => this.serve(), delayMs);
+  }
+
+  private serve(): void {
+    let fd: number;
+    try {
+      // ENXIO until a reader has it open.
+      fd = openSync(this.path, fileConstants.O_WRONLY | fileConstants.O_NONBLOCK);
+    } catch {
+      this.schedule(500);
+      return;
+    }
+    try {
+      writeSync(fd, this.lines());
+    } catch {
+      // The reader left already.
+    } finally {
+      closeSync(fd);
+    }
+    this.schedule(1);
   }
 }
 

@@ -51,7 +51,6 @@ export function planCyclictestRun(settings: CyclictestSettings, machine: PlanMac
   if (s.posixTimers) refuse(s, 'x', ABSOLUTE_SLEEP);
   if (s.resolution) refuse(s, 'R', 'it does not time clock_gettime() calls');
   if (s.smi) refuse(s, 'smi', 'it does not read the SMI counter MSR');
-  if (s.fifoPath !== null) refuse(s, 'F', 'it does not serve a named pipe; send SIGUSR1 (stderr) or SIGUSR2 (/dev/shm/cyclictest<pid>) for the running status, as cyclictest also allows');
   if (s.deepestIdleState !== null) refuse(s, 'deepest-idle-state', 'it does not disable idle states; it holds /dev/cpu_dma_latency at 0 instead (cyclictest\'s default)');
   if (s.latencyTargetUs !== 0 && !s.keepPowerManagement) refuse(s, 'latency', 'it holds /dev/cpu_dma_latency at 0 only');
   if (s.clock === 2) refuse(s, 'c', 'clock 2 is past the end of cyclictest\'s own table (0 CLOCK_MONOTONIC, 1 CLOCK_REALTIME)');
