@@ -5,8 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect } from 'vitest';
-import { jsonShape, outputShape } from './helpers/cyclictest-grammar.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { jsonShape, lineShape, outputShape } from './helpers/cyclictest-grammar.js';
 import { interrupted, RTLAT_BIN, scratchDir, type CliOutcome } from './helpers/cli.js';
 import { commandRuns, itWithTool, requireTool } from './helpers/tools.js';
 
@@ -100,6 +100,8 @@ function compare(theirs: Outcome, ours: Outcome, testCase: Case): void {
   const [theirShape, ourShape] = [outputShape(theirs.stdout), outputShape(ours.stdout)];
   expect(theirShape.problems, `${what}: cyclictest's own frames`).toEqual([]);
   expect(ourShape.problems, `${what}: rtlat's frames`).toEqual([]);
+  // A field padded to the wrong width would be the same wrong shape on both sides only by accident; say so.
+  expect(theirShape.shape.filter((line) => line.includes('#bad')), `${what}: cyclictest's widths, as the grammar has them`).toEqual([]);
   expect(ourShape.shape, `${what}: stdout`).toEqual(theirShape.shape);
   expect(ours.stderr, `${what}: stderr`).toBe(theirs.stderr);
   for (const file of testCase.files ?? []) {
@@ -115,6 +117,28 @@ function compare(theirs: Outcome, ours: Outcome, testCase: Case): void {
     }
   }
 }
+
+describe('the grammar the comparison uses', () => {
+  it('keeps printf\'s field widths, lets a value too wide for its field widen it, and catches bad padding', () => {
+    const line = (act: string) => `T: 0 (12345) P:99 I:500 C:   1000 Min:     12 Act:${act} Avg:   14 Max:     120`;
+    expect(lineShape(line('   13'))).toBe('T: 0 (#5) P:99 I:500 C:#7 Min:#7 Act:#5 Avg:#5 Max:#8');
+    expect(lineShape(line('123456'))).toBe(lineShape(line('   13')));
+    expect(lineShape(line('  13'))).toContain('#bad');
+    expect(lineShape('# Min Latencies: 00013 1000000')).toBe('# Min Latencies: #5 #5');
+    expect(lineShape('# Min Latencies: 0013')).toContain('#bad');
+    // Lines the command line decides stay as they are.
+    expect(lineShape('Thread 0 Interval: 1500')).toBe('Thread 0 Interval: 1500');
+  });
+
+  it('folds live frames into one, checking that each moves the cursor up over the one before', () => {
+    const frame = 'policy: fifo: loadavg: 0.52 0.58 0.59 1/165 4242          \n\nT: 0 (12345) P:99 I:500 C:   1000 Min:     12 Act:   13 Avg:   14 Max:     120\n';
+    const three = `# /dev/cpu_dma_latency set to 0us\n${frame}\x1b[3A${frame}\x1b[3A${frame}`;
+    expect(outputShape(three)).toEqual(outputShape(`# /dev/cpu_dma_latency set to 0us\n${frame}`));
+    expect(outputShape(three).problems).toEqual([]);
+    expect(outputShape(`${frame}\x1b[4A${frame}`).problems).toEqual(['frame at line 3 moves up 4 lines, not 3']);
+    expect(outputShape(`${frame}${frame}`).problems).toEqual(['frame at line 3 does not move the cursor up']);
+  });
+});
 
 describe.skipIf(!isRoot)('rtlat cyclictest against cyclictest 2.4 (needs root)', () => {
   const dir = scratchDir();

@@ -3,31 +3,42 @@
 // decides, like T:'s thread, P: and I:, which stay as they are), and what repeats a varying number of
 // times (live frames, -v samples, --spike lines, JSON histogram entries) is kept once.
 
-/** "   12" -> "#5": a printf field, by its width. */
-function width(field: string): string {
-  return `#${field.length}`;
+/**
+ * A printf field of minimum width `w` ("%5d", "%05lu") as "#w": exactly w characters, or more when the
+ * value needs them (then without padding). A value too wide for its field is a value, not a grammar.
+ */
+function field(text: string, w: number): string {
+  return text.length === w || (text.length > w && !/^[ 0]/.test(text)) ? `#${w}` : `#bad(${JSON.stringify(text)} for %${w})`;
 }
 
-/** A TID in a field of at least 5: how many digits it has depends on the machine's pid counter, not the tool. */
-function tid(field: string): string {
-  return field.length >= 5 ? '#5+' : width(field);
+/** Fields of one width, separated by `separator`. */
+function fields(text: string, w: number, separator: string): string {
+  return text.split(separator).map((part) => field(part, w)).join(separator);
+}
+
+/** Act and Avg are %5ld, or %8ld with -N: the width a padded one shows (5 when neither is padded). */
+function actWidth(act: string, avg: string): number {
+  return act.startsWith(' ') ? act.length : avg.startsWith(' ') ? avg.length : 5;
 }
 
 const SHAPES: [RegExp, (match: RegExpExecArray) => string][] = [
   [
     /^T:( *\d+) \(( *\d+)\) P:( *\d+) I:(\d+) C:( *\d+) Min:( *\d+) Act:( *\d+) Avg:( *\d+) Max:( *\d+)$/,
-    (m) => `T:${m[1]} (${tid(m[2]!)}) P:${m[3]} I:${m[4]} C:${width(m[5]!)} Min:${width(m[6]!)} Act:${width(m[7]!)} Avg:${width(m[8]!)} Max:${width(m[9]!)}`,
+    (m) => {
+      const a = actWidth(m[7]!, m[8]!);
+      return `T:${m[1]} (${field(m[2]!, 5)}) P:${m[3]} I:${m[4]} C:${field(m[5]!, 7)} Min:${field(m[6]!, 7)} Act:${field(m[7]!, a)} Avg:${field(m[8]!, a)} Max:${field(m[9]!, 8)}`;
+    },
   ],
   [/^policy: (\S+): loadavg: \d+\.\d\d \d+\.\d\d \d+\.\d\d \d+\/\d+ \d+ {10}$/, (m) => `policy: ${m[1]}: loadavg: <loadavg>          `],
-  [/^(\d{6}) (\d{6,}(?:\t\d{6,})*)$/, (m) => `${m[1]} ${m[2]!.split('\t').map(width).join('\t')}`],
-  [/^# (Total|Min Latencies|Avg Latencies|Max Latencies|Histogram Overflows):((?: \d+)+)$/, (m) => `# ${m[1]}:${m[2]!.split(' ').slice(1).map((field) => ` ${width(field)}`).join('')}`],
-  [/^# Thread Ids:((?: \d+)+)$/, (m) => `# Thread Ids:${m[1]!.split(' ').slice(1).map((field) => ` ${tid(field)}`).join('')}`],
+  [/^(\d{6}) (\d{6,}(?:\t\d{6,})*)$/, (m) => `${m[1]} ${fields(m[2]!, 6, '\t')}`],
+  [/^# Total: (\d+(?: \d+)*)$/, (m) => `# Total: ${fields(m[1]!, 9, ' ')}`],
+  [/^# (Min Latencies|Avg Latencies|Max Latencies|Histogram Overflows|Thread Ids): (\d+(?: \d+)*)$/, (m) => `# ${m[1]}: ${fields(m[2]!, 5, ' ')}`],
   [/^# Thread (\d+):((?: \d{5,})*(?: # \d{5,} others)?)$/, (m) => `# Thread ${m[1]}:<overflow cycles>`],
   [/^# Break thread: \d+$/, () => '# Break thread: <tid>'],
   [/^# Break value: \d+$/, () => '# Break value: <latency>'],
-  [/^T:( *\d+) Spike:( *\d+): TS: ( *\d+)$/, (m) => `T:${width(m[1]!)} Spike:${width(m[2]!)}: TS: ${width(m[3]!)} (repeated)`],
+  [/^T:( *\d+) Spike:( *\d+): TS: ( *\d+)$/, (m) => `T:${field(m[1]!, 2)} Spike:${field(m[2]!, 8)}: TS: ${field(m[3]!, 12)} (repeated)`],
   [/^spikes = \d+$/, () => 'spikes = <count>'],
-  [/^( *\d+):( *\d+):( *\d+)$/, (m) => `${width(m[1]!)}:${width(m[2]!)}:${width(m[3]!)} (repeated)`],
+  [/^( *\d+):( *\d+):( *\d+)$/, (m) => `${field(m[1]!, 8)}:${field(m[2]!, 8)}:${field(m[3]!, 8)} (repeated)`],
   // cyclictest's JSON, when written to stdout (--json=-).
   [/^( +)"\d+": \d+(,?)$/, (m) => `${m[1]}"<bucket>": <count> (repeated)`],
   [/^( +)"(start_time|end_time)": "[^"]*",$/, (m) => `${m[1]}"${m[2]}": <date>,`],
