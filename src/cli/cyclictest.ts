@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, constants as fileConstants, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
-import { writeFileAtomic } from '../atomic-file.js';
+import { OutputError, writeFileAtomic } from '../outputs/atomic-file.js';
 import { OptionError, PrivilegeError } from '../errors.js';
 import { HdrLogWriter } from '../formats/hdr-log.js';
 import { measureRun } from '../measurement/measure.js';
@@ -32,6 +32,7 @@ import type { RunFile } from '../run.js';
 import { configuredCpuCount, numaAvailable, numaNodeOfCpu, usableCpus } from '../system.js';
 import { NS_PER_US } from '../units.js';
 import { commandLine } from './command-line.js';
+import { EXIT } from './errors.js';
 import { CyclictestExit, parseCyclictestArgs, type CyclictestSettings } from './cyclictest/options.js';
 import { planCyclictestRun, type CyclictestPlan } from './cyclictest/plan.js';
 import { VerboseSamples } from '../outputs/cyclictest/verbose.js';
@@ -80,29 +81,29 @@ function exitFor(error: unknown, say: (line: string) => void): number {
   }
   if (error instanceof OptionError) {
     say(`--${CYCLICTEST_NAMES[error.option] ?? error.option}${error.message.slice(error.option.length)}`);
-    return 2;
+    return EXIT.usage;
   }
   if (error instanceof PrivilegeError) {
     process.stderr.write(`${error.message}\n`);
-    return 3;
+    return EXIT.privileges;
   }
   say((error as Error).message.split('\n')[0]!);
-  return 1;
+  return EXIT.failure;
 }
 
 async function runPlan(argv: readonly string[], plan: CyclictestPlan, startTime: Date, say: (line: string) => void): Promise<number> {
   const s = plan.settings;
   const stop = new AbortController();
   // Behind `| head`, cyclictest dies of SIGPIPE: rtlat stops measuring, prints nothing more and exits 141.
-  let pipeClosed = false;
+  // Any other failure (a full disk behind `>`) stops it too, and is the one line it ends with.
+  let stdoutFailure: NodeJS.ErrnoException | null = null;
   const onStdoutError = (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-    pipeClosed = true;
+    stdoutFailure ??= error;
     stop.abort();
   };
   process.stdout.on('error', onStdoutError);
   const out = (text: string) => {
-    if (text && !pipeClosed) process.stdout.write(text);
+    if (text && !stdoutFailure) process.stdout.write(text);
   };
   const live = !s.verbose && !s.quiet;
   const verbose = s.verbose ? new VerboseSamples(plan.threads.length, s.oscope, s.nsecs) : null;
@@ -152,7 +153,12 @@ async function runPlan(argv: readonly string[], plan: CyclictestPlan, startTime:
     writeOutputs(result, plan, spikes, out, startTime, argv);
     (hdrLog as HdrLogWriter | null)?.close();
     hdrLog = null;
-    return pipeClosed ? 141 : 0;
+    // Whatever was still buffered for stdout, before the verdict on it.
+    await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+    const failure = stdoutFailure as NodeJS.ErrnoException | null;
+    if (failure?.code === 'EPIPE') return EXIT.pipeClosed;
+    if (failure) throw new OutputError('stdout', failure);
+    return EXIT.ok;
   } catch (error) {
     (hdrLog as HdrLogWriter | null)?.abandon();
     return exitFor(error, say);

@@ -1,6 +1,6 @@
 // `rtlat measure`: cyclictest's job from one command, with its outputs and rtlat's.
 import { Command, Option } from 'commander';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { OptionError } from '../errors.js';
 import { HdrLogWriter } from '../formats/hdr-log.js';
 import { formatCyclictestHistogram, formatCyclictestSummary } from '../outputs/cyclictest/text.js';
@@ -19,8 +19,9 @@ import { DURATION_RULE, formatCpuList, NS_PER_MS, NS_PER_S, NS_PER_US, parseCpuL
 import { RTLAT_VERSION } from '../version.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { commandLine } from './command-line.js';
-import { checkOutputPath } from './output-path.js';
+import { checkOutputPath } from '../outputs/output-path.js';
 import { StatusLine } from './status.js';
+import { writeStdout } from './stdout.js';
 import { onStopSignals } from './signals.js';
 
 interface MeasureFlags {
@@ -196,6 +197,8 @@ function describeSpike(spike: Spike): string {
 
 async function measure(flags: MeasureFlags): Promise<number> {
   let hdrLog: HdrLogWriter | null = null;
+  // The log's first failure: the log is dropped (nothing half-written stays), the run goes on, and the failure ends it with exit 1.
+  let hdrLogFailure: unknown = null;
   try {
     const { probe: options, outputs, load, verdict } = parseMeasureFlags(flags);
     let probe: Probe | null = null;
@@ -206,7 +209,14 @@ async function measure(flags: MeasureFlags): Promise<number> {
       { probe: options, load, commandLine: commandLine(), signal: stop.signal },
       {
         onSpike: (spike) => process.stderr.write(`${describeSpike(spike)}\n`),
-        onInterval: (interval) => hdrLog?.write(interval, probe!.config.threads[interval.thread]!.cpu),
+        onInterval: (interval) => {
+          try {
+            hdrLog?.write(interval, probe!.config.threads[interval.thread]!.cpu);
+          } catch (error) {
+            hdrLogFailure = error;
+            hdrLog = null;
+          }
+        },
         onStart: (started) => {
           probe = started;
           // Before the first drain, so before the first interval can arrive.
@@ -217,8 +227,10 @@ async function measure(flags: MeasureFlags): Promise<number> {
         onStop: () => (status as StatusLine | null)?.clear(),
       },
     ).finally(stopListening);
-    writeOutputs(run, outputs, hdrLog);
+    const written = hdrLog as HdrLogWriter | null;
     hdrLog = null;
+    await writeOutputs(run, outputs, written);
+    if (hdrLogFailure) throw hdrLogFailure;
     // Judged once every output is written, so that a failing CI lane still keeps its files.
     const failures = judgeRun(run, verdict);
     for (const failure of failures) process.stderr.write(`${failure}\n`);
@@ -237,18 +249,29 @@ async function measure(flags: MeasureFlags): Promise<number> {
   }
 }
 
-function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | null): void {
+/** Writes every requested output, each whole or not at all; then throws the first that failed, if any. */
+async function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | null): Promise<void> {
   const stdout: string[] = [];
   // Like cyclictest -q -h, the histogram replaces the T: lines; rtlat's table still follows it.
   if (outputs.histogram) stdout.push(formatCyclictestHistogram(run, { version: outputs.cyclictestVersion }));
   else if (outputs.format === 'cyclictest') stdout.push(formatCyclictestSummary(run));
   if (outputs.format === 'table') stdout.push(formatSummaryTable(run));
   if (outputs.format === 'table' && run.load) stdout.push(`load ${run.load.spec} on CPUs ${formatCpuList(run.load.cpus)}: ${formatLoadWork(run.load)}\n`);
-  if (outputs.jsonPath) writeFileAtomic(outputs.jsonPath, `${JSON.stringify(run, null, 2)}\n`);
+  const writes: (() => void)[] = [];
+  if (outputs.jsonPath) writes.push(() => writeFileAtomic(outputs.jsonPath!, `${JSON.stringify(run, null, 2)}\n`));
   if (outputs.reportPath) {
     const runs = labelRuns([{ file: outputs.jsonPath ?? 'this run', run }]);
-    writeFileAtomic(outputs.reportPath, renderReport(runs, { rtlatVersion: RTLAT_VERSION }));
+    writes.push(() => writeFileAtomic(outputs.reportPath!, renderReport(runs, { rtlatVersion: RTLAT_VERSION })));
   }
-  hdrLog?.close();
-  process.stdout.write(stdout.join(''));
+  if (hdrLog) writes.push(() => hdrLog.close());
+  let failure: unknown = null;
+  for (const write of writes) {
+    try {
+      write();
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  await writeStdout(stdout.join(''));
+  if (failure) throw failure;
 }

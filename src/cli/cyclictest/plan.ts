@@ -3,7 +3,7 @@
 // one line naming the option, before anything starts.
 import type { ProbeOptions } from '../../options.js';
 import { NS_PER_S, NS_PER_US } from '../../units.js';
-import { checkOutputPath } from '../output-path.js';
+import { checkOutputPath } from '../../outputs/output-path.js';
 import { CyclictestExit, type CyclictestSettings, type MachineView } from './options.js';
 
 /** How cyclictest shows one thread: what it asked for, not what the kernel did. */
