@@ -184,6 +184,7 @@ describe('what rtlat refuses, in one line naming the option', () => {
     expect(outcome.stderr).toMatch(/^rtlat cyclictest: -x: not supported by rtlat: [^\n]+\n$/);
     const json = spawnSync(process.execPath, [RTLAT_BIN, 'cyclictest', '-q', '-l', '10', '--json=/nonexistent/x.json'], { encoding: 'utf8' });
     expect(json.status).toBe(2);
-    expect(json.stderr).toBe('rtlat cyclictest: --json: got "/nonexistent/x.json", expected a file path in an existing, writable folder\n');
+    // The same check, and the same line, as every rtlat command's output paths.
+    expect(json.stderr).toBe('rtlat cyclictest: --json: got "/nonexistent/x.json", expected a file path in an existing, writable folder; /nonexistent: no such file or directory (ENOENT)\n');
   });
 });
