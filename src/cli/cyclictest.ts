@@ -133,7 +133,10 @@ async function runPlan(argv: readonly string[], plan: CyclictestPlan, startTime:
         onStart: (started) => {
           probe = started;
           epochNs = started.setup.epochNs;
-          if (plan.rtlatHdrLogPath) hdrLog = new HdrLogWriter(plan.rtlatHdrLogPath, { startTime: started.startedAt, comment: commandLine('rtlat', ['cyclictest', ...argv]) });
+          if (plan.rtlatHdrLogPath) {
+            const intervals = { threads: started.config.threads.length, lengthNs: started.config.intervalNs };
+            hdrLog = new HdrLogWriter(plan.rtlatHdrLogPath, { startTime: started.startedAt, comment: commandLine('rtlat', ['cyclictest', ...argv]), intervals });
+          }
           checkSetup(started, s);
           if (started.setup.dmaLatency.held) out('# /dev/cpu_dma_latency set to 0us\n');
           if (s.verbose) {

@@ -220,7 +220,10 @@ async function measure(flags: MeasureFlags): Promise<number> {
         onStart: (started) => {
           probe = started;
           // Before the first drain, so before the first interval can arrive.
-          if (outputs.hdrLogPath) hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: started.startedAt, comment: commandLine() });
+          if (outputs.hdrLogPath) {
+            const intervals = { threads: started.config.threads.length, lengthNs: started.config.intervalNs };
+            hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: started.startedAt, comment: commandLine(), intervals });
+          }
           for (const refusal of started.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
           status = outputs.quiet || !process.stdout.isTTY ? null : new StatusLine(started, process.stdout);
         },

@@ -1,6 +1,6 @@
 // Runs the rtlat CLI as a user would: a separate process, its stdout, stderr and exit code.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -60,6 +60,16 @@ export function interrupted(command: string, args: string[], signal: NodeJS.Sign
   });
 }
 
+const scratchDirs: string[] = [];
+
+/** A new empty folder under the temporary folder, removed after the test file (see test/setup.ts). */
 export function scratchDir(): string {
-  return mkdtempSync(path.join(tmpdir(), 'rtlat-test-'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'rtlat-test-'));
+  scratchDirs.push(dir);
+  return dir;
+}
+
+/** Removes every folder scratchDir made. */
+export function removeScratchDirs(): void {
+  for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
