@@ -80,6 +80,11 @@ export interface TakenInterval {
 export interface ProbeHooks {
   onSpike?: (spike: Spike) => void;
   onInterval?: (interval: CompletedInterval) => void;
+  /**
+   * Every sample, as drained: `count` (latencyNs, dueNs, cycle) triples of thread `thread` in `samples`,
+   * which is reused after the call returns (cyclictest -v prints them all).
+   */
+  onSamples?: (thread: number, samples: Float64Array, count: number) => void;
 }
 
 const DRAIN_CHUNK = 1 << 16;
@@ -174,7 +179,7 @@ export class Probe {
       threads: config.threads.map((plan) => ({
         cpu: plan.cpu ?? -1,
         policy: config.policy,
-        priority: config.priority,
+        priority: plan.priority,
         periodNs: plan.periodNs,
         runtimeNs: config.deadlineRuntimeNs,
         deadlineNs: plan.periodNs,
@@ -182,15 +187,17 @@ export class Probe {
         blockSize: plan.blockSize,
         testStallAfterCycles: plan.thread === 0 && stall ? stall.afterCycles : 0,
         testStallNs: plan.thread === 0 && stall ? stall.stallNs : 0,
+        startOffsetNs: plan.startOffsetNs,
       })),
       clock: config.clock,
       loops: config.loops ?? 0,
       durationNs: config.durationNs ?? 0,
-      alignToSecond: config.aligned,
+      alignment: config.alignment,
       lockMemory: config.lockMemory,
       requestDmaLatency: config.dmaLatency,
       allowDegraded: config.allowDegraded,
       breakThresholdNs: config.breakThresholdNs ?? 0,
+      traceOnBreak: config.traceOnBreak,
     });
     let startInfo: NativeStartResult;
     let refusals: string[];
@@ -305,6 +312,7 @@ export class Probe {
       do {
         moved = native.drain(index, this.drainBuffer);
         recorder.record(this.drainBuffer, moved);
+        if (moved > 0) this.hooks.onSamples?.(index, this.drainBuffer, moved);
       } while (moved === DRAIN_CHUNK);
       do {
         moved = native.drainBlocks(index, this.blockBuffer);

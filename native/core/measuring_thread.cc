@@ -206,7 +206,7 @@ void MeasuringThread::measure(int64_t epochNs, int64_t firstWakeNs) {
   SampleRing& ring = *ring_;
   BlockRing& blocks = *blocks_;
 
-  int64_t nextNs = firstWakeNs != 0 ? firstWakeNs : clockNowNs(clock) + periodNs;
+  int64_t nextNs = firstWakeNs != 0 ? firstWakeNs + config_.startOffsetNs : clockNowNs(clock) + periodNs;
   const int64_t endNs = session_.durationNs > 0 ? nextNs - periodNs + session_.durationNs : INT64_MAX;
   uint64_t cycle = 0;
   uint64_t overruns = 0;
