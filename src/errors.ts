@@ -13,13 +13,6 @@ export class OptionError extends RangeError {
     this.option = option;
     this.given = shown;
   }
-
-  /** Two options that exclude each other were both given: "loops and --duration were both given (10, 1s); give one of them". */
-  static conflict(option: string, given: string, other: string, otherGiven: string): OptionError {
-    const error = new OptionError(option, given, `either --${option} or --${other}, not both`);
-    error.message = `${option} and --${other} were both given (${given}, ${otherGiven}); give one of them`;
-    return error;
-  }
 }
 
 /** The kernel refused what a measurement needs (RT policy, memory locking, DMA latency) and degraded runs were not allowed. */
@@ -38,5 +31,16 @@ export class PlatformError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'PlatformError';
+  }
+}
+
+/** An input file is not what it should be. Its message names the file and the field, what was given and what is accepted. */
+export class InputError extends Error {
+  readonly file: string;
+
+  constructor(file: string, message: string) {
+    super(`${file}: ${message}`);
+    this.name = 'InputError';
+    this.file = file;
   }
 }

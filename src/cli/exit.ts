@@ -1,6 +1,6 @@
 // The one error funnel of the CLI: every failure becomes one line on stderr and a documented exit code.
 import { CommanderError } from 'commander';
-import { OptionError, PlatformError, PrivilegeError } from '../errors.js';
+import { InputError, OptionError, PlatformError, PrivilegeError } from '../errors.js';
 import { OutputError } from '../outputs/atomic-file.js';
 
 export const EXIT = {
@@ -9,6 +9,8 @@ export const EXIT = {
   usage: 2,
   privileges: 3,
   breaktrace: 4,
+  /** --fail-above, --fail-on-dropped, --fail-on-degraded: the run broke a rule (every output is written). */
+  verdict: 5,
   /** A pipe's reader went away (`| head`): the status of a Unix tool that SIGPIPE ended (128 + 13). */
   pipeClosed: 141,
 } as const;
@@ -26,7 +28,7 @@ export function reportError(command: string, error: unknown): number {
     say(`--${error.message}`);
     return EXIT.usage;
   }
-  if (error instanceof UsageError) {
+  if (error instanceof UsageError || error instanceof InputError) {
     say(error.message);
     return EXIT.usage;
   }

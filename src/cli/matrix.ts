@@ -17,7 +17,7 @@ import { labelRuns } from '../run-file/environment.js';
 import { checkKernelImage, findQemu } from '../targets/index.js';
 import { parseInteger } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
-import { commandLine, quoteCommandLine } from './command-line.js';
+import { commandLine } from './command-line.js';
 import { EXIT, reportError, UsageError } from './exit.js';
 import {
   addGuestOptions,
@@ -97,7 +97,7 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
       {
         dir,
         // As `rtlat measure` with the same options would have measured it, and says so.
-        host: { ...hostOptions, commandLine: quoteCommandLine(['rtlat', 'measure', ...measureArgs, '--json', path.join(dir, 'host.json')]) },
+        host: { ...hostOptions, commandLine: commandLine('rtlat', ['measure', ...measureArgs, '--json', path.join(dir, 'host.json')]) },
         kernels,
         guest: { ...guest, vcpus, measureArgs: measureArgsOf(command, NOT_TO_MATRIX_GUESTS), commandLine: commandLine() },
         container: flags.container === undefined ? null : { engine: flags.engine, image: flags.container, measureArgs, engineArgs: flags.engineArg },

@@ -1,6 +1,7 @@
 // `rtlat measure`: cyclictest's job from one command, with its outputs and rtlat's.
 import { Command } from 'commander';
 import { measureRun, type LiveMeasurement } from '../measurement/measure.js';
+import { judgeRun } from '../measurement/verdict.js';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { HdrLogWriter } from '../outputs/hdr-log.js';
 import { formatMeasureStdout } from '../outputs/measure-stdout.js';
@@ -21,6 +22,11 @@ export function measureCommand(): Command {
   const command = new Command('measure').description('Measure wake-up latency like cyclictest: periodic threads, one per CPU by default.');
   for (const option of measureOptions()) command.addOption(option);
   return command.action(async (flags: MeasureFlags) => {
+    // cyclictest's -q prints its T: lines; rtlat's only hides the live status. Said when stdout is all there is.
+    const filesOnly = flags.json !== undefined || flags.report !== undefined || flags.hdrLog !== undefined;
+    if (flags.quiet && !filesOnly && command.getOptionValueSource('format') === 'default') {
+      process.stderr.write("rtlat measure: hint: -q only hides the live status line; for cyclictest's T: lines add --format cyclictest, or run `rtlat cyclictest -q ...`\n");
+    }
     process.exitCode = await measure(flags);
   });
 }
@@ -37,11 +43,10 @@ async function measure(flags: MeasureFlags): Promise<number> {
   // The log's first failure: the log is dropped (nothing half-written stays), the run goes on, and the failure ends it with exit 1.
   let hdrLogFailure: unknown = null;
   const stop = new AbortController();
-  let stopListening = () => {};
+  const stopListening = onStopSignals(() => stop.abort());
   try {
-    const { probe: options, outputs, load } = parseMeasureFlags(flags);
+    const { probe: options, outputs, load, verdict } = parseMeasureFlags(flags);
     let status: StatusLine | null = null;
-    stopListening = onStopSignals(() => stop.abort());
     const run = await measureRun(
       { ...options, load: load?.spec ?? null, loadCpus: load?.cpus ?? null, commandLine: commandLine(), signal: stop.signal },
       {
@@ -65,21 +70,23 @@ async function measure(flags: MeasureFlags): Promise<number> {
         },
         onStop: () => (status as StatusLine | null)?.clear(),
       },
-    );
-    stopListening();
+    ).finally(stopListening);
     const written = hdrLog as HdrLogWriter | null;
     hdrLog = null;
     await writeOutputs(run, outputs, written);
     if (hdrLogFailure) throw hdrLogFailure;
+    // Judged once every output is written, so that a failing CI lane still keeps its files.
+    const failures = judgeRun(run, verdict);
+    for (const failure of failures) process.stderr.write(`${failure}\n`);
     if (run.breaktrace) {
       const { thread, cpu, latencyNs, tracingStopped } = run.breaktrace;
       process.stderr.write(
         `rtlat: breaktrace: thread ${thread}${cpu === null ? '' : ` on CPU ${cpu}`} woke ${(latencyNs / NS_PER_US).toFixed(1)}us late; ` +
           `${tracingStopped ? 'ftrace stopped (tracing_on=0) after a trace_marker' : 'tracefs not reachable: no trace marker written'}\n`,
       );
-      return EXIT.breaktrace;
+      return failures.length ? EXIT.verdict : EXIT.breaktrace;
     }
-    return EXIT.ok;
+    return failures.length ? EXIT.verdict : EXIT.ok;
   } catch (error) {
     (hdrLog as HdrLogWriter | null)?.abandon();
     return reportError('measure', error);

@@ -5,7 +5,9 @@
 import { Command, Option } from 'commander';
 import { OptionError } from '../errors.js';
 import { parseLoadSpec, type LoadSpec } from '../load/index.js';
-import { checkRunLength, type ProbeOptions } from '../measurement/measure.js';
+import type { ProbeOptions } from '../measurement/measure.js';
+import { parseFailAbove, type VerdictRules } from '../measurement/verdict.js';
+import { parseCyclictestVersion, type CyclictestVersion } from '../outputs/cyclictest/version.js';
 import { checkOutputPath } from '../outputs/output-path.js';
 import { DEFAULT_BOOT_TIMEOUT_MS, DEFAULT_MEMORY_MIB, findQemu, parseExtraFile, type GuestOptions } from '../targets/index.js';
 import { DURATION_RULE, NS_PER_MS, NS_PER_S, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
@@ -14,6 +16,11 @@ import { UsageError } from './exit.js';
 /** A flag that means nothing without another: "--load-cpus needs --load". */
 export function needs(option: string, given: boolean, needed: string, neededGiven: boolean): void {
   if (given && !neededGiven) throw new UsageError(`--${option} needs --${needed}`);
+}
+
+/** Two flags that exclude each other: "--loops and --duration were both given (10, 1s); give one of them". */
+export function excludes(option: string, given: string | undefined, other: string, otherGiven: string | undefined): void {
+  if (given !== undefined && otherGiven !== undefined) throw new UsageError(`--${option} and --${other} were both given (${given}, ${otherGiven}); give one of them`);
 }
 
 /** Repeatable options (--label a --label b) collect their values in order. */
@@ -48,10 +55,15 @@ export interface MeasureFlags {
   quiet?: boolean;
   load?: string;
   loadCpus?: string;
+  failAbove?: string;
+  failOnDropped?: boolean;
+  failOnDegraded?: boolean;
 }
 
 export interface MeasureOutputs {
   format: 'table' | 'cyclictest';
+  /** The dialect of the cyclictest formats: RTLAT_CYCLICTEST_VERSION, else the newest. */
+  cyclictestVersion: CyclictestVersion;
   histogram: boolean;
   jsonPath: string | null;
   hdrLogPath: string | null;
@@ -88,13 +100,19 @@ export function measureOptions(): Option[] {
     new Option('-q, --quiet', 'no live status line'),
     new Option('--load <kinds>', 'run load generators while measuring: syscalls, ipc, timers, io, memory, stress-ng:ARGS (comma-separated)'),
     new Option('--load-cpus <list>', 'CPUs for the load generators (default: the measured CPUs)'),
+    new Option('--fail-above <bounds>', 'exit 5 (after writing every output) when a bound is exceeded on a thread or over all: max=100us,p99.99=40us,p99=30us'),
+    new Option('--fail-on-dropped', 'exit 5 when samples were dropped'),
+    new Option('--fail-on-degraded', 'exit 5 when the set-up was degraded (with --allow-degraded)'),
   ];
 }
+
+/** The verdict judges a run of `rtlat measure`; the commands sharing its options do not take it. */
+const VERDICT_OPTIONS: readonly string[] = ['failAbove', 'failOnDropped', 'failOnDegraded'];
 
 /** Adds the options of `rtlat measure` whose attribute names `keep` accepts, for commands that measure too. */
 export function addMeasureOptions(command: Command, keep: (attributeName: string) => boolean): Command {
   for (const option of measureOptions()) {
-    if (keep(option.attributeName())) command.addOption(option);
+    if (!VERDICT_OPTIONS.includes(option.attributeName()) && keep(option.attributeName())) command.addOption(option);
   }
   return command;
 }
@@ -109,7 +127,9 @@ export function parseMeasureFlags(flags: MeasureFlags): {
   outputs: MeasureOutputs;
   /** cpus null: the measured CPUs. */
   load: { spec: LoadSpec; cpus: number[] | null } | null;
+  verdict: VerdictRules;
 } {
+  excludes('loops', flags.loops, 'duration', flags.duration);
   needs('load-cpus', flags.loadCpus !== undefined, 'load', flags.load !== undefined);
   const load =
     flags.load === undefined ? null : { spec: parseLoadSpec(flags.load), cpus: flags.loadCpus === undefined ? null : parseCpuList('load-cpus', flags.loadCpus) };
@@ -125,7 +145,6 @@ export function parseMeasureFlags(flags: MeasureFlags): {
   };
   if (flags.duration !== undefined) probe.durationNs = parseDurationNs('duration', flags.duration, DURATION_RULE);
   if (flags.loops !== undefined) probe.loops = parseInteger('loops', flags.loops, 1, Number.MAX_SAFE_INTEGER);
-  checkRunLength(probe);
   if (flags.threads !== undefined) probe.threads = parseInteger('threads', flags.threads, 1, 4096);
   if (flags.cpus !== undefined) probe.cpus = parseCpuList('cpus', flags.cpus);
   if (flags.mainCpus !== undefined) probe.mainCpus = parseCpuList('main-cpus', flags.mainCpus);
@@ -141,6 +160,7 @@ export function parseMeasureFlags(flags: MeasureFlags): {
   const hdrIntervalNs = parseDurationNs('hdr-interval', flags.hdrInterval, { units: ['ms', 's', 'm'], bareUnit: 's', minNs: 10 * NS_PER_MS, maxNs: 3_600 * NS_PER_S });
   const outputs: MeasureOutputs = {
     format: flags.format as MeasureOutputs['format'],
+    cyclictestVersion: cyclictestVersionFromEnvironment(),
     histogram: flags.histogram !== undefined,
     jsonPath: flags.json === undefined ? null : checkOutputPath('json', flags.json),
     hdrLogPath: flags.hdrLog === undefined ? null : checkOutputPath('hdr-log', flags.hdrLog),
@@ -148,7 +168,20 @@ export function parseMeasureFlags(flags: MeasureFlags): {
     quiet: flags.quiet ?? false,
   };
   if (outputs.hdrLogPath) probe.intervalNs = hdrIntervalNs;
-  return { probe, outputs, load };
+  const verdict: VerdictRules = {
+    bounds: flags.failAbove === undefined ? [] : parseFailAbove(flags.failAbove),
+    failOnDropped: flags.failOnDropped ?? false,
+    failOnDegraded: flags.failOnDegraded ?? false,
+  };
+  return { probe, outputs, load, verdict };
+}
+
+function cyclictestVersionFromEnvironment(): CyclictestVersion {
+  try {
+    return parseCyclictestVersion(process.env.RTLAT_CYCLICTEST_VERSION);
+  } catch (error) {
+    throw new UsageError(`RTLAT_CYCLICTEST_VERSION: ${(error as Error).message}`);
+  }
 }
 
 /** measure's options that stay on the host: the outputs (the guest's come back) and the load. */

@@ -2,7 +2,7 @@
 // timer, and stops them. Data flows one way: native ring -> drain -> ThreadRecorder -> results.
 import { constants } from 'node:os';
 import { PrivilegeError } from '../errors.js';
-import type { Breaktrace, MicrosecondHistogram, PercentileValue, Spike, StopReason } from '../run-file/schema.js';
+import type { Breaktrace, MicrosecondHistogram, PercentileValue, Spike, StopReason, ThreadExtremes } from '../run-file/schema.js';
 import { combineLatencies } from '../run-file/summary.js';
 import { encodeHistogram, meanOf, newHistogram, percentilesOf, type Histogram } from './histogram.js';
 import { loadAddon, type NativeAppliedScheduling, type NativeSession, type NativeStartResult, type NativeThreadStats } from './native.js';
@@ -46,6 +46,8 @@ export interface ThreadResult extends LatencySummary {
   histogram: string;
   correctedHistogram: string;
   microsecondHistogram: MicrosecondHistogram | null;
+  /** Block maxima and the largest latencies with their times, for extreme-value analysis. */
+  extremes: ThreadExtremes;
 }
 
 export interface ProbeResult {
@@ -73,9 +75,16 @@ export interface TakenInterval {
 export interface ProbeHooks {
   onSpike?: (spike: Spike) => void;
   onInterval?: (interval: CompletedInterval) => void;
+  /**
+   * Every sample, as drained: `count` (latencyNs, dueNs, cycle) triples of thread `thread` in `samples`,
+   * which is reused after the call returns (cyclictest -v prints them all).
+   */
+  onSamples?: (thread: number, samples: Float64Array, count: number) => void;
 }
 
 const DRAIN_CHUNK = 1 << 16;
+/** Block maxima moved per call: the native block ring's size. */
+const BLOCK_CHUNK = 4_096;
 const STOP_POLL_MS = 2;
 
 // Running probes are held here so that GC never collects one mid-run (its native destructor would
@@ -147,6 +156,7 @@ export class Probe {
   private startInfo: NativeStartResult | null = null;
   private recorders: ThreadRecorder[] = [];
   private readonly drainBuffer = new Float64Array(3 * DRAIN_CHUNK);
+  private readonly blockBuffer = new Float64Array(2 * BLOCK_CHUNK);
   private drainTimer: NodeJS.Timeout | null = null;
   private startTime = new Date(0);
   private degradedSteps: string[] = [];
@@ -178,22 +188,25 @@ export class Probe {
       threads: config.threads.map((plan) => ({
         cpu: plan.cpu ?? -1,
         policy: config.policy,
-        priority: config.priority,
+        priority: plan.priority,
         periodNs: plan.periodNs,
         runtimeNs: config.deadlineRuntimeNs,
         deadlineNs: plan.periodNs,
         ringCapacity: plan.ringCapacity,
+        blockSize: plan.blockSize,
         testStallAfterCycles: plan.thread === 0 && stall ? stall.afterCycles : 0,
         testStallNs: plan.thread === 0 && stall ? stall.stallNs : 0,
+        startOffsetNs: plan.startOffsetNs,
       })),
       clock: config.clock,
       loops: config.loops ?? 0,
       durationNs: config.durationNs ?? 0,
-      alignToSecond: config.aligned,
+      alignment: config.alignment,
       lockMemory: config.lockMemory,
       requestDmaLatency: config.dmaLatency,
       allowDegraded: config.allowDegraded,
       breakThresholdNs: config.breakThresholdNs ?? 0,
+      traceOnBreak: config.traceOnBreak,
     });
     let startInfo: NativeStartResult;
     let refusals: string[];
@@ -223,6 +236,8 @@ export class Probe {
           thread: plan.thread,
           cpu: plan.cpu,
           periodNs: plan.periodNs,
+          blockSize: plan.blockSize,
+          exceedancesKept: config.exceedancesKept,
           ...(config.spikeThresholdNs !== null && { spikeThresholdNs: config.spikeThresholdNs }),
           ...(config.histogramMaxUs !== null && { histogramMaxUs: config.histogramMaxUs }),
           intervalNs: config.intervalNs,
@@ -292,7 +307,12 @@ export class Probe {
       do {
         moved = native.drain(index, this.drainBuffer);
         recorder.record(this.drainBuffer, moved);
+        if (moved > 0) this.hooks.onSamples?.(index, this.drainBuffer, moved);
       } while (moved === DRAIN_CHUNK);
+      do {
+        moved = native.drainBlocks(index, this.blockBuffer);
+        recorder.recordBlocks(this.blockBuffer, moved);
+      } while (moved === BLOCK_CHUNK);
     });
   }
 
@@ -360,6 +380,7 @@ export class Probe {
       histogram: encodeHistogram(views.raw),
       correctedHistogram: encodeHistogram(views.corrected),
       microsecondHistogram: recorder.microseconds,
+      extremes: recorder.extremes(stats.blocksLost),
     };
   }
 

@@ -12,7 +12,10 @@ import { runFileFromProbe } from '../run-file/from-probe.js';
 import type { RunFile, Spike } from '../run-file/schema.js';
 import { RTLAT_VERSION } from '../version.js';
 
-export { checkRunLength, type ProbeConfig, type ProbeOptions } from '../engine/options.js';
+// What the callers that plan a measurement need of the engine, so that none of them reaches into it.
+export type { ProbeConfig, ProbeOptions } from '../engine/options.js';
+export { privilegeMessage } from '../engine/privileges.js';
+export { configuredCpuCount, numaAvailable, numaNodeOfCpu } from '../engine/system.js';
 /** One thread's exact native counters while it measures (Probe.liveStats()). */
 export type LiveThreadStats = ReturnType<Probe['liveStats']>[number];
 export { usableCpus } from '../engine/system.js';
@@ -24,10 +27,7 @@ export interface MeasureOptions extends ProbeOptions {
   loadCpus?: readonly number[] | null;
   /** Recorded in the run file (default: this process's command line). */
   commandLine?: string;
-  /**
-   * Aborting it stops the run early (as SIGINT stops `rtlat measure`): the run file then says stoppedBy
-   * "signal". Aborted before the threads start, measureRun rejects with the signal's reason.
-   */
+  /** Aborting it stops the run early (as SIGINT stops `rtlat measure`), at once if before it started: the run file then says stoppedBy "signal". */
   signal?: AbortSignal;
   /** The fingerprint to record, when the caller has read it already (a sweep reads it once); default: read here. */
   environment?: Fingerprint;
@@ -39,13 +39,19 @@ export interface LiveMeasurement {
   readonly startedAt: Date;
   /** Set-up steps the kernel refused in a run allowed to degrade. */
   readonly degraded: readonly string[];
+  /** The set-up of each thread as read back from the kernel (tids, policies, CPUs, each step's errno). */
+  readonly setup: Probe['setup'];
   /** The exact native counters right now, per thread. */
   liveStats(): LiveThreadStats[];
+  /** Stops measuring now; measureRun then resolves as for a run that ended. */
+  stop(): Promise<unknown>;
 }
 
 export interface MeasureHooks {
   /** Each sample above `spikeThresholdNs`, as it is drained (the run file lists the first SPIKES_KEPT). */
   onSpike?: (spike: Spike) => void;
+  /** Every sample as drained, (latencyNs, dueNs, cycle) triples (cyclictest -v); `samples` is reused after the call. */
+  onSamples?: (thread: number, samples: Float64Array, count: number) => void;
   /** Each completed interval of `intervalNs` (HdrHistogram logs), with the CPU of its thread. */
   onInterval?: (interval: CompletedInterval, cpu: number | null) => void;
   /** Right after the threads started, before the first drain. Throwing stops the run and rejects. */
@@ -76,6 +82,7 @@ export async function measureRun(options: MeasureOptions = {}, hooks: MeasureHoo
       if (spikes.length < SPIKES_KEPT) spikes.push(spike);
       else spikesOmitted++;
     },
+    ...(hooks.onSamples && { onSamples: hooks.onSamples }),
     ...(hooks.onInterval && { onInterval: (interval) => hooks.onInterval!(interval, probe.config.threads[interval.thread]!.cpu) }),
   });
   let load: LoadHandle | null = null;
@@ -89,8 +96,6 @@ export async function measureRun(options: MeasureOptions = {}, hooks: MeasureHoo
     const measuredCpus = [...new Set(probe.config.threads.flatMap((plan) => (plan.cpu === null ? [] : [plan.cpu])))];
     // Running before the first wake-up, so the whole measurement is under load.
     if (loadSpec !== undefined && loadSpec !== null) load = await startLoad(loadSpec, { cpus: loadCpus ?? loadCpusFor(probe.config) });
-    // Stopped before measuring began: nothing was measured, so there is no run file.
-    signal?.throwIfAborted();
     const countersBefore = readCpuCounters(measuredCpus);
     probe.start();
     signal?.addEventListener('abort', stopOnAbort, { once: true });

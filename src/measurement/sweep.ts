@@ -124,19 +124,7 @@ export async function runSweep(options: SweepOptions, hooks: SweepHooks = {}): P
   for (const [index, sweepCase] of plan.cases.entries()) {
     if (options.signal?.aborted) break;
     hooks.onCase?.(sweepCase, index);
-    let run: RunFile;
-    try {
-      run = await measureRun({
-        ...probeOptionsOf(options, sweepCase),
-        load: sweepCase.loaded ? plan.load : null,
-        loadCpus: plan.loadCpus,
-        environment,
-      });
-    } catch (error) {
-      // Stopped before this case's threads started: it was not measured.
-      if (options.signal?.aborted && error === options.signal.reason) break;
-      throw error;
-    }
+    const run = await measureRun({ ...probeOptionsOf(options, sweepCase), load: sweepCase.loaded ? plan.load : null, loadCpus: plan.loadCpus, environment });
     hooks.onRun?.(run, sweepCase);
     points.push(sweepPoint(run));
   }

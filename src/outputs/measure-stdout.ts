@@ -4,18 +4,21 @@
 import { formatLoadWork } from '../load/index.js';
 import type { RunFile } from '../run-file/schema.js';
 import { formatCpuList } from '../units.js';
-import { formatCyclictestHistogram, formatCyclictestSummary } from './cyclictest.js';
+import { formatCyclictestHistogram, formatCyclictestSummary } from './cyclictest/text.js';
+import type { CyclictestVersion } from './cyclictest/version.js';
 import { formatSummaryTable } from './table.js';
 
 export interface MeasureStdoutOptions {
   format: 'table' | 'cyclictest';
   /** Print cyclictest's -h histogram (the run kept one: histogramMaxUs). */
   histogram: boolean;
+  /** The dialect of cyclictest's histogram (default: the newest). */
+  cyclictestVersion?: CyclictestVersion;
 }
 
 export function formatMeasureStdout(run: RunFile, options: MeasureStdoutOptions): string {
   const stdout: string[] = [];
-  if (options.histogram) stdout.push(formatCyclictestHistogram(run));
+  if (options.histogram) stdout.push(formatCyclictestHistogram(run, options.cyclictestVersion ? { version: options.cyclictestVersion } : {}));
   else if (options.format === 'cyclictest') stdout.push(formatCyclictestSummary(run));
   if (options.format === 'table') stdout.push(formatSummaryTable(run));
   if (options.format === 'table' && run.load) stdout.push(`load ${run.load.spec} on CPUs ${formatCpuList(run.load.cpus)}: ${formatLoadWork(run.load)}\n`);

@@ -72,6 +72,7 @@ export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFil
       histogram: thread.histogram,
       correctedHistogram: thread.correctedHistogram,
       microsecondHistogram: thread.microsecondHistogram,
+      extremes: thread.extremes,
     })),
     all: result.all,
     spikes: meta.spikes,

@@ -44,6 +44,28 @@ export interface Spike {
   dueNs: number;
 }
 
+/** One wake-up among a thread's largest, with when it happened. */
+export interface Exceedance {
+  cycle: number;
+  latencyNs: number;
+  /** When the wake-up was due, in ns since the run's start. */
+  dueNs: number;
+}
+
+/** What a thread kept for extreme-value analysis (rtlat analyze). */
+export interface ThreadExtremes {
+  /** Wake-ups per block. */
+  blockSize: number;
+  /** The largest latency of each complete block, in order (the last, incomplete block is left out). */
+  blockMaximaNs: number[];
+  /** Block maxima the loop could not hand over (its block ring was full). */
+  blocksLost: number;
+  /** Every latency above this is in `exceedances` (null when the thread measured nothing). */
+  thresholdNs: number | null;
+  /** The thread's largest latencies, in time order: every one above `thresholdNs`. */
+  exceedances: Exceedance[];
+}
+
 /** Why the probe stopped; a run file also says 'signal' when SIGINT or SIGTERM stopped it. */
 export type StopReason = 'completed' | 'stopped' | 'breaktrace';
 
@@ -105,6 +127,11 @@ export interface RunThread {
   beyondHistogram?: BeyondHistogram | null;
   correctedHistogram: string | null;
   microsecondHistogram: MicrosecondHistogram | null;
+  /**
+   * What extreme-value analysis (rtlat analyze) needs: block maxima and the largest latencies with
+   * their times. Null for imports; absent in files written before rtlat kept it (read as null).
+   */
+  extremes?: ThreadExtremes | null;
 }
 
 export interface RunFile {

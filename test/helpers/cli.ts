@@ -31,8 +31,16 @@ function measuring(pid: number): boolean {
  * starts Node), and resolves at exit.
  */
 export function rtlatInterrupted(args: string[], signal: NodeJS.Signals, afterMs: number): Promise<CliOutcome> {
+  return interrupted(process.execPath, [RTLAT_BIN, ...args], signal, afterMs);
+}
+
+/**
+ * Starts any measuring command (rtlat, or cyclictest with -m), sends `signal` `afterMs` after it has
+ * locked memory, and resolves at exit.
+ */
+export function interrupted(command: string, args: string[], signal: NodeJS.Signals, afterMs: number, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RTLAT_BIN, ...args]);
+    const child = spawn(command, args, options);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
