@@ -9,6 +9,7 @@ import { getSystemErrorMap } from 'node:util';
 import { OutputError, writeFileAtomic } from '../outputs/atomic-file.js';
 import { OptionError, PrivilegeError } from '../errors.js';
 import { HdrLogWriter } from '../outputs/hdr-log.js';
+import { writeRunFile } from '../outputs/run-json.js';
 import { configuredCpuCount, measureRun, numaAvailable, numaNodeOfCpu, privilegeMessage, usableCpus, type LiveMeasurement } from '../measurement/measure.js';
 import { cyclictestHelp } from '../outputs/cyclictest/help.js';
 import { formatCyclictestJson } from '../outputs/cyclictest/json.js';
@@ -204,7 +205,7 @@ function writeOutputs(run: RunFile, plan: CyclictestPlan, spikes: SpikeList, out
     const broke = run.breaktrace && { tid: run.threads[run.breaktrace.thread]!.tid ?? 0, latency: inUnit(run.breaktrace.latencyNs, s) };
     out(formatBreakLines(run.threads.map((thread) => thread.tid ?? 0), broke));
   }
-  if (plan.rtlatJsonPath) writeFileAtomic(plan.rtlatJsonPath, `${JSON.stringify(run, null, 2)}\n`);
+  if (plan.rtlatJsonPath) writeRunFile(plan.rtlatJsonPath, run);
 }
 
 /** A latency in cyclictest's unit: whole us, or ns with -N. */
