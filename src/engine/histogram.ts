@@ -42,9 +42,21 @@ function build(counts: 'cumulative' | 'interval', useWebAssembly: boolean): Hist
  * inflate code inside whatever called it (a service's first scrape).
  */
 export function copyHistogram(histogram: Histogram): Histogram {
+  if (histogram instanceof hdr.WasmHistogram) return fromUncompressedEncoding(histogram.encode());
   const copy = newHistogram('cumulative');
-  copy.add(histogram instanceof hdr.WasmHistogram ? decodeUncompressed(histogram.encode(), 64) : histogram);
+  copy.add(histogram);
   return copy;
+}
+
+/**
+ * A plain JS histogram from HdrHistogram's uncompressed V2 encoding, as WasmHistogram.encode() and the
+ * addon's takeHistogram() write it: one pass over the encoded buckets, whatever the samples behind them.
+ */
+export function fromUncompressedEncoding(encoded: Uint8Array): Histogram {
+  // Decoded with 64-bit counts and sized to the encoding's highest value; from here it grows as newHistogram's do.
+  const histogram = decodeUncompressed(encoded, 64);
+  histogram.autoResize = true;
+  return histogram;
 }
 
 // hdr-histogram-js attaches decode() to JsHistogram at load time (JsHistogram.encoding.js) but leaves it

@@ -3,15 +3,18 @@
 // jHiccup-style interval logs. Memory stays flat however long it runs: it keeps histograms, not
 // samples, and never keeps the process alive by itself.
 //
-// Every read moves what is new into this module's histograms first (harvest): the wake-ups the
-// Probe has drained since the previous read, and what the event-loop monitor recorded. From there
-// they fan out to the cumulative view, the snapshot interval and the log interval.
+// The service's event loop does no per-sample work: the addon records the wake-ups itself, on a
+// native thread of the session's (recordNatively), and nothing of the probe's runs on a timer but the
+// log's. Every read moves what is new into this module's histograms first (harvest): the histogram
+// the session recorded since the previous read, and what the event-loop monitor recorded, each at a
+// cost bounded by the histogram's size. From there they fan out to the cumulative view, the snapshot
+// interval and the log interval.
 import { OptionError } from '../errors.js';
 import { hdrLogTag } from '../outputs/hdr-log.js';
 import type { CumulativeView } from '../outputs/prometheus.js';
 import { copyHistogram, newHistogram, type Histogram } from '../engine/histogram.js';
 import type { ProbeConfig, ProbeOptions } from '../engine/options.js';
-import { Probe, recordIntervalsOnly, summarize } from '../engine/probe.js';
+import { Probe, recordNatively, summarize } from '../engine/probe.js';
 import { usableCpus } from '../engine/system.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
@@ -124,8 +127,8 @@ export class ServiceProbe {
   constructor(options: StartProbeOptions = {}) {
     const resolutionMs = eventLoopResolutionMs(options.eventLoop);
     const logConfig = options.hdrLog === undefined ? null : resolveIntervalLogOptions(options.hdrLog);
-    // Its histograms are this module's (harvest): the probe records nothing else.
-    this.probe = recordIntervalsOnly(new Probe(productionDefaults(options)));
+    // The session records the wake-ups natively, off this thread; harvest() takes its histograms.
+    this.probe = recordNatively(new Probe(productionDefaults(options)));
     this.config = this.probe.config;
 
     this.startedAt = new Date();
