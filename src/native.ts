@@ -97,8 +97,39 @@ export interface NativeSession {
   breakInfo(): { thread: number; latencyNs: number } | null;
 }
 
+export interface NativePageReaderConfig {
+  /** One per_cpu/cpuN/trace_pipe_raw per traced CPU. */
+  paths: string[];
+  pageBytes: number;
+  pagesPerCpu: number;
+  pollIntervalNs: number;
+}
+
+export interface NativePageReaderStats {
+  pagesRead: number;
+  bytesRead: number;
+  /** Pages overwritten in the reader's ring before anyone copied them out. */
+  pagesEvicted: number;
+  /** The first read() error other than EAGAIN; 0 if none. */
+  readErrno: number;
+}
+
+/** A thread that reads the per-CPU trace buffers while measuring and keeps their latest pages. */
+export interface NativePageReader {
+  /** 0, or the errno of the first file that could not be opened. */
+  start(): number;
+  /** Drains once more, ends the thread and closes the files; idempotent. */
+  stop(): void;
+  /** CLOCK_MONOTONIC time at which the last complete drain began: every event before it has been read. */
+  drainedUpToNs(): number;
+  /** Copies the kept pages of CPU `cpuIndex` that may hold events in [fromNs, toNs], oldest first. */
+  copyRange(cpuIndex: number, fromNs: number, toNs: number, pages: Uint8Array, lengths: Uint32Array): { pages: number; startEvicted: boolean };
+  stats(): NativePageReaderStats[];
+}
+
 interface Addon {
   NativeSession: new (config: NativeSessionConfig) => NativeSession;
+  NativePageReader: new (config: NativePageReaderConfig) => NativePageReader;
   /** CPUID leaf 0x40000000's vendor signature (e.g. "KVMKVMKVM"), or null when the CPU reports no hypervisor. */
   hypervisorVendor(): string | null;
   /** Pins thread `tid` of this process to `cpus` (sched_setaffinity); 0 or the errno. */
