@@ -1,0 +1,188 @@
+// The kernel events rtlat reads, decoded from their raw records into plain objects. Only the standard
+// tracepoints (sched, irq, irq_vectors, timer, kvm): no timerlat or osnoise tracer is needed.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { numberField, parseEventFormat, stringField, symbolicTables, type EventFormat } from './event-format.js';
+
+interface Recorded {
+  /** Trace clock time (the instance's trace_clock: mono, so CLOCK_MONOTONIC), in ns. */
+  ts: number;
+  cpu: number;
+  /** The task that was current on the CPU when the event was recorded (common_pid; 0: idle). */
+  pid: number;
+}
+
+export interface SwitchEvent extends Recorded {
+  kind: 'switch';
+  prevPid: number;
+  prevComm: string;
+  /** Kernel priority: 0-99 real-time (99 - rtprio), 100-139 normal (120 + nice), -1 deadline. */
+  prevPrio: number;
+  /** 0: still runnable (preempted); otherwise it blocked or slept. */
+  prevState: number;
+  nextPid: number;
+  nextComm: string;
+  nextPrio: number;
+}
+
+export interface WakeupEvent extends Recorded {
+  kind: 'wakeup';
+  wokenPid: number;
+  comm: string;
+  prio: number;
+}
+
+export interface IrqEvent extends Recorded {
+  kind: 'irq-entry' | 'irq-exit';
+  irq: number;
+  /** The handler's name (irq_handler_entry only; "" on exits). */
+  name: string;
+}
+
+export interface SoftirqEvent extends Recorded {
+  kind: 'softirq-entry' | 'softirq-exit';
+  /** NET_RX, TIMER, RCU, ... */
+  name: string;
+}
+
+/** irq_vectors' entry and exit of a system vector: local_timer, reschedule, call_function, irq_work, ... */
+export interface VectorEvent extends Recorded {
+  kind: 'vector-entry' | 'vector-exit';
+  vector: string;
+}
+
+export interface HrtimerExpireEvent extends Recorded {
+  kind: 'hrtimer-expire';
+}
+
+export interface KvmExitEvent extends Recorded {
+  kind: 'kvm-exit';
+  reason: string;
+}
+
+export interface KvmEntryEvent extends Recorded {
+  kind: 'kvm-entry';
+}
+
+export type TraceEvent = SwitchEvent | WakeupEvent | IrqEvent | SoftirqEvent | VectorEvent | HrtimerExpireEvent | KvmExitEvent | KvmEntryEvent;
+
+export interface EventSpec {
+  system: string;
+  event: string;
+  filter?: string;
+}
+
+/** What the attribution of a late wake-up reads (src/measurement/explain/). */
+export function explainEvents(eventsDir: string): EventSpec[] {
+  const vectors = readdirOrEmpty(path.join(eventsDir, 'irq_vectors'))
+    .filter((name) => name.endsWith('_entry'))
+    .map((name) => name.slice(0, -'_entry'.length))
+    .filter((vector) => readdirOrEmpty(path.join(eventsDir, 'irq_vectors')).includes(`${vector}_exit`));
+  return [
+    { system: 'sched', event: 'sched_switch' },
+    { system: 'sched', event: 'sched_wakeup' },
+    { system: 'irq', event: 'irq_handler_entry' },
+    { system: 'irq', event: 'irq_handler_exit' },
+    { system: 'irq', event: 'softirq_entry' },
+    { system: 'irq', event: 'softirq_exit' },
+    { system: 'timer', event: 'hrtimer_expire_entry' },
+    ...vectors.flatMap((vector) => [
+      { system: 'irq_vectors', event: `${vector}_entry` },
+      { system: 'irq_vectors', event: `${vector}_exit` },
+    ]),
+  ];
+}
+
+/** What the host's view of a guest reads: the vCPU threads' scheduling, and under KVM their exits. */
+export function hostEvents(vcpuTids: readonly number[]): EventSpec[] {
+  const pids = (field: string) => vcpuTids.map((tid) => `${field} == ${tid}`).join(' || ');
+  return [
+    { system: 'sched', event: 'sched_switch', filter: `${pids('prev_pid')} || ${pids('next_pid')}` },
+    { system: 'kvm', event: 'kvm_exit', filter: pids('common_pid') },
+    { system: 'kvm', event: 'kvm_entry', filter: pids('common_pid') },
+  ];
+}
+
+function readdirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+export type Decode = (page: Buffer, start: number, recorded: Recorded) => TraceEvent;
+
+/** Decoders by event ID for the events in `specs` found under `eventsDir`. */
+export function eventDecoders(eventsDir: string, specs: readonly EventSpec[]): Map<number, Decode> {
+  const decoders = new Map<number, Decode>();
+  for (const spec of specs) {
+    let text: string;
+    try {
+      text = readFileSync(path.join(eventsDir, spec.system, spec.event, 'format'), 'utf8');
+    } catch {
+      continue;
+    }
+    const format = parseEventFormat(spec.system, text);
+    decoders.set(format.id, decoderFor(format, text));
+  }
+  return decoders;
+}
+
+function decoderFor(format: EventFormat, text: string): Decode {
+  const key = `${format.system}:${format.name}`;
+  if (key === 'sched:sched_switch') {
+    const [prevPid, prevPrio, prevState, nextPid, nextPrio] = ['prev_pid', 'prev_prio', 'prev_state', 'next_pid', 'next_prio'].map((name) => numberField(format, name));
+    const [prevComm, nextComm] = ['prev_comm', 'next_comm'].map((name) => stringField(format, name));
+    return (page, start, recorded) => ({
+      ...recorded,
+      kind: 'switch',
+      prevPid: prevPid!(page, start),
+      prevComm: prevComm!(page, start),
+      prevPrio: prevPrio!(page, start),
+      prevState: prevState!(page, start),
+      nextPid: nextPid!(page, start),
+      nextComm: nextComm!(page, start),
+      nextPrio: nextPrio!(page, start),
+    });
+  }
+  if (key === 'sched:sched_wakeup') {
+    const [pid, prio] = ['pid', 'prio'].map((name) => numberField(format, name));
+    const comm = stringField(format, 'comm');
+    return (page, start, recorded) => ({ ...recorded, kind: 'wakeup', wokenPid: pid!(page, start), comm: comm(page, start), prio: prio!(page, start) });
+  }
+  if (key === 'irq:irq_handler_entry' || key === 'irq:irq_handler_exit') {
+    const irq = numberField(format, 'irq');
+    if (key === 'irq:irq_handler_exit') return (page, start, recorded) => ({ ...recorded, kind: 'irq-exit', irq: irq(page, start), name: '' });
+    const name = stringField(format, 'name');
+    return (page, start, recorded) => ({ ...recorded, kind: 'irq-entry', irq: irq(page, start), name: name(page, start) });
+  }
+  if (key === 'irq:softirq_entry' || key === 'irq:softirq_exit') {
+    const vec = numberField(format, 'vec');
+    const names = symbolicTables(text)[0] ?? new Map<number, string>();
+    const kind = key === 'irq:softirq_entry' ? 'softirq-entry' : 'softirq-exit';
+    return (page, start, recorded) => {
+      const value = vec(page, start);
+      return { ...recorded, kind, name: names.get(value) ?? `softirq ${value}` };
+    };
+  }
+  if (format.system === 'irq_vectors') {
+    const entry = format.name.endsWith('_entry');
+    const vector = format.name.slice(0, format.name.lastIndexOf('_'));
+    return (_page, _start, recorded) => ({ ...recorded, kind: entry ? 'vector-entry' : 'vector-exit', vector });
+  }
+  if (key === 'timer:hrtimer_expire_entry') return (_page, _start, recorded) => ({ ...recorded, kind: 'hrtimer-expire' });
+  if (key === 'kvm:kvm_exit') {
+    const reason = numberField(format, 'exit_reason');
+    const isa = format.fields.has('isa') ? numberField(format, 'isa') : () => 1;
+    // The print fmt's first table names VMX exits (isa 1), the second SVM's (isa 2).
+    const [vmx = new Map<number, string>(), svm = new Map<number, string>()] = symbolicTables(text);
+    return (page, start, recorded) => {
+      const value = reason(page, start);
+      const table = isa(page, start) === 1 ? vmx : svm;
+      return { ...recorded, kind: 'kvm-exit', reason: table.get(isa(page, start) === 1 ? value & 0xffff : value) ?? `exit ${value}` };
+    };
+  }
+  if (key === 'kvm:kvm_entry') return (_page, _start, recorded) => ({ ...recorded, kind: 'kvm-entry' });
+  throw new Error(`rtlat: no decoder for the ${key} event`);
+}
