@@ -78,6 +78,8 @@ export interface TakenInterval {
 export interface ProbeHooks {
   onSpike?: (spike: Spike) => void;
   onInterval?: (interval: CompletedInterval) => void;
+  /** Every sample as drained: `count` (latencyNs, dueNs, cycle) triples in `samples`, valid during the call only. */
+  onSamples?: (thread: number, samples: Float64Array, count: number) => void;
 }
 
 const DRAIN_CHUNK = 1 << 16;
@@ -268,6 +270,7 @@ export class Probe {
       do {
         moved = native.drain(index, this.drainBuffer);
         recorder.record(this.drainBuffer, moved);
+        this.hooks.onSamples?.(index, this.drainBuffer, moved);
       } while (moved === DRAIN_CHUNK);
     });
   }

@@ -1,0 +1,267 @@
+// rtlat measure --explain: traces the measured CPUs while the probe measures, keeps the trace only
+// around the wake-ups that may need explaining (the largest ones of each thread, at most maxPerThread,
+// so memory stays bounded however long the run), splits each of them into its parts as soon as its
+// trace has been read, and at the end explains those above the threshold (by default the run's p99.9,
+// known only then).
+import { readFileSync } from 'node:fs';
+import { decodeHistogram, forEachBucket } from '../../histogram.js';
+import { RING_SECONDS, type ProbeConfig } from '../../options.js';
+import type { ProbeResult } from '../../probe.js';
+import type { ExplainedWakeup, ExplainTask, RunExplain } from '../../run.js';
+import { usableCpus } from '../../system.js';
+import { explainEvents } from '../../trace/events.js';
+import { KernelTrace, TRACE_CLOCK } from '../../trace/kernel-trace.js';
+import { NS_PER_MS, NS_PER_S, NS_PER_US } from '../../units.js';
+import { attributeWakeup, type TaskLookup } from './attribute.js';
+import { partsOf, summarizeExplained } from './summary.js';
+
+export interface ExplainOptions {
+  /** Explain the wake-ups above this latency; null: above each thread's p99.9. */
+  thresholdNs: number | null;
+  /** At most this many wake-ups a thread, the largest. */
+  maxPerThread: number;
+}
+
+export const DEFAULT_EXPLAIN_MAX = 1000;
+export const EXPLAIN_PERCENTILE = 99.9;
+
+/** Events a wake-up costs the trace (timer interrupt, hrtimer, wake-up, switches), and their bytes. */
+const EVENTS_PER_WAKEUP = 8;
+const BYTES_PER_EVENT = 44;
+/** What an idle CPU records anyway (ticks, RCU, housekeeping), bytes/s. */
+const BASELINE_BYTES_PER_S = 256 * 1024;
+/** The kernel's buffer holds this long of events: the reader thread may be kept off a CPU that long. */
+const KERNEL_BUFFER_SECONDS = 1;
+/**
+ * rtlat keeps this long of each CPU's pages. A wake-up's trace is copied out once the drain has seen
+ * the wake-up, which on a loaded machine can be seconds late: as long as the sample rings last
+ * (src/options.ts), so that what the probe does not lose, the trace does not either.
+ */
+const KEPT_SECONDS = RING_SECONDS;
+/** A window's trace counts as read once the reader has drained this long after the wake-up. */
+const READ_MARGIN_NS = NS_PER_MS;
+
+interface Candidate {
+  latencyNs: number;
+  dueNs: number;
+  cycle: number;
+  evicted: boolean;
+  explained: ExplainedWakeup | null;
+}
+
+/** The smallest candidate on top: the one to give up when a larger one arrives. */
+class CandidateHeap {
+  readonly items: Candidate[] = [];
+
+  get min(): Candidate | undefined {
+    return this.items[0];
+  }
+
+  push(candidate: Candidate): void {
+    const items = this.items;
+    items.push(candidate);
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]!.latencyNs <= items[i]!.latencyNs) break;
+      [items[parent], items[i]] = [items[i]!, items[parent]!];
+      i = parent;
+    }
+  }
+
+  pop(): Candidate | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last) {
+      items[0] = last;
+      for (let i = 0; ; ) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < items.length && items[left]!.latencyNs < items[smallest]!.latencyNs) smallest = left;
+        if (right < items.length && items[right]!.latencyNs < items[smallest]!.latencyNs) smallest = right;
+        if (smallest === i) break;
+        [items[smallest], items[i]] = [items[i]!, items[smallest]!];
+        i = smallest;
+      }
+    }
+    return top;
+  }
+}
+
+/** The kernel priority a measuring thread runs at (sched_switch's prio: 99 - rtprio, 120 + nice, -1 deadline). */
+function kernelPrio(config: ProbeConfig): number {
+  if (config.policy === 'fifo' || config.policy === 'rr') return 99 - config.priority;
+  return config.policy === 'deadline' ? -1 : 120;
+}
+
+const POLICY_NUMBERS: Record<number, string> = { 0: 'other', 1: 'fifo', 2: 'rr', 3: 'batch', 5: 'idle', 6: 'deadline' };
+
+/** What /proc says of a task now: its comm, kernel priority and policy; null when it is gone. */
+function procTask(pid: number): { comm: string; prio: number; policy: string } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 18 and 41 of proc(5): priority (the kernel's prio - 100) and policy.
+    return { comm, prio: Number(fields[15]) + 100, policy: POLICY_NUMBERS[Number(fields[38])] ?? 'other' };
+  } catch {
+    return null;
+  }
+}
+
+function describeTask(pid: number, seen: { comm: string; prio: number | null }): ExplainTask {
+  const now = procTask(pid);
+  const prio = seen.prio ?? now?.prio ?? null;
+  const sameTask = now !== null && now.comm === seen.comm;
+  const policy = sameTask ? now.policy : prio === null ? 'unknown' : prio < 0 ? 'deadline' : prio < 100 ? 'rt' : 'normal';
+  const priority = prio === null || prio < 0 ? null : prio < 100 ? 99 - prio : prio - 120;
+  return { pid, comm: seen.comm, policy, priority };
+}
+
+export class ExplainCollector {
+  private readonly trace: KernelTrace;
+  private readonly heaps: CandidateHeap[];
+  private pending: { thread: number; candidate: Candidate }[] = [];
+  private epochNs = 0;
+  private tids: number[] = [];
+  private readonly tasks = new Map<number, { comm: string; prio: number | null }>();
+  private readonly bufferKbPerCpu: number;
+  private readonly lookbackNs: number;
+
+  /** Starts tracing (before the probe starts, so that its first wake-ups are traced too). */
+  constructor(
+    private readonly config: ProbeConfig,
+    private readonly options: ExplainOptions,
+  ) {
+    // Unpinned threads (SCHED_DEADLINE) may wake on any CPU this process may use.
+    const pinned = config.threads.map((plan) => plan.cpu);
+    const cpus = pinned.includes(null) ? usableCpus().allowed : [...new Set(pinned as number[])].sort((a, b) => a - b);
+    const shortestPeriodNs = Math.min(...config.threads.map((plan) => plan.periodNs));
+    const threadsPerCpu = Math.max(...cpus.map((cpu) => pinned.filter((pinnedCpu) => pinnedCpu === cpu || pinnedCpu === null).length));
+    const bytesPerSecond = (threadsPerCpu * NS_PER_S * EVENTS_PER_WAKEUP * BYTES_PER_EVENT) / shortestPeriodNs + BASELINE_BYTES_PER_S;
+    this.bufferKbPerCpu = Math.min(8192, Math.max(1024, Math.ceil((bytesPerSecond * KERNEL_BUFFER_SECONDS) / 1024)));
+    // Far enough back to see the thread go to sleep (or be preempted) before it fell due.
+    this.lookbackNs = Math.min(10 * NS_PER_MS, Math.max(50 * NS_PER_US, shortestPeriodNs));
+    this.heaps = config.threads.map(() => new CandidateHeap());
+    this.trace = KernelTrace.start({
+      cpus,
+      events: explainEvents,
+      bufferKbPerCpu: this.bufferKbPerCpu,
+      keptBytesPerCpu: Math.min(64 << 20, Math.max(2 << 20, bytesPerSecond * KEPT_SECONDS)),
+    });
+  }
+
+  /** After the probe started: its time zero and its threads' TIDs. */
+  attach(epochNs: number, tids: readonly number[]): void {
+    this.epochNs = epochNs;
+    this.tids = [...tids];
+  }
+
+  /** The probe's onSamples hook. */
+  onSamples(thread: number, samples: Float64Array, count: number): void {
+    const heap = this.heaps[thread]!;
+    const floorNs = this.options.thresholdNs ?? -1;
+    for (let i = 0; i < count; i++) {
+      const latencyNs = samples[3 * i]!;
+      if (latencyNs <= floorNs) continue;
+      if (heap.items.length >= this.options.maxPerThread && latencyNs <= heap.min!.latencyNs) continue;
+      const candidate: Candidate = { latencyNs, dueNs: samples[3 * i + 1]!, cycle: samples[3 * i + 2]!, evicted: false, explained: null };
+      heap.push(candidate);
+      this.pending.push({ thread, candidate });
+      if (heap.items.length > this.options.maxPerThread) heap.pop()!.evicted = true;
+    }
+    this.explainRead(this.trace.readUpToNs());
+  }
+
+  /** Explains every pending candidate whose trace has been read up to `readUpToNs`. */
+  private explainRead(readUpToNs: number): void {
+    if (this.pending.length === 0) return;
+    this.pending = this.pending.filter(({ thread, candidate }) => {
+      if (candidate.evicted) return false;
+      const wokeNs = this.epochNs + candidate.dueNs + candidate.latencyNs;
+      if (wokeNs + READ_MARGIN_NS > readUpToNs) return true;
+      candidate.explained = this.explain(thread, candidate);
+      return false;
+    });
+  }
+
+  private explain(thread: number, candidate: Candidate): ExplainedWakeup {
+    const plan = this.config.threads[thread]!;
+    const tid = this.tids[thread]!;
+    const dueNs = this.epochNs + candidate.dueNs;
+    const fromNs = dueNs - this.lookbackNs;
+    const toNs = dueNs + candidate.latencyNs;
+    // An unpinned thread: the CPU whose trace shows its wake-up.
+    const windows = (plan.cpu === null ? this.trace.cpus : [plan.cpu]).map((cpu) => ({ cpu, ...this.trace.window(cpu, fromNs, toNs) }));
+    const window =
+      windows.find(({ events }) => events.some((event) => (event.kind === 'wakeup' && event.wokenPid === tid) || (event.kind === 'switch' && event.nextPid === tid))) ??
+      windows[0]!;
+    const lookup: TaskLookup = (pid) => this.tasks.get(pid) ?? procTask(pid);
+    const { segments, tasks } = attributeWakeup(window.events, { tid, prio: kernelPrio(this.config), dueNs, latencyNs: candidate.latencyNs }, lookup);
+    for (const [pid, task] of tasks) if (pid !== tid && pid !== 0) this.tasks.set(pid, task);
+    return {
+      thread,
+      cpu: plan.cpu ?? window.cpu,
+      cycle: candidate.cycle,
+      dueNs: candidate.dueNs,
+      latencyNs: candidate.latencyNs,
+      complete: window.complete,
+      parts: partsOf(segments),
+      segments,
+    };
+  }
+
+  /** Stops tracing, removes the instance and explains the wake-ups above each thread's threshold. */
+  finish(result: ProbeResult): RunExplain {
+    const perCpu = this.trace.close();
+    this.explainRead(Number.POSITIVE_INFINITY);
+    const threads = result.threads.map((thread, index) => {
+      const thresholdNs = this.options.thresholdNs ?? thread.percentiles.find((value) => value.percentile === EXPLAIN_PERCENTILE)?.valueNs ?? 0;
+      let above = 0;
+      forEachBucket(decodeHistogram(thread.histogram), (lowestNs, _median, count) => {
+        if (lowestNs > thresholdNs) above += count;
+      });
+      const explained = this.heaps[index]!.items
+        .filter((candidate) => candidate.latencyNs > thresholdNs && candidate.explained)
+        .map((candidate) => candidate.explained!);
+      return { thread: index, cpu: thread.cpu, tid: thread.tid, thresholdNs, above, explained };
+    });
+    const wakeups = threads.flatMap((thread) => thread.explained).sort((a, b) => b.latencyNs - a.latencyNs);
+    const named = new Set(wakeups.flatMap((wakeup) => wakeup.segments.flatMap((segment) => (segment.culprit ? [/\(pid (\d+)\)$/.exec(segment.culprit)?.[1]] : []))));
+    return {
+      selection: {
+        thresholdNs: this.options.thresholdNs,
+        percentile: this.options.thresholdNs === null ? EXPLAIN_PERCENTILE : null,
+        maxPerThread: this.options.maxPerThread,
+      },
+      trace: {
+        instance: this.trace.instanceName,
+        clock: TRACE_CLOCK,
+        reader: 'trace_pipe_raw',
+        events: this.trace.enabledEvents,
+        missingEvents: this.trace.missingEvents,
+        bufferKbPerCpu: this.bufferKbPerCpu,
+        perCpu,
+        lostEvents: perCpu.reduce((sum, cpu) => sum + cpu.lostEvents, 0),
+      },
+      threads: threads.map(({ explained, ...thread }) => ({
+        ...thread,
+        explained: explained.length,
+        incomplete: explained.filter((wakeup) => !wakeup.complete).length,
+      })),
+      summary: summarizeExplained(wakeups),
+      tasks: [...named]
+        .filter((pid): pid is string => pid !== undefined)
+        .map(Number)
+        .filter((pid) => this.tasks.has(pid))
+        .map((pid) => describeTask(pid, this.tasks.get(pid)!)),
+      wakeups,
+    };
+  }
+
+  /** Stops tracing and removes the instance without explaining (a run that failed). Idempotent. */
+  abort(): void {
+    this.trace.close();
+  }
+}
