@@ -4,10 +4,12 @@ import { writeFileAtomic } from '../atomic-file.js';
 import { OptionError } from '../errors.js';
 import { HdrLogWriter } from '../formats/hdr-log.js';
 import { formatCyclictestHistogram, formatCyclictestSummary } from '../formats/cyclictest.js';
+import { formatExplain } from '../formats/explain.js';
 import { labelRuns } from '../compare/environment.js';
 import { formatSummaryTable } from '../formats/table.js';
 import { diffCpuCounters, readCpuCounters, readFingerprint } from '../fingerprint/index.js';
 import { formatLoadWork, loadCpusFor, parseLoadSpec, startLoad, type LoadHandle, type LoadSpec } from '../load/index.js';
+import { DEFAULT_EXPLAIN_MAX, ExplainCollector, type ExplainOptions } from '../measurement/explain/collector.js';
 import type { ProbeOptions } from '../options.js';
 import { Probe } from '../probe.js';
 import type { Spike } from '../recorder.js';
@@ -48,6 +50,8 @@ interface MeasureFlags {
   quiet?: boolean;
   load?: string;
   loadCpus?: string;
+  explain?: string | true;
+  explainMax?: string;
 }
 
 interface Outputs {
@@ -91,6 +95,8 @@ export function measureCommand(): Command {
     .option('-q, --quiet', 'no live status line')
     .option('--load <kinds>', 'run load generators while measuring: syscalls, ipc, timers, io, memory, stress-ng:ARGS (comma-separated)')
     .option('--load-cpus <list>', 'CPUs for the load generators (default: the measured CPUs)')
+    .option('--explain [us]', 'trace the measured CPUs and say why each wake-up above this many us (default: above the run\'s p99.9) was late')
+    .option('--explain-max <n>', `explain at most this many wake-ups a thread, the largest (default ${DEFAULT_EXPLAIN_MAX})`)
     .action(async (flags: MeasureFlags) => {
       process.exitCode = await measure(flags);
     });
@@ -113,6 +119,7 @@ export function parseMeasureFlags(flags: MeasureFlags): {
   outputs: Outputs;
   /** cpus null: the measured CPUs. */
   load: { spec: LoadSpec; cpus: number[] | null } | null;
+  explain: ExplainOptions | null;
 } {
   if (flags.loops !== undefined && flags.duration !== undefined) {
     throw new UsageError(`--loops and --duration were both given (${flags.loops}, ${flags.duration}); give one of them`);
@@ -154,7 +161,20 @@ export function parseMeasureFlags(flags: MeasureFlags): {
     quiet: flags.quiet ?? false,
   };
   if (outputs.hdrLogPath) probe.intervalNs = hdrIntervalNs;
-  return { probe, outputs, load };
+  return { probe, outputs, load, explain: parseExplainFlags(flags) };
+}
+
+function parseExplainFlags(flags: MeasureFlags): ExplainOptions | null {
+  if (flags.explain === undefined) {
+    if (flags.explainMax !== undefined) throw new UsageError('--explain-max needs --explain');
+    return null;
+  }
+  // The kernel's trace clock is CLOCK_MONOTONIC: wake-ups on another clock cannot be found in it.
+  if (flags.clock === 'realtime') throw new UsageError('--explain needs --clock monotonic (the kernel traces on CLOCK_MONOTONIC); drop --clock realtime');
+  return {
+    thresholdNs: flags.explain === true ? null : usToNs('explain', flags.explain),
+    maxPerThread: flags.explainMax === undefined ? DEFAULT_EXPLAIN_MAX : parseInteger('explain-max', flags.explainMax, 1, 1_000_000),
+  };
 }
 
 function describeSpike(spike: Spike): string {
@@ -167,8 +187,9 @@ function describeSpike(spike: Spike): string {
 async function measure(flags: MeasureFlags): Promise<number> {
   let hdrLog: HdrLogWriter | null = null;
   let load: LoadHandle | null = null;
+  let explain: ExplainCollector | null = null;
   try {
-    const { probe: options, outputs, load: loadRequest } = parseMeasureFlags(flags);
+    const { probe: options, outputs, load: loadRequest, explain: explainRequest } = parseMeasureFlags(flags);
     const spikes: Spike[] = [];
     let spikesOmitted = 0;
     const probe = new Probe(options, {
@@ -178,13 +199,17 @@ async function measure(flags: MeasureFlags): Promise<number> {
         else spikesOmitted++;
       },
       onInterval: (interval) => hdrLog?.write(interval, probe.config.threads[interval.thread]!.cpu),
+      ...(explainRequest && { onSamples: (thread: number, samples: Float64Array, count: number) => explain?.onSamples(thread, samples, count) }),
     });
     const environment = readFingerprint();
     const measuredCpus = [...new Set(probe.config.threads.flatMap((plan) => (plan.cpu === null ? [] : [plan.cpu])))];
     // Running before the first wake-up, so the whole measurement is under load.
     if (loadRequest) load = await startLoad(loadRequest.spec, { cpus: loadRequest.cpus ?? loadCpusFor(probe.config) });
     const countersBefore = readCpuCounters(measuredCpus);
+    // Tracing from before the first wake-up, so that every one can be explained.
+    if (explainRequest) explain = new ExplainCollector(probe.config, explainRequest);
     probe.start();
+    explain?.attach(probe.setup.epochNs, probe.setup.threads.map((thread) => thread.tid));
     // Before the first drain, so before the first interval can arrive.
     if (outputs.hdrLogPath) hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: probe.startedAt, comment: commandLine() });
     for (const refusal of probe.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
@@ -199,6 +224,7 @@ async function measure(flags: MeasureFlags): Promise<number> {
     const result = await probe.stop();
     const during = diffCpuCounters(countersBefore, readCpuCounters(measuredCpus));
     const runLoad = load ? await load.stop() : null;
+    const explained = explain?.finish(result);
     status?.clear();
     stopListening();
 
@@ -211,6 +237,7 @@ async function measure(flags: MeasureFlags): Promise<number> {
       spikes,
       spikesOmitted,
       load: runLoad,
+      ...(explained && { explain: explained }),
     });
     writeOutputs(run, outputs, hdrLog);
     hdrLog = null;
@@ -227,18 +254,22 @@ async function measure(flags: MeasureFlags): Promise<number> {
     hdrLog?.abandon();
     return reportError('measure', error);
   } finally {
-    // On the error paths (stop() is idempotent): the load never outlives the measurement.
+    // On the error paths (stop() and abort() are idempotent): the load and the trace never outlive the measurement.
     await load?.stop().catch(() => {});
+    explain?.abort();
   }
 }
 
 function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | null): void {
   const stdout: string[] = [];
+  const stderr: string[] = [];
   // Like cyclictest -q -h, the histogram replaces the T: lines; rtlat's table still follows it.
   if (outputs.histogram) stdout.push(formatCyclictestHistogram(run));
   else if (outputs.format === 'cyclictest') stdout.push(formatCyclictestSummary(run));
   if (outputs.format === 'table') stdout.push(formatSummaryTable(run));
   if (outputs.format === 'table' && run.load) stdout.push(`load ${run.load.spec} on CPUs ${formatCpuList(run.load.cpus)}: ${formatLoadWork(run.load)}\n`);
+  // cyclictest's format keeps stdout to what cyclictest prints; the explanation goes beside it.
+  if (run.explain) (outputs.format === 'table' ? stdout : stderr).push(formatExplain(run.explain));
   if (outputs.jsonPath) writeFileAtomic(outputs.jsonPath, `${JSON.stringify(run, null, 2)}\n`);
   if (outputs.reportPath) {
     const runs = labelRuns([{ file: outputs.jsonPath ?? 'this run', run }]);
@@ -246,4 +277,5 @@ function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | nul
   }
   hdrLog?.close();
   process.stdout.write(stdout.join(''));
+  process.stderr.write(stderr.join(''));
 }
