@@ -19,7 +19,8 @@ class NativePageReader : public Napi::ObjectWrap<NativePageReader> {
                         InstanceMethod<&NativePageReader::Stop>("stop"),
                         InstanceMethod<&NativePageReader::DrainedUpTo>("drainedUpToNs"),
                         InstanceMethod<&NativePageReader::CopyRange>("copyRange"),
-                        InstanceMethod<&NativePageReader::Stats>("stats")});
+                        InstanceMethod<&NativePageReader::Stats>("stats"),
+                        InstanceMethod<&NativePageReader::PriorityErrno>("priorityErrno")});
   }
 
   explicit NativePageReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativePageReader>(info) {
@@ -31,11 +32,14 @@ class NativePageReader : public Napi::ObjectWrap<NativePageReader> {
     const Napi::Array paths = object.Get("paths").As<Napi::Array>();
     for (uint32_t i = 0; i < paths.Length(); ++i) config.paths.push_back(paths.Get(i).ToString().Utf8Value());
     config.pageBytes = static_cast<std::size_t>(object.Get("pageBytes").As<Napi::Number>().Int64Value());
-    config.pagesPerCpu = static_cast<std::size_t>(object.Get("pagesPerCpu").As<Napi::Number>().Int64Value());
+    config.maxPagesPerCpu = static_cast<std::size_t>(object.Get("maxPagesPerCpu").As<Napi::Number>().Int64Value());
+    config.keepNs = object.Get("keepNs").As<Napi::Number>().Int64Value();
     config.pollIntervalNs = object.Get("pollIntervalNs").As<Napi::Number>().Int64Value();
+    config.fifoPriority = object.Get("fifoPriority").As<Napi::Number>().Int32Value();
     // The boundary re-checks what could make the reader write out of bounds.
-    if (config.pageBytes < 64 || config.pageBytes > (1 << 20) || config.pagesPerCpu < 2 ||
-        config.pagesPerCpu > (1 << 20) || config.pollIntervalNs <= 0) {
+    if (config.pageBytes < 64 || config.pageBytes > (1 << 20) || config.maxPagesPerCpu < 2 ||
+        config.maxPagesPerCpu > (1 << 24) || config.pollIntervalNs <= 0 || config.keepNs <= 0 ||
+        config.fifoPriority < 0 || config.fifoPriority > 99) {
       throw Napi::RangeError::New(info.Env(), "NativePageReader: page size, page count or interval out of range");
     }
     reader_ = std::make_unique<PageReader>(std::move(config));
@@ -45,11 +49,12 @@ class NativePageReader : public Napi::ObjectWrap<NativePageReader> {
   // start(): 0 or the errno of the first file that could not be opened.
   Napi::Value Start(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), reader_->start()); }
   void Stop(const Napi::CallbackInfo&) { reader_->stop(); }
+  Napi::Value PriorityErrno(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), reader_->priorityErrno()); }
   Napi::Value DrainedUpTo(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(reader_->drainedUpToNs()));
   }
 
-  // copyRange(cpuIndex, fromNs, toNs, pages: Uint8Array, lengths: Uint32Array) -> { pages, startEvicted }
+  // copyRange(cpuIndex, fromNs, toNs, pages: Uint8Array, lengths: Uint32Array) -> { pages, startLost }
   Napi::Value CopyRange(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const uint32_t index = info[0].As<Napi::Number>().Uint32Value();
@@ -63,7 +68,7 @@ class NativePageReader : public Napi::ObjectWrap<NativePageReader> {
     const RangeCopy copy = reader_->copyRange(index, fromNs, toNs, pages.Data(), lengths.Data(), maxPages);
     Napi::Object out = Napi::Object::New(env);
     out.Set("pages", static_cast<double>(copy.pages));
-    out.Set("startEvicted", copy.startEvicted);
+    out.Set("startLost", copy.startLost);
     return out;
   }
 
@@ -76,6 +81,7 @@ class NativePageReader : public Napi::ObjectWrap<NativePageReader> {
       out.Set("pagesRead", static_cast<double>(stats.pagesRead));
       out.Set("bytesRead", static_cast<double>(stats.bytesRead));
       out.Set("pagesEvicted", static_cast<double>(stats.pagesEvicted));
+      out.Set("pagesKept", static_cast<double>(stats.pagesKept));
       out.Set("readErrno", stats.readErrno);
       all.Set(static_cast<uint32_t>(i), out);
     }

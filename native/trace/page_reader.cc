@@ -1,6 +1,7 @@
 #include "page_reader.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,14 +31,7 @@ int64_t pageTimestamp(const uint8_t* page, std::size_t length) {
 
 PageReader::PageReader(PageReaderConfig config) : config_(std::move(config)) {
   readBuffer_ = std::make_unique<uint8_t[]>(config_.pageBytes);
-  for (std::size_t i = 0; i < config_.paths.size(); ++i) {
-    auto cpu = std::make_unique<Cpu>();
-    // Left uninitialised: the ring's memory is touched only as pages arrive.
-    cpu->pages.reset(new uint8_t[config_.pageBytes * config_.pagesPerCpu]);
-    cpu->timestamps = std::make_unique<int64_t[]>(config_.pagesPerCpu);
-    cpu->lengths = std::make_unique<uint32_t[]>(config_.pagesPerCpu);
-    cpus_.push_back(std::move(cpu));
-  }
+  for (std::size_t i = 0; i < config_.paths.size(); ++i) cpus_.push_back(std::make_unique<Cpu>());
 }
 
 PageReader::~PageReader() { stop(); }
@@ -81,8 +75,16 @@ void PageReader::stop() {
 }
 
 void* PageReader::entry(void* self) {
+  auto* reader = static_cast<PageReader*>(self);
   pthread_setname_np(pthread_self(), "rtlat-trace");
-  static_cast<PageReader*>(self)->run();
+  if (reader->config_.fifoPriority > 0) {
+    // Above ordinary tasks, so that a loaded machine cannot keep the reader away until the kernel's
+    // buffer overflows; below the measuring threads, whose priority the caller knows.
+    sched_param param{};
+    param.sched_priority = reader->config_.fifoPriority;
+    if (sched_setscheduler(0, SCHED_FIFO, &param) != 0) reader->priorityErrno_.store(errno, std::memory_order_release);
+  }
+  reader->run();
   return nullptr;
 }
 
@@ -100,11 +102,11 @@ void PageReader::run() {
 
 void PageReader::drainAll() {
   const int64_t startNs = monotonicNowNs();
-  for (auto& cpu : cpus_) drainCpu(*cpu);
+  for (auto& cpu : cpus_) drainCpu(*cpu, startNs);
   drainedUpToNs_.store(startNs, std::memory_order_release);
 }
 
-void PageReader::drainCpu(Cpu& cpu) {
+void PageReader::drainCpu(Cpu& cpu, int64_t nowNs) {
   for (;;) {
     const ssize_t length = read(cpu.fd, readBuffer_.get(), config_.pageBytes);
     if (length <= 0) {
@@ -116,16 +118,29 @@ void PageReader::drainCpu(Cpu& cpu) {
       return;
     }
     std::lock_guard<std::mutex> lock(cpu.mutex);
-    const std::size_t slot = cpu.next;
-    std::memcpy(cpu.pages.get() + slot * config_.pageBytes, readBuffer_.get(), static_cast<std::size_t>(length));
-    cpu.timestamps[slot] = pageTimestamp(readBuffer_.get(), static_cast<std::size_t>(length));
-    cpu.lengths[slot] = static_cast<uint32_t>(length);
-    cpu.next = (slot + 1) % config_.pagesPerCpu;
-    if (cpu.count == config_.pagesPerCpu) {
-      cpu.stats.pagesEvicted++;
-    } else {
-      cpu.count++;
+    while (!cpu.pages.empty() && cpu.pages.front().readAtNs < nowNs - config_.keepNs) {
+      cpu.spare.push_back(std::move(cpu.pages.front().data));
+      cpu.pages.pop_front();
+      cpu.dropped = true;
     }
+    if (cpu.pages.size() >= config_.maxPagesPerCpu) {
+      cpu.spare.push_back(std::move(cpu.pages.front().data));
+      cpu.pages.pop_front();
+      cpu.dropped = true;
+      cpu.stats.pagesEvicted++;
+    }
+    Page page;
+    if (cpu.spare.empty()) {
+      page.data.reset(new uint8_t[config_.pageBytes]);
+    } else {
+      page.data = std::move(cpu.spare.back());
+      cpu.spare.pop_back();
+    }
+    std::memcpy(page.data.get(), readBuffer_.get(), static_cast<std::size_t>(length));
+    page.timestampNs = pageTimestamp(readBuffer_.get(), static_cast<std::size_t>(length));
+    page.readAtNs = nowNs;
+    page.length = static_cast<uint32_t>(length);
+    cpu.pages.push_back(std::move(page));
     cpu.stats.pagesRead++;
     cpu.stats.bytesRead += static_cast<uint64_t>(length);
   }
@@ -137,18 +152,14 @@ RangeCopy PageReader::copyRange(std::size_t index, int64_t fromNs, int64_t toNs,
   if (index >= cpus_.size()) return copy;
   Cpu& cpu = *cpus_[index];
   std::lock_guard<std::mutex> lock(cpu.mutex);
-  const std::size_t capacity = config_.pagesPerCpu;
-  const std::size_t oldest = (cpu.next + capacity - cpu.count) % capacity;
-  if (cpu.count > 0 && cpu.stats.pagesEvicted > 0 && fromNs < cpu.timestamps[oldest]) copy.startEvicted = true;
-  for (std::size_t k = 0; k < cpu.count && copy.pages < maxPages; ++k) {
-    const std::size_t slot = (oldest + k) % capacity;
-    const int64_t startNs = cpu.timestamps[slot];
-    if (startNs > toNs) break;
+  copy.startLost = cpu.dropped && (cpu.pages.empty() || fromNs < cpu.pages.front().timestampNs);
+  for (std::size_t k = 0; k < cpu.pages.size() && copy.pages < maxPages; ++k) {
+    const Page& page = cpu.pages[k];
+    if (page.timestampNs > toNs) break;
     // A page holds the events from its own timestamp up to the next page's.
-    const bool last = k + 1 == cpu.count;
-    if (!last && cpu.timestamps[(slot + 1) % capacity] <= fromNs) continue;
-    std::memcpy(out + copy.pages * config_.pageBytes, cpu.pages.get() + slot * config_.pageBytes, cpu.lengths[slot]);
-    lengths[copy.pages] = cpu.lengths[slot];
+    if (k + 1 < cpu.pages.size() && cpu.pages[k + 1].timestampNs <= fromNs) continue;
+    std::memcpy(out + copy.pages * config_.pageBytes, page.data.get(), page.length);
+    lengths[copy.pages] = page.length;
     copy.pages++;
   }
   return copy;
@@ -157,7 +168,9 @@ RangeCopy PageReader::copyRange(std::size_t index, int64_t fromNs, int64_t toNs,
 PageReaderStats PageReader::stats(std::size_t index) {
   if (index >= cpus_.size()) return PageReaderStats{};
   std::lock_guard<std::mutex> lock(cpus_[index]->mutex);
-  return cpus_[index]->stats;
+  PageReaderStats stats = cpus_[index]->stats;
+  stats.pagesKept = cpus_[index]->pages.size();
+  return stats;
 }
 
 }  // namespace rtlat

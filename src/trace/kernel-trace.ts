@@ -15,8 +15,12 @@ export interface KernelTraceOptions {
   events: (eventsDir: string) => EventSpec[];
   /** The kernel's buffer per CPU (buffer_size_kb). */
   bufferKbPerCpu: number;
-  /** What rtlat keeps of each CPU's recent pages, in bytes: how far back a window can still be read. */
-  keptBytesPerCpu: number;
+  /** How long rtlat keeps each CPU's pages after reading them: how late a window can still be read. */
+  keepNs: number;
+  /** ... but at most this much of them a CPU. */
+  maxKeptBytesPerCpu: number;
+  /** > 0: the reader thread runs at SCHED_FIFO with this priority. */
+  readerFifoPriority: number;
 }
 
 /** Per traced CPU: what was read and what was lost. */
@@ -97,8 +101,10 @@ export class KernelTrace {
       const reader = new (loadAddon().NativePageReader)({
         paths: options.cpus.map((cpu) => instance.file(`per_cpu/cpu${cpu}/trace_pipe_raw`)),
         pageBytes,
-        pagesPerCpu: Math.max(16, Math.ceil(options.keptBytesPerCpu / pageBytes)),
+        maxPagesPerCpu: Math.max(16, Math.ceil(options.maxKeptBytesPerCpu / pageBytes)),
+        keepNs: options.keepNs,
         pollIntervalNs: POLL_INTERVAL_NS,
+        fifoPriority: options.readerFifoPriority,
       });
       const opened = reader.start();
       if (opened !== 0) throw new Error(`rtlat: could not open the trace buffers of ${instance.dir} (${errnoName(opened)})`);
@@ -128,7 +134,7 @@ export class KernelTrace {
     if (index < 0) return { events: [], complete: false };
     const copy = this.reader.copyRange(index, fromNs, toNs, this.pages, this.lengths);
     const events: TraceEvent[] = [];
-    let complete = !copy.startEvicted && copy.pages < MAX_WINDOW_PAGES;
+    let complete = !copy.startLost && copy.pages < MAX_WINDOW_PAGES;
     for (let page = 0; page < copy.pages; page++) {
       const bytes = Buffer.from(this.pages.buffer, this.pages.byteOffset + page * this.pageBytes, this.lengths[page]!);
       const summary = decodePage(bytes, cpu, this.decoders, fromNs, toNs, events);

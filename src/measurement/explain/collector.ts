@@ -33,11 +33,13 @@ const BASELINE_BYTES_PER_S = 256 * 1024;
 /** The kernel's buffer holds this long of events: the reader thread may be kept off a CPU that long. */
 const KERNEL_BUFFER_SECONDS = 1;
 /**
- * rtlat keeps this long of each CPU's pages. A wake-up's trace is copied out once the drain has seen
+ * rtlat keeps each CPU's pages this long. A wake-up's trace is copied out once the drain has seen
  * the wake-up, which on a loaded machine can be seconds late: as long as the sample rings last
- * (src/options.ts), so that what the probe does not lose, the trace does not either.
+ * (src/options.ts), so that what the probe does not lose, the trace does not either ...
  */
-const KEPT_SECONDS = RING_SECONDS;
+const KEEP_NS = RING_SECONDS * NS_PER_S;
+/** ... but at most this much a CPU, whatever the event rate (interrupt storms, network traffic). */
+const MAX_KEPT_BYTES_PER_CPU = 64 << 20;
 /** A window's trace counts as read once the reader has drained this long after the wake-up. */
 const READ_MARGIN_NS = NS_PER_MS;
 
@@ -122,10 +124,14 @@ function describeTask(pid: number, seen: { comm: string; prio: number | null }):
 export class ExplainCollector {
   private readonly trace: KernelTrace;
   private readonly heaps: CandidateHeap[];
+  /** Per thread, the wake-ups above an explicit threshold (with the percentile, counted from the histogram at the end). */
+  private readonly above: number[];
   private pending: { thread: number; candidate: Candidate }[] = [];
   private epochNs = 0;
   private tids: number[] = [];
   private readonly tasks = new Map<number, { comm: string; prio: number | null }>();
+  /** The pid of each task named as a culprit. */
+  private readonly culpritPids = new Map<string, number>();
   private readonly bufferKbPerCpu: number;
   private readonly lookbackNs: number;
 
@@ -140,15 +146,20 @@ export class ExplainCollector {
     const shortestPeriodNs = Math.min(...config.threads.map((plan) => plan.periodNs));
     const threadsPerCpu = Math.max(...cpus.map((cpu) => pinned.filter((pinnedCpu) => pinnedCpu === cpu || pinnedCpu === null).length));
     const bytesPerSecond = (threadsPerCpu * NS_PER_S * EVENTS_PER_WAKEUP * BYTES_PER_EVENT) / shortestPeriodNs + BASELINE_BYTES_PER_S;
-    this.bufferKbPerCpu = Math.min(8192, Math.max(1024, Math.ceil((bytesPerSecond * KERNEL_BUFFER_SECONDS) / 1024)));
+    this.bufferKbPerCpu = Math.min(8192, Math.max(2048, Math.ceil((bytesPerSecond * KERNEL_BUFFER_SECONDS) / 1024)));
     // Far enough back to see the thread go to sleep (or be preempted) before it fell due.
     this.lookbackNs = Math.min(10 * NS_PER_MS, Math.max(50 * NS_PER_US, shortestPeriodNs));
     this.heaps = config.threads.map(() => new CandidateHeap());
+    this.above = config.threads.map(() => 0);
     this.trace = KernelTrace.start({
       cpus,
       events: explainEvents,
       bufferKbPerCpu: this.bufferKbPerCpu,
-      keptBytesPerCpu: Math.min(64 << 20, Math.max(2 << 20, bytesPerSecond * KEPT_SECONDS)),
+      keepNs: KEEP_NS,
+      maxKeptBytesPerCpu: MAX_KEPT_BYTES_PER_CPU,
+      // Just above ordinary tasks when the measuring threads are real-time: a loaded machine must not
+      // keep the reader away until the kernel's buffer overflows, and the measured threads stay above it.
+      readerFifoPriority: (config.policy === 'fifo' || config.policy === 'rr') && config.priority > 1 ? 1 : 0,
     });
   }
 
@@ -165,6 +176,7 @@ export class ExplainCollector {
     for (let i = 0; i < count; i++) {
       const latencyNs = samples[3 * i]!;
       if (latencyNs <= floorNs) continue;
+      this.above[thread]!++;
       if (heap.items.length >= this.options.maxPerThread && latencyNs <= heap.min!.latencyNs) continue;
       const candidate: Candidate = { latencyNs, dueNs: samples[3 * i + 1]!, cycle: samples[3 * i + 2]!, evicted: false, explained: null };
       heap.push(candidate);
@@ -198,8 +210,9 @@ export class ExplainCollector {
       windows.find(({ events }) => events.some((event) => (event.kind === 'wakeup' && event.wokenPid === tid) || (event.kind === 'switch' && event.nextPid === tid))) ??
       windows[0]!;
     const lookup: TaskLookup = (pid) => this.tasks.get(pid) ?? procTask(pid);
-    const { segments, tasks } = attributeWakeup(window.events, { tid, prio: kernelPrio(this.config), dueNs, latencyNs: candidate.latencyNs }, lookup);
+    const { segments, tasks, culpritPids } = attributeWakeup(window.events, { tid, prio: kernelPrio(this.config), dueNs, latencyNs: candidate.latencyNs }, lookup);
     for (const [pid, task] of tasks) if (pid !== tid && pid !== 0) this.tasks.set(pid, task);
+    for (const [culprit, pid] of culpritPids) this.culpritPids.set(culprit, pid);
     return {
       thread,
       cpu: plan.cpu ?? window.cpu,
@@ -218,17 +231,21 @@ export class ExplainCollector {
     this.explainRead(Number.POSITIVE_INFINITY);
     const threads = result.threads.map((thread, index) => {
       const thresholdNs = this.options.thresholdNs ?? thread.percentiles.find((value) => value.percentile === EXPLAIN_PERCENTILE)?.valueNs ?? 0;
-      let above = 0;
-      forEachBucket(decodeHistogram(thread.histogram), (lowestNs, _median, count) => {
-        if (lowestNs > thresholdNs) above += count;
-      });
+      let above = this.above[index]!;
+      if (this.options.thresholdNs === null) {
+        // p99.9 is the top of its histogram bucket: the wake-ups above it are those of the buckets beyond.
+        above = 0;
+        forEachBucket(decodeHistogram(thread.histogram), (lowestNs, _median, count) => {
+          if (lowestNs > thresholdNs) above += count;
+        });
+      }
       const explained = this.heaps[index]!.items
         .filter((candidate) => candidate.latencyNs > thresholdNs && candidate.explained)
         .map((candidate) => candidate.explained!);
       return { thread: index, cpu: thread.cpu, tid: thread.tid, thresholdNs, above, explained };
     });
     const wakeups = threads.flatMap((thread) => thread.explained).sort((a, b) => b.latencyNs - a.latencyNs);
-    const named = new Set(wakeups.flatMap((wakeup) => wakeup.segments.flatMap((segment) => (segment.culprit ? [/\(pid (\d+)\)$/.exec(segment.culprit)?.[1]] : []))));
+    const named = new Set(wakeups.flatMap((wakeup) => wakeup.segments.flatMap((segment) => this.culpritPids.get(segment.culprit ?? '') ?? [])));
     return {
       selection: {
         thresholdNs: this.options.thresholdNs,
@@ -251,11 +268,7 @@ export class ExplainCollector {
         incomplete: explained.filter((wakeup) => !wakeup.complete).length,
       })),
       summary: summarizeExplained(wakeups),
-      tasks: [...named]
-        .filter((pid): pid is string => pid !== undefined)
-        .map(Number)
-        .filter((pid) => this.tasks.has(pid))
-        .map((pid) => describeTask(pid, this.tasks.get(pid)!)),
+      tasks: [...named].filter((pid) => this.tasks.has(pid)).map((pid) => describeTask(pid, this.tasks.get(pid)!)),
       wakeups,
     };
   }
