@@ -18,8 +18,8 @@ export interface SwitchEvent extends Recorded {
   prevComm: string;
   /** Kernel priority: 0-99 real-time (99 - rtprio), 100-139 normal (120 + nice), -1 deadline. */
   prevPrio: number;
-  /** 0: still runnable (preempted); otherwise it blocked or slept. */
-  prevState: number;
+  /** It was still runnable when it left the CPU (preempted, or yielding): prev_state "R" or "R+". */
+  prevRunnable: boolean;
   nextPid: number;
   nextComm: string;
   nextPrio: number;
@@ -129,18 +129,30 @@ export function eventDecoders(eventsDir: string, specs: readonly EventSpec[]): M
   return decoders;
 }
 
+/**
+ * The bits of sched_switch's prev_state that are task states, from its print fmt's flag table
+ * ({ 0x01, "S" } ... { 0x80, "I" }): none set is "R"; a bit above them marks a preemption ("R+").
+ */
+function taskStateMask(text: string): number {
+  const flags = [...(/^print fmt:(.*)$/m.exec(text)?.[1] ?? '').matchAll(/\{\s*(0x[0-9a-f]+|\d+)\s*,\s*"\w"\s*\}/gi)].map((match) => Number(match[1]));
+  const highest = Math.max(0, ...flags);
+  // Kernels since 4.14: states up to TASK_REPORT_IDLE (0x80), preemption at 0x100.
+  return highest > 0 ? highest * 2 - 1 : 0xff;
+}
+
 function decoderFor(format: EventFormat, text: string): Decode {
   const key = `${format.system}:${format.name}`;
   if (key === 'sched:sched_switch') {
     const [prevPid, prevPrio, prevState, nextPid, nextPrio] = ['prev_pid', 'prev_prio', 'prev_state', 'next_pid', 'next_prio'].map((name) => numberField(format, name));
     const [prevComm, nextComm] = ['prev_comm', 'next_comm'].map((name) => stringField(format, name));
+    const stateMask = taskStateMask(text);
     return (page, start, recorded) => ({
       ...recorded,
       kind: 'switch',
       prevPid: prevPid!(page, start),
       prevComm: prevComm!(page, start),
       prevPrio: prevPrio!(page, start),
-      prevState: prevState!(page, start),
+      prevRunnable: (prevState!(page, start) & stateMask) === 0,
       nextPid: nextPid!(page, start),
       nextComm: nextComm!(page, start),
       nextPrio: nextPrio!(page, start),

@@ -25,8 +25,10 @@ export type TaskLookup = (pid: number) => { comm: string; prio: number | null } 
 
 export interface Attribution {
   segments: ExplainSegment[];
-  /** Tasks the segments name, with what the window said of them. */
+  /** What the window (or the lookup) said of each task it showed. */
   tasks: Map<number, { comm: string; prio: number | null }>;
+  /** The tasks the segments name, by their culprit text. */
+  culpritPids: Map<string, number>;
 }
 
 type FrameKind = 'irq' | 'vector' | 'softirq';
@@ -123,7 +125,7 @@ export function attributeWakeup(events: readonly TraceEvent[], wakeup: WakeupToE
   let runnableAtDue = false;
   for (const event of events) {
     if (event.ts >= dueNs) break;
-    if (event.kind === 'switch' && event.prevPid === tid) runnableAtDue = event.prevState === 0;
+    if (event.kind === 'switch' && event.prevPid === tid) runnableAtDue = event.prevRunnable;
     if (event.kind === 'switch' && event.nextPid === tid) runnableAtDue = false;
   }
   if (runnableAtDue) wakeIndex = -1;
@@ -148,10 +150,13 @@ export function attributeWakeup(events: readonly TraceEvent[], wakeup: WakeupToE
     if (last && last.part === part && last.culprit === culprit && last.offsetNs + last.ns === start - dueNs) last.ns += end - start;
     else segments.push({ part, offsetNs: start - dueNs, ns: end - start, culprit });
   };
+  const culpritPids = new Map<string, number>();
   const taskCulprit = (pid: number) => {
     const known = tasks.get(pid) ?? lookup(pid);
     if (known) tasks.set(pid, known);
-    return `${known?.comm ?? 'pid'} (pid ${pid})`;
+    const culprit = known ? `${known.comm} (pid ${pid})` : `pid ${pid}`;
+    culpritPids.set(culprit, pid);
+    return culprit;
   };
 
   const stack = [...openAtStart];
@@ -188,5 +193,5 @@ export function attributeWakeup(events: readonly TraceEvent[], wakeup: WakeupToE
     if (index === wakeIndex) passedWake = true;
   }
   classify(cursor, wokeNs);
-  return { segments, tasks };
+  return { segments, tasks, culpritPids };
 }
