@@ -10,6 +10,7 @@
         "native/core/measuring_thread.cc",
         "native/core/rt_setup.cc",
         "native/core/session.cc",
+        "native/core/wake_signal.cc",
         "native/trace/page_reader.cc",
         "native/trace_binding.cc"
       ],

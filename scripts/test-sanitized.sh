@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the addon under AddressSanitizer + UndefinedBehaviorSanitizer (native/CMakeLists.txt, with
-# cmake-js, into build-sanitize/) and runs the engine tests against it. Fails on a failing test and
+# cmake-js, into build-sanitize/) and runs the engine tests (and the addon's own checks) against it. Fails on a failing test and
 # on any sanitizer report from any process of the run (vitest, its workers, the tests' children).
 #
 #   scripts/test-sanitized.sh [extra vitest arguments]
@@ -60,7 +60,7 @@ export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1
 
 status=0
 # libasan must come first in the process: a sanitized .node loaded into an unsanitized node.
-LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}" "$bin/vitest" run test/engine.test.ts "$@" || status=$?
+LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}" "$bin/vitest" run test/engine.test.ts test/engine-claims.test.ts test/native-boundary.test.ts "$@" || status=$?
 
 shopt -s nullglob
 logs=("$reports"/*)

@@ -46,11 +46,11 @@ export interface ProbeOptions {
   ringCapacity?: number;
   /** How often samples move from the native rings into histograms (default 100ms). */
   drainIntervalMs?: number;
-  /** Keep the event loop alive while measuring (the CLI does; an embedded probe does not). */
+  /**
+   * Keep the process alive while measuring. By default a run with `loops` or `durationNs` does, so that
+   * `await probe.finished` sees it end; an endless one (a service's probe) does not.
+   */
   keepProcessAlive?: boolean;
-  /** Test-only: thread 0 sleeps this long once after `testStallAfterCycles` wake-ups. */
-  testStallNs?: number;
-  testStallAfterCycles?: number;
 }
 
 export interface ThreadPlan {
@@ -83,8 +83,6 @@ export interface ProbeConfig {
   intervalNs: number;
   drainIntervalMs: number;
   keepProcessAlive: boolean;
-  testStallNs: number;
-  testStallAfterCycles: number;
 }
 
 export const PERIOD_MIN_NS = NS_PER_US;
@@ -165,7 +163,8 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     if (periodNs < minPeriodNs) {
       throw new OptionError('period', formatDuration(periodNs), `at least ${formatDuration(minPeriodNs)} with policy deadline (kernel.sched_deadline_period_min_us)`);
     }
-    deadlineRuntimeNs = options.deadlineRuntimeNs ?? Math.min(periodNs, Math.max(periodNs / 10, 20 * NS_PER_US));
+    // Whole nanoseconds: periodNs / 10 of a period such as 250005ns would fail the check below, which names an option never given.
+    deadlineRuntimeNs = options.deadlineRuntimeNs ?? Math.min(periodNs, Math.max(Math.round(periodNs / 10), 20 * NS_PER_US));
     durationWithin('deadline-runtime', deadlineRuntimeNs, 1_024, periodNs);
   }
 
@@ -201,8 +200,6 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     histogramMaxUs: options.histogramMaxUs ?? null,
     intervalNs: options.intervalNs ?? 0,
     drainIntervalMs: options.drainIntervalMs ?? 100,
-    keepProcessAlive: options.keepProcessAlive ?? false,
-    testStallNs: options.testStallNs ?? 0,
-    testStallAfterCycles: options.testStallAfterCycles ?? 0,
+    keepProcessAlive: options.keepProcessAlive ?? (options.loops !== undefined || options.durationNs !== undefined),
   };
 }

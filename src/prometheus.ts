@@ -198,7 +198,7 @@ export function registerProbeMetrics(probe: ServiceProbe, options: RegisterOptio
     });
   threadCounter(
     METRIC_NAMES.overruns,
-    'Wake-ups skipped because their time had already passed (cyclictest overruns), per CPU and applied policy.',
+    'Wake-ups skipped because their time had already passed (cyclictest skips them without counting), per CPU and applied policy.',
     (thread) => thread.overruns,
   );
   threadCounter(

@@ -1,6 +1,7 @@
 // Turns one thread's drained samples into histograms: the raw view (one sample per wake-up, as
-// cyclictest counts), the view corrected for coordinated omission (as jHiccup records), the
-// current interval, an optional per-microsecond histogram for cyclictest's -h format, and spikes.
+// cyclictest counts), the view corrected for coordinated omission (as jHiccup records: a late
+// wake-up also stands for the wake-ups it made the loop skip), the current interval, an optional
+// per-microsecond histogram for cyclictest's -h format, and spikes.
 import { copyHistogram, newHistogram, newRecordingHistogram, type Histogram } from './histogram.js';
 import { NS_PER_US } from './units.js';
 
@@ -13,6 +14,11 @@ export interface Spike {
   dueNs: number;
 }
 
+/**
+ * The samples of one thread whose wake-ups were due in (startNs, endNs], in ns since the run's start.
+ * Intervals are counted from the thread's own start (its first due time minus its period), so a 2 s run
+ * at 1 ms gives two whole 1 s intervals; the last one ends at the last sample's due time.
+ */
 export interface CompletedInterval {
   thread: number;
   startNs: number;
@@ -47,7 +53,10 @@ export class ThreadRecorder {
   private readonly corrected = newRecordingHistogram('cumulative');
   private readonly sinceSnapshot = newRecordingHistogram('interval');
   private readonly interval: Histogram | null;
-  private intervalStartNs = 0;
+  /** Where interval 0 starts: the thread's first due time minus one period; null before the first sample. */
+  private intervalOriginNs: number | null = null;
+  private intervalIndex = 0;
+  private lastDueNs = 0;
   private final: { raw: Histogram; corrected: Histogram } | null = null;
   /** After finish(): the samples since the last takeSinceSnapshot(), until they are taken. */
   private lastInterval: Histogram | null = null;
@@ -77,12 +86,12 @@ export class ThreadRecorder {
   }
 
   /**
-   * Ends recording: hands over the interval in progress (ending at `endNs`), returns the raw and
-   * corrected views as JS histograms and frees the WebAssembly ones. Idempotent.
+   * Ends recording: hands over the interval in progress (ending at the last sample's due time), returns
+   * the raw and corrected views as JS histograms and frees the WebAssembly ones. Idempotent.
    */
-  finish(endNs: number): { raw: Histogram; corrected: Histogram } {
+  finish(): { raw: Histogram; corrected: Histogram } {
     if (this.final) return this.final;
-    if (this.interval && this.interval.totalCount > 0) this.emitInterval(endNs);
+    if (this.interval && this.interval.totalCount > 0) this.emitInterval(this.lastDueNs);
     this.final = { raw: copyHistogram(this.raw), corrected: copyHistogram(this.corrected) };
     this.lastInterval = copyHistogram(this.sinceSnapshot);
     for (const histogram of [this.raw, this.corrected, this.sinceSnapshot, this.interval]) histogram?.destroy();
@@ -92,7 +101,7 @@ export class ThreadRecorder {
   /** Records `count` samples laid out as (latencyNs, dueNs, cycle) triples. */
   record(samples: Float64Array, count: number): void {
     if (this.final) throw new Error('rtlat: this recorder has finished');
-    const { periodNs, spikeThresholdNs, intervalNs } = this.options;
+    const { periodNs, spikeThresholdNs } = this.options;
     for (let i = 0; i < count; i++) {
       const latencyNs = samples[3 * i]!;
       const dueNs = samples[3 * i + 1]!;
@@ -100,9 +109,14 @@ export class ThreadRecorder {
       // clock_nanosleep never returns early, so a negative latency cannot happen; clamping keeps a
       // broken clock from throwing inside the histogram (the native minimum still shows it).
       const value = latencyNs > 0 ? latencyNs : 0;
-      if (this.interval && intervalNs && dueNs >= this.intervalStartNs + intervalNs) this.closeInterval(dueNs);
+      if (this.interval) this.moveIntervalTo(dueNs);
       this.raw.recordValue(value);
-      this.corrected.recordValueWithExpectedInterval(value, periodNs);
+      this.corrected.recordValue(value);
+      // The loop skipped the ceil(L / P) - 1 wake-ups that fell due while this one was late (its
+      // overruns); each would have woken now, L - P, L - 2P, ... late. Exactly one value per skipped
+      // wake-up, so corrected.count == count + overruns: HdrHistogram's recordValueWithExpectedInterval
+      // imputes only the values of at least P, floor(L / P) - 1 of them (none for P < L < 2P).
+      for (let missedNs = value - periodNs; missedNs > 0; missedNs -= periodNs) this.corrected.recordValue(missedNs);
       this.sinceSnapshot.recordValue(value);
       this.interval?.recordValue(value);
       if (this.microseconds) this.recordMicroseconds(value, cycle);
@@ -112,16 +126,26 @@ export class ThreadRecorder {
     }
   }
 
-  private closeInterval(dueNs: number): void {
+  /** Hands over the interval in progress when the sample due at `dueNs` belongs to a later one. */
+  private moveIntervalTo(dueNs: number): void {
     const intervalNs = this.options.intervalNs!;
-    const boundaryNs = Math.floor(dueNs / intervalNs) * intervalNs;
-    if (this.interval!.totalCount > 0) this.emitInterval(this.intervalStartNs + intervalNs);
-    this.intervalStartNs = boundaryNs;
+    // The first sample is the thread's first wake-up (a ring drops samples only when full).
+    this.intervalOriginNs ??= dueNs - this.options.periodNs;
+    this.lastDueNs = dueNs;
+    // Interval k holds the wake-ups due in (origin + k * interval, origin + (k + 1) * interval].
+    const index = Math.ceil((dueNs - this.intervalOriginNs) / intervalNs) - 1;
+    if (index === this.intervalIndex) return;
+    if (this.interval!.totalCount > 0) this.emitInterval(this.intervalStartNs() + intervalNs);
+    this.intervalIndex = index;
+  }
+
+  private intervalStartNs(): number {
+    return this.intervalOriginNs! + this.intervalIndex * this.options.intervalNs!;
   }
 
   private emitInterval(endNs: number): void {
     const interval = this.interval!;
-    this.options.onInterval?.({ thread: this.options.thread, startNs: this.intervalStartNs, endNs, histogram: copyHistogram(interval) });
+    this.options.onInterval?.({ thread: this.options.thread, startNs: this.intervalStartNs(), endNs, histogram: copyHistogram(interval) });
     interval.reset();
   }
 

@@ -33,6 +33,21 @@ export function deadlinePeriodMinNs(): number {
   }
 }
 
+/**
+ * The share of each CPU's time that SCHED_DEADLINE (with SCHED_FIFO/RR) may reserve
+ * (kernel.sched_rt_runtime_us / kernel.sched_rt_period_us, 0.95 by default); null when unlimited (-1)
+ * or unreadable.
+ */
+export function deadlineBandwidthPerCpu(): number | null {
+  try {
+    const runtimeUs = Number(readFileSync('/proc/sys/kernel/sched_rt_runtime_us', 'utf8').trim());
+    const periodUs = Number(readFileSync('/proc/sys/kernel/sched_rt_period_us', 'utf8').trim());
+    return runtimeUs < 0 || !(periodUs > 0) ? null : runtimeUs / periodUs;
+  } catch {
+    return null;
+  }
+}
+
 /** The TIDs of this process's threads right now. */
 export function threadIds(): number[] {
   return readdirSync('/proc/self/task').map(Number);

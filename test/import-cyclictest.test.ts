@@ -151,6 +151,20 @@ describe('the command line read back', () => {
     expect(run.stoppedBy).toBe('completed');
   });
 
+  it('takes -A and --aligned\'s offset only when it is attached or a number follows (getopt\'s "A::")', () => {
+    const fifo99 = { policy: 'fifo', priority: 99, periodNs: 200_000, lockMemory: true };
+    for (const commandLine of [
+      'cyclictest -m -A -p 99 -i 200 -l 5',
+      'cyclictest -m -A 500 -p 99 -i 200 -l 5',
+      'cyclictest -m -A500 -p 99 -i 200 -l 5',
+      'cyclictest -m --aligned -p 99 -i 200 -l 5',
+      'cyclictest -m --aligned=500 -p 99 -i 200 -l 5',
+      'cyclictest -mA -p 99 -i 200 -l 5',
+    ]) {
+      expect(importCyclictestJson(withCommandLine(commandLine), OPTIONS).config, commandLine).toMatchObject(fifo99);
+    }
+  });
+
   it('uses cyclictest\'s defaults: 1ms, SCHED_OTHER at 0, 500us distance, endless (so stopped by a signal)', () => {
     const run = importCyclictestJson(withCommandLine('cyclictest -t 2 --default-system'), OPTIONS);
     expect(run.config).toMatchObject({ periodNs: 1_000_000, priority: 0, policy: 'other', distanceNs: 500_000, loops: null, durationNs: null, lockMemory: false, dmaLatency: false });

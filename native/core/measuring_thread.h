@@ -70,9 +70,14 @@ class MeasuringThread {
   MeasuringThread(const MeasuringThread&) = delete;
   MeasuringThread& operator=(const MeasuringThread&) = delete;
 
-  // Creates the pthread; it sets itself up, reports to the gate and waits for the decision.
-  // Returns pthread_create's error, 0 on success.
+  // Creates the pthread with every signal blocked; it sets itself up, reports to the gate and waits
+  // for the decision. Returns pthread_create's error, 0 on success.
   int launch();
+  // Interrupts the thread's sleep (wakeSignal()), so that it sees a requested stop now rather than
+  // at its next wake-up. Harmless at any other moment.
+  void wake();
+  // True between a successful launch() and join().
+  bool joinable() const { return joinable_; }
   void join();
 
   const SetupReport& setupReport() const { return report_; }
@@ -84,7 +89,6 @@ class MeasuringThread {
   static void* entry(void* self);
   void setUp();
   void measure(int64_t epochNs, int64_t firstWakeNs);
-  void recordBreak(int64_t latencyNs);
 
   const int index_;
   const ThreadConfig config_;

@@ -167,17 +167,21 @@ interface CommandLineArgs {
   mainCpus: number[] | null;
 }
 
-// cyclictest's options that take a value; -a, -t and --secaligned take one only when it follows.
-const SHORT_WITH_VALUE = new Set('AbcdDFhHilop'.split(''));
-const SHORT_OPTIONAL_VALUE = new Set(['a', 't']);
+// cyclictest's options that take a value. Its getopt string has "a::A::" and "t::" (optional values),
+// and for those cyclictest also takes the next word when it is a number (-t 4, -A 500), so -a, -A, -t,
+// --affinity, --aligned, --threads and --secaligned take a value only when it is attached or a number
+// follows: `-A -p 99` is -A without an offset, then priority 99.
+const SHORT_WITH_VALUE = new Set('bcdDFhHilop'.split(''));
+const SHORT_OPTIONAL_VALUE = new Set(['a', 'A', 't']);
 const SHORT_TO_LONG: Record<string, string> = {
   a: 'affinity', A: 'aligned', b: 'breaktrace', c: 'clock', d: 'distance', D: 'duration', F: 'fifo',
   h: 'histogram', H: 'histofall', i: 'interval', l: 'loops', m: 'mlockall', M: 'refresh_on_max',
   N: 'nsecs', o: 'oscope', p: 'priority', q: 'quiet', r: 'relative', R: 'resolution', s: 'system',
   S: 'smp', t: 'threads', u: 'unbuffered', v: 'verbose', x: 'posix_timers',
 };
+const LONG_OPTIONAL_VALUE = new Set(['affinity', 'aligned', 'threads', 'secaligned']);
 const LONG_WITH_VALUE = new Set([
-  'aligned', 'breaktrace', 'clock', 'distance', 'duration', 'fifo', 'histogram', 'histofall', 'histfile',
+  'breaktrace', 'clock', 'distance', 'duration', 'fifo', 'histogram', 'histofall', 'histfile',
   'interval', 'json', 'latency', 'loops', 'mainaffinity', 'oscope', 'policy', 'priority', 'spike',
   'spike-nodes', 'deepest-idle-state',
 ]);
@@ -199,7 +203,7 @@ function parseCommandLine(commandLine: string, threads: number): CommandLineArgs
       const [name, attached] = splitOnce(token.slice(2), '=');
       if (attached !== undefined) options.set(name, attached);
       else if (LONG_WITH_VALUE.has(name) && next !== undefined) options.set(name, tokens[++i]!);
-      else if ((name === 'affinity' || name === 'threads' || name === 'secaligned') && nextIsValue) options.set(name, tokens[++i]!);
+      else if (LONG_OPTIONAL_VALUE.has(name) && nextIsValue) options.set(name, tokens[++i]!);
       else options.set(name, '');
     } else if (token.startsWith('-') && token.length > 1) {
       // Short flags may be bundled (-mq); a flag taking a value takes the rest of the token or the next one.
