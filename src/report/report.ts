@@ -13,6 +13,7 @@ import { decodeHistogram, PERCENTILES } from '../histogram.js';
 import type { RunFile, RunThread } from '../run.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../units.js';
 import { escapeXml as escape } from './escape.js';
+import { explainSection } from './explain.js';
 import { colorOf, histogramPlot, percentilePlot, periodPlot, type PeriodSeries } from './plots.js';
 import { REPORT_CSS } from './style.js';
 import { NS_PER_US } from '../units.js';
@@ -160,6 +161,7 @@ function runSection(entry: LabeledRun, index: number, color: string): string {
     threadTable(run),
     plot,
     duringTable(run),
+    explainSection(run),
     fingerprint ? `<details><summary>The whole environment fingerprint</summary><pre>${escape(formatFingerprint(fingerprint))}</pre></details>` : '',
     '</section>',
   ].join('\n');
