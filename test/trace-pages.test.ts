@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseEventFormat, symbolicTables } from '../src/trace/event-format.js';
 import { eventDecoders, explainEvents, hostEvents, type TraceEvent } from '../src/trace/events.js';
 import { decodePage } from '../src/trace/pages.js';
-import { cpuMaskHex } from '../src/trace/tracefs.js';
+import { cpuMaskHex, describeTracing } from '../src/trace/tracefs.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/trace');
 const EVENTS_DIR = path.join(FIXTURES, 'events');
@@ -181,5 +181,16 @@ describe('event formats', () => {
     expect(cpuMaskHex([0, 1, 2, 3])).toBe('0000000f');
     expect(cpuMaskHex([31])).toBe('80000000');
     expect(cpuMaskHex([0, 33])).toBe('00000002,00000001');
+  });
+});
+
+describe('rtlat info\'s tracing section', () => {
+  it('says whether the kernel has the timerlat tracer, and that --explain does not need it', () => {
+    const withTimerlat = describeTracing(path.join(FIXTURES, 'with-timerlat'));
+    expect(withTimerlat).toContain('timerlat tracer         available (rtla timerlat runs here)');
+    expect(withTimerlat).toContain('timerlat or not');
+    expect(describeTracing(path.join(FIXTURES, 'without-timerlat'))).toContain('timerlat tracer         not in this kernel (CONFIG_TIMERLAT_TRACER)');
+    expect(describeTracing(EVENTS_DIR)).toContain('timerlat tracer         unknown (');
+    expect(describeTracing(null)).toContain('tracefs                 not mounted');
   });
 });

@@ -1,6 +1,7 @@
 // `rtlat info`: where rtlat is running, as every result file records it.
 import { Command } from 'commander';
 import { formatFingerprint, readFingerprint } from '../fingerprint/index.js';
+import { describeTracing } from '../trace/tracefs.js';
 import { reportError } from './errors.js';
 
 export function infoCommand(): Command {
@@ -10,7 +11,7 @@ export function infoCommand(): Command {
     .action((flags: { json?: boolean }) => {
       try {
         const fingerprint = readFingerprint();
-        process.stdout.write(flags.json ? `${JSON.stringify(fingerprint, null, 2)}\n` : formatFingerprint(fingerprint));
+        process.stdout.write(flags.json ? `${JSON.stringify(fingerprint, null, 2)}\n` : `${formatFingerprint(fingerprint)}${describeTracing()}`);
       } catch (error) {
         process.exitCode = reportError('info', error);
       }
