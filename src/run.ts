@@ -132,7 +132,7 @@ export interface HostWakeupView {
   vcpuTid: number;
   /** The wake-up on the host's clock: due time and latency, after the clock alignment. */
   hostDueNs: number;
-  /** How long the vCPU thread was off its CPU, preempted, within the wake-up. */
+  /** How long the vCPU thread was runnable but not running within the wake-up: preempted, or woken and not yet run. */
   preemptedNs: number;
   /** Who ran instead, longest first. */
   preemptedBy: { culprit: string; ns: number }[];
@@ -180,6 +180,8 @@ export interface ExplainSummary {
 }
 
 export interface RunExplain {
+  /** The run's time zero on CLOCK_MONOTONIC, the trace's clock: a wake-up was due at epochNs + dueNs. */
+  epochNs: number;
   /** Which wake-ups were explained: those above thresholdNs, else above the thread's p99.9; at most maxPerThread a thread (the largest, when more are above). */
   selection: { thresholdNs: number | null; percentile: number | null; maxPerThread: number };
   trace: {

@@ -7,7 +7,7 @@ import { OptionError } from '../errors.js';
 import { parseExtraFile, type ExtraFile } from '../guest/initramfs.js';
 import { DEFAULT_BOOT_TIMEOUT_MS, DEFAULT_MEMORY_MIB, DEFAULT_VCPUS, runGuest, type GuestOptions, type GuestResult } from '../guest/run.js';
 import { parseLoadSpec } from '../load/index.js';
-import { DURATION_RULE, NS_PER_MS, parseCpuList, parseDurationNs, parseInteger } from '../units.js';
+import { DURATION_RULE, formatDuration, NS_PER_MS, parseCpuList, parseDurationNs, parseInteger } from '../units.js';
 import { commandLine } from './command-line.js';
 import { EXIT, reportError } from './errors.js';
 import { addMeasureOptions, measureCommand, parseMeasureFlags } from './measure.js';
@@ -27,8 +27,8 @@ export function measureArgsOf(command: Command, except: readonly string[]): stri
     const name = option.attributeName();
     if (except.includes(name) || command.getOptionValueSource(name) !== 'cli') continue;
     const value: unknown = command.getOptionValue(name);
-    // A flag (--aligned) or its negation (--no-mlock) takes no value.
-    if (option.isBoolean() || option.negate) args.push(option.long!);
+    // A flag (--aligned), its negation (--no-mlock), or an optional value not given (--explain) takes no value.
+    if (option.isBoolean() || option.negate || (option.optional && value === true)) args.push(option.long!);
     else args.push(option.long!, String(value));
   }
   return args;
@@ -97,6 +97,7 @@ export function parseGuestFlags(flags: GuestFlags): Omit<GuestOptions, 'kernel' 
 
 interface GuestCommandFlags extends GuestFlags {
   kernel: string;
+  explainHost?: boolean;
   cpus: string;
   json?: string;
   hdrLog?: string;
@@ -112,7 +113,8 @@ export function guestCommand(): Command {
     .requiredOption('--kernel <vmlinuz>', 'the guest kernel (e.g. /boot/vmlinuz-*; modules are not needed)')
     .option('--cpus <n>', 'number of vCPUs (rtlat measures on each by default)', `${DEFAULT_VCPUS}`)
     .option('--json <file>', 'write the guest\'s run as JSON on the host')
-    .option('--hdr-log <file>', 'write the guest\'s HdrHistogram interval log on the host');
+    .option('--hdr-log <file>', 'write the guest\'s HdrHistogram interval log on the host')
+    .option('--explain-host', 'with --explain (implied), also trace the host: who kept each explained wake-up\'s vCPU thread off its CPU');
   addGuestOptions(command);
   addMeasureOptions(command, (name) => !NOT_TO_GUEST.includes(name));
   return command.action(async (flags: GuestCommandFlags) => {
@@ -128,11 +130,14 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
     checkMeasureOptions(command, NOT_TO_GUEST);
     const jsonPath = flags.json === undefined ? null : checkOutputPath('json', flags.json);
     const hdrLogPath = flags.hdrLog === undefined ? null : checkOutputPath('hdr-log', flags.hdrLog);
+    const measureArgs = measureArgsOf(command, NOT_TO_GUEST);
+    if (flags.explainHost && !measureArgs.includes('--explain')) measureArgs.push('--explain');
     const options: GuestOptions = {
       ...parseGuestFlags(flags),
       kernel: flags.kernel,
       vcpus: parseInteger('cpus', flags.cpus, 1, 256),
-      measureArgs: measureArgsOf(command, NOT_TO_GUEST),
+      measureArgs,
+      explainHost: flags.explainHost ?? false,
       hdrLog: hdrLogPath !== null,
       commandLine: commandLine(),
       signal: stop.signal,
@@ -154,6 +159,8 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
 
 function writeGuestOutputs(result: GuestResult, jsonPath: string | null, hdrLogPath: string | null): void {
   process.stdout.write(result.stdout);
+  const host = result.run?.explain?.summary.host;
+  if (host) process.stdout.write(`explain (host): vCPU threads kept off their CPUs ${formatDuration(host.preemptedNs)} in the explained wake-ups: ${host.headline}\n`);
   process.stderr.write(result.stderr);
   if (result.run && jsonPath) writeFileAtomic(jsonPath, `${JSON.stringify(result.run, null, 2)}\n`);
   if (result.hdrLog && hdrLogPath) writeFileAtomic(hdrLogPath, result.hdrLog);

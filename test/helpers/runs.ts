@@ -139,6 +139,7 @@ export function handBuiltExplain(): RunExplain {
     ]),
   ];
   return {
+    epochNs: 5_000_000_000_000,
     selection: { thresholdNs: null, percentile: 99.9, maxPerThread: 1000 },
     trace: {
       instance: 'rtlat-4000',

@@ -247,6 +247,7 @@ export class ExplainCollector {
     const wakeups = threads.flatMap((thread) => thread.explained).sort((a, b) => b.latencyNs - a.latencyNs);
     const named = new Set(wakeups.flatMap((wakeup) => wakeup.segments.flatMap((segment) => this.culpritPids.get(segment.culprit ?? '') ?? [])));
     return {
+      epochNs: this.epochNs,
       selection: {
         thresholdNs: this.options.thresholdNs,
         percentile: this.options.thresholdNs === null ? EXPLAIN_PERCENTILE : null,
