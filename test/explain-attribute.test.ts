@@ -113,6 +113,15 @@ describe('one wake-up, split', () => {
     ]);
   });
 
+  it('... also when its preemption lies before the window: it got the CPU with no wake-up', () => {
+    const burst = { pid: 4242, comm: 'rtlat-burst', prio: 4 };
+    const events: TraceEvent[] = [{ ...base(-10, burst.pid), kind: 'hrtimer-expire' }, switchTo(100, burst, thread)];
+    expect(split(events, 102)).toEqual([
+      ['threadInterference', 100, 'rtlat-burst (pid 4242)'],
+      ['contextSwitch', 2, null],
+    ]);
+  });
+
   it('with no wake-up in the trace, all of it is unexplained', () => {
     expect(split([], 50)).toEqual([['unexplained', 50, null]]);
     const asleep: TraceEvent[] = [switchTo(-20, { ...thread, runnable: false }, { pid: 0, comm: 'swapper/1', prio: 120 })];

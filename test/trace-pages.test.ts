@@ -108,7 +108,7 @@ describe('raw trace pages', () => {
   });
 
   it('read time extends, padding, long records and the missed-events flag of a page built by hand', () => {
-    const decoders = new Map([[7, (_page: Buffer, _start: number, recorded: { ts: number; cpu: number; pid: number }) => ({ ...recorded, kind: 'hrtimer-expire' as const })]]);
+    const decoders = new Map([[7, (_page: Buffer, _start: number, ts: number, cpu: number, pid: number) => ({ ts, cpu, pid, kind: 'hrtimer-expire' as const })]]);
     const page = Buffer.alloc(PAGE_BYTES);
     page.writeBigUInt64LE(1_000_000n, 0);
     let offset = 16;
@@ -169,6 +169,8 @@ describe('event formats', () => {
     const specs = explainEvents(EVENTS_DIR);
     expect(specs.map((spec) => `${spec.system}:${spec.event}`)).toContain('irq_vectors:local_timer_entry');
     expect(eventDecoders(EVENTS_DIR, specs).size).toBe(9);
+    // The kernel keeps only the measuring threads' wake-ups.
+    expect(specs.find((spec) => spec.event === 'sched_wakeup')!.filter).toBe('comm ~ "rtlat/*"');
     expect(hostEvents([101, 102])[0]).toEqual({
       system: 'sched',
       event: 'sched_switch',

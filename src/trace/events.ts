@@ -80,7 +80,8 @@ export function explainEvents(eventsDir: string): EventSpec[] {
     .filter((vector) => readdirOrEmpty(path.join(eventsDir, 'irq_vectors')).includes(`${vector}_exit`));
   return [
     { system: 'sched', event: 'sched_switch' },
-    { system: 'sched', event: 'sched_wakeup' },
+    // Only the measuring threads' (the engine names them rtlat/N): the switches say the rest.
+    { system: 'sched', event: 'sched_wakeup', filter: 'comm ~ "rtlat/*"' },
     { system: 'irq', event: 'irq_handler_entry' },
     { system: 'irq', event: 'irq_handler_exit' },
     { system: 'irq', event: 'softirq_entry' },
@@ -111,7 +112,8 @@ function readdirOrEmpty(dir: string): string[] {
   }
 }
 
-export type Decode = (page: Buffer, start: number, recorded: Recorded) => TraceEvent;
+/** Decodes the record at `start`, recorded at `ts` on `cpu` while `pid` was current. */
+export type Decode = (page: Buffer, start: number, ts: number, cpu: number, pid: number) => TraceEvent;
 
 /** Decoders by event ID for the events in `specs` found under `eventsDir`. */
 export function eventDecoders(eventsDir: string, specs: readonly EventSpec[]): Map<number, Decode> {
@@ -146,8 +148,10 @@ function decoderFor(format: EventFormat, text: string): Decode {
     const [prevPid, prevPrio, prevState, nextPid, nextPrio] = ['prev_pid', 'prev_prio', 'prev_state', 'next_pid', 'next_prio'].map((name) => numberField(format, name));
     const [prevComm, nextComm] = ['prev_comm', 'next_comm'].map((name) => stringField(format, name));
     const stateMask = taskStateMask(text);
-    return (page, start, recorded) => ({
-      ...recorded,
+    return (page, start, ts, cpu, pid) => ({
+      ts,
+      cpu,
+      pid,
       kind: 'switch',
       prevPid: prevPid!(page, start),
       prevComm: prevComm!(page, start),
@@ -159,42 +163,43 @@ function decoderFor(format: EventFormat, text: string): Decode {
     });
   }
   if (key === 'sched:sched_wakeup') {
-    const [pid, prio] = ['pid', 'prio'].map((name) => numberField(format, name));
+    const [woken, prio] = ['pid', 'prio'].map((name) => numberField(format, name));
     const comm = stringField(format, 'comm');
-    return (page, start, recorded) => ({ ...recorded, kind: 'wakeup', wokenPid: pid!(page, start), comm: comm(page, start), prio: prio!(page, start) });
+    return (page, start, ts, cpu, pid) => ({ ts, cpu, pid, kind: 'wakeup', wokenPid: woken!(page, start), comm: comm(page, start), prio: prio!(page, start) });
   }
   if (key === 'irq:irq_handler_entry' || key === 'irq:irq_handler_exit') {
     const irq = numberField(format, 'irq');
-    if (key === 'irq:irq_handler_exit') return (page, start, recorded) => ({ ...recorded, kind: 'irq-exit', irq: irq(page, start), name: '' });
+    if (key === 'irq:irq_handler_exit') return (page, start, ts, cpu, pid) => ({ ts, cpu, pid, kind: 'irq-exit', irq: irq(page, start), name: '' });
     const name = stringField(format, 'name');
-    return (page, start, recorded) => ({ ...recorded, kind: 'irq-entry', irq: irq(page, start), name: name(page, start) });
+    return (page, start, ts, cpu, pid) => ({ ts, cpu, pid, kind: 'irq-entry', irq: irq(page, start), name: name(page, start) });
   }
   if (key === 'irq:softirq_entry' || key === 'irq:softirq_exit') {
     const vec = numberField(format, 'vec');
     const names = symbolicTables(text)[0] ?? new Map<number, string>();
     const kind = key === 'irq:softirq_entry' ? 'softirq-entry' : 'softirq-exit';
-    return (page, start, recorded) => {
+    return (page, start, ts, cpu, pid) => {
       const value = vec(page, start);
-      return { ...recorded, kind, name: names.get(value) ?? `softirq ${value}` };
+      return { ts, cpu, pid, kind, name: names.get(value) ?? `softirq ${value}` };
     };
   }
   if (format.system === 'irq_vectors') {
     const entry = format.name.endsWith('_entry');
     const vector = format.name.slice(0, format.name.lastIndexOf('_'));
-    return (_page, _start, recorded) => ({ ...recorded, kind: entry ? 'vector-entry' : 'vector-exit', vector });
+    const kind = entry ? 'vector-entry' : 'vector-exit';
+    return (_page, _start, ts, cpu, pid) => ({ ts, cpu, pid, kind, vector });
   }
-  if (key === 'timer:hrtimer_expire_entry') return (_page, _start, recorded) => ({ ...recorded, kind: 'hrtimer-expire' });
+  if (key === 'timer:hrtimer_expire_entry') return (_page, _start, ts, cpu, pid) => ({ ts, cpu, pid, kind: 'hrtimer-expire' });
   if (key === 'kvm:kvm_exit') {
     const reason = numberField(format, 'exit_reason');
     const isa = format.fields.has('isa') ? numberField(format, 'isa') : () => 1;
     // The print fmt's first table names VMX exits (isa 1), the second SVM's (isa 2).
     const [vmx = new Map<number, string>(), svm = new Map<number, string>()] = symbolicTables(text);
-    return (page, start, recorded) => {
+    return (page, start, ts, cpu, pid) => {
       const value = reason(page, start);
-      const table = isa(page, start) === 1 ? vmx : svm;
-      return { ...recorded, kind: 'kvm-exit', reason: table.get(isa(page, start) === 1 ? value & 0xffff : value) ?? `exit ${value}` };
+      const vmxExit = isa(page, start) === 1;
+      return { ts, cpu, pid, kind: 'kvm-exit', reason: (vmxExit ? vmx.get(value & 0xffff) : svm.get(value)) ?? `exit ${value}` };
     };
   }
-  if (key === 'kvm:kvm_entry') return (_page, _start, recorded) => ({ ...recorded, kind: 'kvm-entry' });
+  if (key === 'kvm:kvm_entry') return (_page, _start, ts, cpu, pid) => ({ ts, cpu, pid, kind: 'kvm-entry' });
   throw new Error(`rtlat: no decoder for the ${key} event`);
 }

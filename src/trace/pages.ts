@@ -14,7 +14,8 @@ const TYPE_TIME_EXTEND = 30;
 const TYPE_TIME_STAMP = 31;
 const TIME_SHIFT = 27;
 
-export type RecordDecoder = (page: Buffer, start: number, recorded: { ts: number; cpu: number; pid: number }) => TraceEvent;
+/** Decodes the record at `start`, recorded at `ts` on `cpu` while `pid` was current. */
+export type RecordDecoder = (page: Buffer, start: number, ts: number, cpu: number, pid: number) => TraceEvent;
 
 export interface PageSummary {
   /** The page header's timestamp: when its first event was recorded. */
@@ -76,7 +77,7 @@ export function decodePage(
     if (ts > toNs) break;
     if (ts >= fromNs) {
       const decode = decoders.get(page.readUInt16LE(dataStart));
-      if (decode) into.push(decode(page, dataStart, { ts, cpu, pid: page.readInt32LE(dataStart + 4) }));
+      if (decode) into.push(decode(page, dataStart, ts, cpu, page.readInt32LE(dataStart + 4)));
     }
     offset = dataStart + dataLength;
   }

@@ -121,13 +121,16 @@ export function attributeWakeup(events: readonly TraceEvent[], wakeup: WakeupToE
     const event = events[i]!;
     if (event.kind === 'wakeup' && event.wokenPid === tid && event.ts >= dueNs - CLOCK_SLACK_NS) wakeIndex = i;
   }
-  // ... unless it had been preempted rather than asleep when it fell due: runnable all along.
+  // ... unless it had been preempted rather than asleep when it fell due: runnable all along. The
+  // window shows that by the thread leaving its CPU runnable before the due time, or, where it does not
+  // reach back that far, by the thread getting the CPU with no wake-up at all.
   let runnableAtDue = false;
   for (const event of events) {
     if (event.ts >= dueNs) break;
     if (event.kind === 'switch' && event.prevPid === tid) runnableAtDue = event.prevRunnable;
     if (event.kind === 'switch' && event.nextPid === tid) runnableAtDue = false;
   }
+  if (wakeIndex < 0 && events.some((event) => event.kind === 'switch' && event.nextPid === tid && event.ts >= dueNs && event.ts <= wokeNs)) runnableAtDue = true;
   if (runnableAtDue) wakeIndex = -1;
 
   // The handler the wake-up happened in (the timer's interrupt, normally): the innermost open at it.

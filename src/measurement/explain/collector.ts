@@ -42,6 +42,14 @@ const KEEP_NS = RING_SECONDS * NS_PER_S;
 const MAX_KEPT_BYTES_PER_CPU = 64 << 20;
 /** A window's trace counts as read once the reader has drained this long after the wake-up. */
 const READ_MARGIN_NS = NS_PER_MS;
+/**
+ * A candidate is split this long after it woke (or at the end), not at once: by then most of those a
+ * run's first samples put in the heap have been pushed out by larger ones, and are never split. Well
+ * within KEEP_NS, so that its pages are still there.
+ */
+const EXPLAIN_AFTER_NS = KEEP_NS / 2;
+/** Far enough back before the due time to see a handler already running then, or the thread preempted. */
+const LOOKBACK_NS = 50 * NS_PER_US;
 
 interface Candidate {
   latencyNs: number;
@@ -133,7 +141,6 @@ export class ExplainCollector {
   /** The pid of each task named as a culprit. */
   private readonly culpritPids = new Map<string, number>();
   private readonly bufferKbPerCpu: number;
-  private readonly lookbackNs: number;
 
   /** Starts tracing (before the probe starts, so that its first wake-ups are traced too). */
   constructor(
@@ -147,8 +154,6 @@ export class ExplainCollector {
     const threadsPerCpu = Math.max(...cpus.map((cpu) => pinned.filter((pinnedCpu) => pinnedCpu === cpu || pinnedCpu === null).length));
     const bytesPerSecond = (threadsPerCpu * NS_PER_S * EVENTS_PER_WAKEUP * BYTES_PER_EVENT) / shortestPeriodNs + BASELINE_BYTES_PER_S;
     this.bufferKbPerCpu = Math.min(8192, Math.max(2048, Math.ceil((bytesPerSecond * KERNEL_BUFFER_SECONDS) / 1024)));
-    // Far enough back to see the thread go to sleep (or be preempted) before it fell due.
-    this.lookbackNs = Math.min(10 * NS_PER_MS, Math.max(50 * NS_PER_US, shortestPeriodNs));
     this.heaps = config.threads.map(() => new CandidateHeap());
     this.above = config.threads.map(() => 0);
     this.trace = KernelTrace.start({
@@ -186,13 +191,13 @@ export class ExplainCollector {
     this.explainRead(this.trace.readUpToNs());
   }
 
-  /** Explains every pending candidate whose trace has been read up to `readUpToNs`. */
-  private explainRead(readUpToNs: number): void {
+  /** Explains every pending candidate whose trace has been read up to `readUpToNs` (all that are left, once `finished`). */
+  private explainRead(readUpToNs: number, finished = false): void {
     if (this.pending.length === 0) return;
     this.pending = this.pending.filter(({ thread, candidate }) => {
       if (candidate.evicted) return false;
       const wokeNs = this.epochNs + candidate.dueNs + candidate.latencyNs;
-      if (wokeNs + READ_MARGIN_NS > readUpToNs) return true;
+      if (wokeNs + Math.max(READ_MARGIN_NS, finished ? 0 : EXPLAIN_AFTER_NS) > readUpToNs) return true;
       candidate.explained = this.explain(thread, candidate);
       return false;
     });
@@ -202,7 +207,7 @@ export class ExplainCollector {
     const plan = this.config.threads[thread]!;
     const tid = this.tids[thread]!;
     const dueNs = this.epochNs + candidate.dueNs;
-    const fromNs = dueNs - this.lookbackNs;
+    const fromNs = dueNs - Math.min(LOOKBACK_NS, plan.periodNs);
     const toNs = dueNs + candidate.latencyNs;
     // An unpinned thread: the CPU whose trace shows its wake-up.
     const windows = (plan.cpu === null ? this.trace.cpus : [plan.cpu]).map((cpu) => ({ cpu, ...this.trace.window(cpu, fromNs, toNs) }));
@@ -228,7 +233,7 @@ export class ExplainCollector {
   /** Stops tracing, removes the instance and explains the wake-ups above each thread's threshold. */
   finish(result: ProbeResult): RunExplain {
     const perCpu = this.trace.close();
-    this.explainRead(Number.POSITIVE_INFINITY);
+    this.explainRead(Number.POSITIVE_INFINITY, true);
     const threads = result.threads.map((thread, index) => {
       const thresholdNs = this.options.thresholdNs ?? thread.percentiles.find((value) => value.percentile === EXPLAIN_PERCENTILE)?.valueNs ?? 0;
       let above = this.above[index]!;
