@@ -21,6 +21,8 @@ export interface KernelTraceOptions {
   maxKeptBytesPerCpu: number;
   /** > 0: the reader thread runs at SCHED_FIFO with this priority. */
   readerFifoPriority: number;
+  /** How often the reader drains the buffers (default 10 ms): less often costs less, and needs a larger buffer. */
+  pollIntervalNs?: number;
 }
 
 /** Per traced CPU: what was read and what was lost. */
@@ -103,7 +105,7 @@ export class KernelTrace {
         pageBytes,
         maxPagesPerCpu: Math.max(16, Math.ceil(options.maxKeptBytesPerCpu / pageBytes)),
         keepNs: options.keepNs,
-        pollIntervalNs: POLL_INTERVAL_NS,
+        pollIntervalNs: options.pollIntervalNs ?? POLL_INTERVAL_NS,
         fifoPriority: options.readerFifoPriority,
       });
       const opened = reader.start();

@@ -48,6 +48,10 @@ const READ_MARGIN_NS = NS_PER_MS;
  * within KEEP_NS, so that its pages are still there.
  */
 const EXPLAIN_AFTER_NS = KEEP_NS / 2;
+const READER_INTERVAL_NS = 10 * NS_PER_MS;
+const READER_INTERVAL_SLOW_NS = 50 * NS_PER_MS;
+/** Candidates kept beyond twice those that can lie above the percentile: ties within its histogram bucket. */
+const CANDIDATES_SPARE = 16;
 /** Far enough back before the due time to see a handler already running then, or the thread preempted. */
 const LOOKBACK_NS = 50 * NS_PER_US;
 
@@ -134,6 +138,8 @@ export class ExplainCollector {
   private readonly heaps: CandidateHeap[];
   /** Per thread, the wake-ups above an explicit threshold (with the percentile, counted from the histogram at the end). */
   private readonly above: number[];
+  /** Per thread, the candidates kept: maxPerThread, or fewer when no more can lie above the percentile. */
+  private readonly keptPerThread: number[];
   private pending: { thread: number; candidate: Candidate }[] = [];
   private epochNs = 0;
   private tids: number[] = [];
@@ -156,6 +162,12 @@ export class ExplainCollector {
     this.bufferKbPerCpu = Math.min(8192, Math.max(2048, Math.ceil((bytesPerSecond * KERNEL_BUFFER_SECONDS) / 1024)));
     this.heaps = config.threads.map(() => new CandidateHeap());
     this.above = config.threads.map(() => 0);
+    this.keptPerThread = config.threads.map((plan) => {
+      // A run of known length has at most so many wake-ups, and at most 1 - p of them above the percentile.
+      const wakeups = config.loops ?? (config.durationNs === null ? null : Math.ceil(config.durationNs / plan.periodNs) + 1);
+      if (options.thresholdNs !== null || wakeups === null) return options.maxPerThread;
+      return Math.min(options.maxPerThread, 2 * Math.ceil((wakeups * (100 - EXPLAIN_PERCENTILE)) / 100) + CANDIDATES_SPARE);
+    });
     this.trace = KernelTrace.start({
       cpus,
       events: explainEvents,
@@ -165,6 +177,8 @@ export class ExplainCollector {
       // Just above ordinary tasks when the measuring threads are real-time: a loaded machine must not
       // keep the reader away until the kernel's buffer overflows, and the measured threads stay above it.
       readerFifoPriority: (config.policy === 'fifo' || config.policy === 'rr') && config.priority > 1 ? 1 : 0,
+      // The buffer holds a second or more of events: at low rates a drain every 50 ms is plenty.
+      pollIntervalNs: bytesPerSecond * READER_INTERVAL_SLOW_NS / NS_PER_S < (this.bufferKbPerCpu * 1024) / 10 ? READER_INTERVAL_SLOW_NS : READER_INTERVAL_NS,
     });
   }
 
@@ -182,11 +196,12 @@ export class ExplainCollector {
       const latencyNs = samples[3 * i]!;
       if (latencyNs <= floorNs) continue;
       this.above[thread]!++;
-      if (heap.items.length >= this.options.maxPerThread && latencyNs <= heap.min!.latencyNs) continue;
+      const kept = this.keptPerThread[thread]!;
+      if (heap.items.length >= kept && latencyNs <= heap.min!.latencyNs) continue;
       const candidate: Candidate = { latencyNs, dueNs: samples[3 * i + 1]!, cycle: samples[3 * i + 2]!, evicted: false, explained: null };
       heap.push(candidate);
       this.pending.push({ thread, candidate });
-      if (heap.items.length > this.options.maxPerThread) heap.pop()!.evicted = true;
+      if (heap.items.length > kept) heap.pop()!.evicted = true;
     }
     this.explainRead(this.trace.readUpToNs());
   }
