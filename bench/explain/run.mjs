@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// What `rtlat measure --explain` costs: rtlat with and without it, interleaved (without, with, without,
-// with, ...), same settings, at 50us and at 1ms: p50, p99 and the process's CPU time per sample, each
-// as the ratio with / without per pair and the median over the pairs. Goal: p99 within 1.2x and CPU per
-// sample within 1.5x. Writes a Markdown table with the machine, the date and the command.
+// What `rtlat measure --explain` costs: rtlat with and without it, interleaved (each pair's first arm
+// alternates: without/with, with/without, ...), same settings, at 50us and at 1ms: p50, p99 and the
+// process's CPU time per sample, each as the ratio with / without per pair and the median over the
+// pairs. Goal: p99 within 1.2x and CPU per sample within 1.5x. Writes a Markdown table with the
+// machine, the date and the command.
 //
 //   node bench/explain/run.mjs [--pairs 5] [--duration 10s] [--cpus 0-1] [--out bench/explain/RESULTS.md]
 //
@@ -71,9 +72,10 @@ try {
   for (const period of PERIODS) {
     const rows = [];
     for (let pair = 0; pair < pairs; pair++) {
-      const without = await measure(period, false, index++);
-      const withExplain = await measure(period, true, index++);
-      rows.push({ without, with: withExplain });
+      // Which arm goes first alternates, so that a load that comes and goes weighs on both alike.
+      const first = await measure(period, pair % 2 === 1, index++);
+      const second = await measure(period, pair % 2 === 0, index++);
+      rows.push(pair % 2 === 0 ? { without: first, with: second } : { without: second, with: first });
     }
     results.push({ period, rows });
   }
@@ -90,7 +92,8 @@ try {
       'other work on the machine shows in both arms alike, which is why they take turns.',
     '',
     `Each pair is \`rtlat measure --period P --duration ${flags.duration} --cpus ${formatCpuList(cpus)}\` (SCHED_FIFO 99, one thread a CPU, ` +
-      'locked memory, /dev/cpu_dma_latency 0) without, then with `--explain` (its default: the wake-ups above each thread\'s p99.9). ' +
+      'locked memory, /dev/cpu_dma_latency 0) without and with `--explain` (its default: the wake-ups above each thread\'s p99.9), ' +
+      'the first of the two alternating from pair to pair. ' +
       'Latencies in us over all threads. "CPU/sample" is the rtlat process\'s user + system time (every thread: the measuring ' +
       'threads, the JS side, the trace reader) per sample; "machine/sample" is every task\'s time on the machine (the root cgroup) ' +
       'per sample, which also holds what the kernel spends writing trace events in other tasks\' time. Ratios are with / without ' +
