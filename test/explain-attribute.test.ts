@@ -214,7 +214,7 @@ describe('the summary', () => {
   });
 
   it('writes shares as a person reads them, and names causes as rtla does', () => {
-    expect([0, 0.004, 0.042, 0.61, 0.998, 1].map(formatShare)).toEqual(['0%', '0.4%', '4.2%', '61%', '99.8%', '100%']);
+    expect([0, 0.0001, 0.004, 0.042, 0.61, 0.998, 1].map(formatShare)).toEqual(['0%', '<0.1%', '0.4%', '4.2%', '61%', '99.8%', '100%']);
     expect(describeCulprit('irqInterference', 'local_timer')).toBe('irq local_timer');
     expect(describeCulprit('irqInterference', 'irq 36 virtio1-req.0')).toBe('irq 36 virtio1-req.0');
     expect(describeCulprit('threadInterference', 'rtlat-burst (pid 4)')).toBe('thread interference rtlat-burst (pid 4)');

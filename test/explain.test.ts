@@ -2,7 +2,7 @@
 // the measuring thread, and loopback traffic whose softirqs run on the measured CPU. No latency is
 // asserted: what the explanation names, that every wake-up's parts add up to it, and that tracing
 // leaves nothing behind (its instance, the user's top-level settings) however the run ends.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -177,6 +177,25 @@ describe.skipIf(!isRoot)('--explain tracing leaves nothing behind (needs root fo
     expect(existsSync(stale)).toBe(false);
     expect(readdirSync(instancesDir()).filter((name) => name === path.basename(stale))).toEqual([]);
   }, 60_000);
+
+  it('says what to grant when tracefs is root\'s alone, in one line, exit 3', () => {
+    const refused = spawnSync(
+      'setpriv',
+      ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, RTLAT_BIN, 'measure', '--loops', '10', '-q', '--allow-degraded', '--no-mlock', '--no-dma-latency', '--explain'],
+      { encoding: 'utf8' },
+    );
+    expect(refused.status).toBe(3);
+    expect(refused.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/^rtlat: not permitted: reading \/sys\/kernel\/tracing \(EACCES\)\. --explain traces the kernel: run as root/);
+  });
+
+  it('with --format cyclictest, keeps stdout to cyclictest\'s lines and explains on stderr', () => {
+    const outcome = rtlat(['measure', '--cpus', `${CPU}`, '--priority', `${PRIORITY}`, '--loops', '300', '-q', '--format', 'cyclictest', '--explain', '0']);
+    expect(outcome.status).toBe(0);
+    expect(outcome.stdout).toMatch(/^T: 0 \(/m);
+    expect(outcome.stdout).not.toContain('explain');
+    expect(outcome.stderr).toMatch(/^explain: \d+ wake-ups above 0\.0us; trace of CPU \d+: \d+ events, \d+ lost\n/);
+  });
 
   it('keeps --breaktrace working beside it: the break stops the run, and is explained', () => {
     const root = findTracefs()!;

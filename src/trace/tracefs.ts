@@ -33,6 +33,12 @@ function refused(what: string, error: unknown): Error {
 /** The mounted tracefs; mounts it on /sys/kernel/tracing when it is mounted nowhere (as `mount -t tracefs nodev` would). */
 export function tracefsRoot(): string {
   for (const dir of [TRACEFS_MOUNT, DEBUGFS_TRACING]) if (isTracefs(dir)) return dir;
+  try {
+    readdirSync(TRACEFS_MOUNT);
+  } catch (error) {
+    // Mounted, but root's alone (tracefs is mode 700).
+    if (errnoOf(error) === 'EACCES') throw refused(`reading ${TRACEFS_MOUNT}`, error);
+  }
   if (!existsSync(TRACEFS_MOUNT)) {
     throw new PlatformError('rtlat: --explain needs tracefs, and this kernel has no /sys/kernel/tracing (CONFIG_TRACING is off)');
   }

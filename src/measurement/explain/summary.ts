@@ -32,9 +32,10 @@ export function partsOf(segments: readonly ExplainSegment[]): Partial<Record<Exp
   return parts;
 }
 
-/** "61%", "4.2%", "99.8%": whole percents where a tenth would not matter. */
+/** "61%", "4.2%", "99.8%", "<0.1%": whole percents where a tenth would not matter. */
 export function formatShare(share: number): string {
   const percent = share * 100;
+  if (percent > 0 && percent < 0.05) return '<0.1%';
   return (percent >= 10 && percent <= 99) || percent === 0 || percent === 100 ? `${percent.toFixed(0)}%` : `${percent.toFixed(1)}%`;
 }
 
