@@ -29,6 +29,7 @@ export const METRIC_NAMES = {
   dropped: 'rtlat_dropped_samples_total',
   environment: 'rtlat_environment_info',
   degraded: 'rtlat_probe_degraded',
+  hdrLogErrors: 'rtlat_hdr_log_errors_total',
 } as const;
 
 export interface RegisterOptions {
@@ -152,13 +153,17 @@ export function environmentLabels(fingerprint: Fingerprint): Labels {
  * Registers `probe`'s metrics: rtlat_wakeup_latency_seconds{cpu,policy} and (when the probe watches
  * the event loop) rtlat_event_loop_delay_seconds, both histograms with buckets from 1 us to 100 ms;
  * rtlat_overruns_total and rtlat_dropped_samples_total{cpu,policy}; rtlat_environment_info{role,
- * technology,preemption,...} = 1; rtlat_probe_degraded = 1 when the kernel refused part of the set-up.
+ * technology,preemption,...} = 1; rtlat_probe_degraded = 1 when the kernel refused part of the set-up;
+ * and (when the probe writes an HdrHistogram log) rtlat_hdr_log_errors_total.
  */
 export function registerProbeMetrics(probe: ServiceProbe, options: RegisterOptions = {}): RegisteredMetrics {
   const registry = options.registry ?? globalRegistry;
   const registers = [registry];
   const watchesEventLoop = probe.eventLoopResolutionNs !== null;
-  const names = Object.values(METRIC_NAMES).filter((name) => watchesEventLoop || name !== METRIC_NAMES.eventLoopDelay);
+  const writesLog = probe.hdrLogFailures !== null;
+  const names = Object.values(METRIC_NAMES).filter(
+    (name) => (watchesEventLoop || name !== METRIC_NAMES.eventLoopDelay) && (writesLog || name !== METRIC_NAMES.hdrLogErrors),
+  );
   // All or nothing: prom-client would refuse a taken name only after the metrics before it were registered.
   const taken = names.filter((name) => registry.getSingleMetric(name) !== undefined);
   if (taken.length) throw new Error(`rtlat: the registry already has ${taken.join(', ')} (one probe per registry; unregister the other first)`);
@@ -218,6 +223,17 @@ export function registerProbeMetrics(probe: ServiceProbe, options: RegisterOptio
       this.set(environment, 1);
     },
   });
+  if (writesLog) {
+    new Counter({
+      name: METRIC_NAMES.hdrLogErrors,
+      help: 'Failures to write the HdrHistogram interval log (a full disk, ...): each lost the file it was writing; the probe went on.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(probe.hdrLogFailures ?? 0);
+      },
+    });
+  }
   new Gauge({
     name: METRIC_NAMES.degraded,
     help: 'The kernel refused part of the set-up (SCHED_FIFO, memory locking, ...): 1, else 0.',

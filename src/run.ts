@@ -2,7 +2,7 @@
 // `rtlat measure --json` writes it, `rtlat import cyclictest` produces it, and every later tool
 // (compare, merge, report) reads only this.
 import type { CpuCountersDelta, Fingerprint } from './fingerprint/index.js';
-import type { PercentileValue } from './histogram.js';
+import type { BeyondHistogram, PercentileValue } from './histogram.js';
 import type { ProbeResult, StopReason } from './probe.js';
 import type { MicrosecondHistogram, Spike } from './recorder.js';
 
@@ -54,6 +54,8 @@ export interface RunThread {
   corrected: { count: number; maxNs: number; percentiles: PercentileValue[] } | null;
   /** HdrHistogram V2 compressed and base64-encoded, values in ns; null when the source kept none. */
   histogram: string | null;
+  /** Samples not in `histogram`, known only to be at least so late (an import's -h overflows); absent or null: none. */
+  beyondHistogram?: BeyondHistogram | null;
   correctedHistogram: string | null;
   microsecondHistogram: MicrosecondHistogram | null;
 }
@@ -88,6 +90,8 @@ export interface RunFile {
     dropped: number;
     percentiles: PercentileValue[];
     histogram: string | null;
+    /** As each thread's. */
+    beyondHistogram?: BeyondHistogram | null;
   };
   spikes: Spike[];
   /** Spikes beyond the list's cap, counted but not listed. */

@@ -26,8 +26,8 @@ describe('rtlat import cyclictest', () => {
   });
 
   it.each([
-    [['import', 'cyclictest', '/nonexistent.json'], /^rtlat import: <file>: cannot read "\/nonexistent.json" \(ENOENT\)$/],
-    [['import', 'oscilloscope', 'x.json'], /^rtlat import: <source>: got "oscilloscope", expected cyclictest$/],
+    [['import', 'cyclictest', '/nonexistent.json'], /^rtlat import: cannot read "\/nonexistent.json" \(ENOENT\)$/],
+    [['import', 'oscilloscope', 'x.json'], /^rtlat import: unknown source "oscilloscope": rtlat imports cyclictest$/],
     [['import', 'cyclictest', path.resolve(import.meta.dirname, '../package.json')], /^rtlat import: .*package.json: not a cyclictest --json file: /],
     [['import', 'cyclictest', path.join(FIXTURES, 'run.json'), '-o', '/nonexistent/x.json'], /^rtlat import: --output: got "\/nonexistent\/x.json", expected a file path/],
   ])('%j: one line, exit 2', (args, message) => {

@@ -23,7 +23,8 @@ describe('rtlat matrix: bad input, one line, exit 2', () => {
     ['nothing to compare', [], /nothing to compare the host with: give --kernels, --container, or both/],
     ['a kernel without a label', ['--kernels', '/boot/vmlinuz'], /--kernels: got "\/boot\/vmlinuz", expected LABEL=PATH/],
     ['a label twice', ['--kernels', `a=${process.execPath},a=${process.execPath}`], /--kernels: got .*, expected LABEL=PATH.* distinct labels/],
-    ['a missing kernel', ['--kernels', 'rt=/nonexistent/vmlinuz'], /--kernels: got "\/nonexistent\/vmlinuz", expected a kernel image file/],
+    ['a missing kernel', ['--kernels', 'rt=/nonexistent/vmlinuz'], /--kernels: got "\/nonexistent\/vmlinuz", expected a bzImage kernel file such as \/boot\/vmlinuz-\* \(no such file\)$/],
+    ['a file that is not a kernel', ['--kernels', `rt=${process.execPath}`], /--kernels: got ".*", expected a bzImage kernel file .* \(this file has no Linux boot header\)$/],
     ['a bad measure option', ['--kernels', `rt=${process.execPath}`, '--period', '0'], /--period: got "0"/],
   ];
   for (const [name, args, message] of cases) {

@@ -100,7 +100,7 @@ describe('rtlat serve: bad input is one line on stderr and exit 2', () => {
   const cases: [string, string[], RegExp][] = [
     ['port above 65535', ['--port', '70000'], /--port: got "70000", expected a whole number from 0 to 65535/],
     ['port not a number', ['--port', 'http'], /--port: got "http", expected a whole number/],
-    ['bind not an IP address', ['--bind', 'example.org'], /--bind: got "example.org", expected an IP address/],
+    ['bind a host name that does not resolve', ['--bind', 'no-such-host.invalid'], /--bind: got "no-such-host.invalid", expected an IP address .*, or a host name that resolves \([A-Z_]+\)/],
     ['bad period', ['--period', '0'], /--period: got "0", expected a duration/],
     ['bad CPU list', ['--cpus', '1-'], /--cpus: got "1-", expected a CPU list/],
     ['an output option of measure', ['--json', 'x.json'], /unknown option '--json' \(see rtlat serve --help\)/],
@@ -173,6 +173,13 @@ describe.skipIf(!isRoot)('rtlat serve with real-time privileges (needs root: run
     expect(status).toBe(0);
     expect(ms).toBeLessThan(5_000);
     expect(served.stderr()).toBe('');
+  });
+
+  it('listens on a host name: --bind localhost serves on loopback', async () => {
+    const served = await serve(['--bind', 'localhost', '--cpus', '0']);
+    expect(served.base).toMatch(/^http:\/\/(127\.0\.0\.1|\[::1\]):\d+$/);
+    expect((await fetch(`${served.base}/metrics`)).status).toBe(200);
+    expect((await served.terminate()).status).toBe(0);
   });
 
   it('writes an HdrHistogram interval log that appears whole on SIGTERM, with every sample /snapshot had seen', async () => {

@@ -11,31 +11,41 @@ import { measureCommand } from './measure.js';
 import { mergeCommand } from './merge.js';
 import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
+import { guardStandardStreams, writeStdout } from './stdout.js';
 import { sweepCommand } from './sweep.js';
 
 // Each command's module exports a factory; add new commands to this list.
 const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), sweepCommand(), compareCommand(), mergeCommand(), reportCommand(), guestCommand(), matrixCommand(), serveCommand()];
 
+guardStandardStreams();
+// Help and version text goes through the guarded writer too: `rtlat --help | head -1` ends silently.
+let helpWritten = Promise.resolve();
+const output = {
+  writeOut: (text: string) => void (helpWritten = helpWritten.then(() => writeStdout(text))),
+  writeErr: () => {},
+};
+
 const program = new Command('rtlat')
   .description('Real-time wake-up latency of Linux hosts, containers and guests (cyclictest-compatible).')
   .version(RTLAT_VERSION, '-V, --version')
   .exitOverride()
-  .configureOutput({ writeErr: () => {} });
+  .configureOutput(output);
 
 for (const command of commands) {
-  program.addCommand(command.exitOverride().configureOutput({ writeErr: () => {} }));
+  program.addCommand(command.exitOverride().configureOutput(output));
 }
 
+const command = process.argv.slice(2).find((arg) => program.commands.some((c) => c.name() === arg)) ?? '';
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
   const helpOrVersion =
     error instanceof CommanderError &&
     ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
-  if (helpOrVersion) {
-    process.exitCode = 0;
-  } else {
-    const command = process.argv.slice(2).find((arg) => program.commands.some((c) => c.name() === arg)) ?? '';
-    process.exitCode = reportError(command, error);
-  }
+  process.exitCode = helpOrVersion ? 0 : reportError(command, error);
+}
+try {
+  await helpWritten;
+} catch (error) {
+  process.exitCode = reportError(command, error);
 }

@@ -3,16 +3,17 @@
 // during each, and writes every run file, the host/guest kernel table (rtlat compare --matrix) and
 // the HTML report into one folder. A run that fails is reported and the others still go ahead.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { buildMatrix, formatMatrix } from '../compare/matrix.js';
 import { labelRuns } from '../compare/environment.js';
 import { readRunFile } from '../compare/read.js';
 import { CONTAINER_OUT_DIR, runContainer } from '../container/run.js';
 import { OptionError } from '../errors.js';
-import { runGuest } from '../guest/run.js';
+import { checkKernelImage } from '../guest/kernel-image.js';
+import { findQemu, runGuest } from '../guest/run.js';
 import { startLoad, type LoadHandle } from '../load/index.js';
 import { renderReport } from '../report/report.js';
 import type { RunFile } from '../run.js';
@@ -22,9 +23,12 @@ import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { addMeasureOptions } from './measure.js';
-import { addGuestOptions, checkMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf, NOT_TO_GUEST, parseGuestFlags, type GuestFlags } from './guest.js';
+import { addGuestOptions, checkMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf, NOT_TO_MATRIX_GUESTS, parseGuestFlags, type GuestFlags } from './guest.js';
 import { collect } from './run-files.js';
 import { onStopSignals } from './signals.js';
+import { writeStdout } from './stdout.js';
+import { OutputError } from '../outputs/atomic-file.js';
+import { checkOutputFolder } from '../outputs/output-path.js';
 
 interface MatrixFlags extends GuestFlags {
   output: string;
@@ -53,7 +57,7 @@ function parseKernels(text: string): Kernel[] {
   });
   if (new Set(kernels.map((kernel) => kernel.label)).size !== kernels.length) throw new OptionError('kernels', text, accepted);
   for (const kernel of kernels) {
-    if (!statSync(kernel.path, { throwIfNoEntry: false })?.isFile()) throw new OptionError('kernels', kernel.path, 'a kernel image file (vmlinuz) for each label');
+    checkKernelImage('kernels', kernel.path);
   }
   return kernels;
 }
@@ -95,12 +99,13 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
     checkMeasureOptions(command, HOST_OUTPUTS_AND_LOAD);
     const kernels = flags.kernels === undefined ? [] : parseKernels(flags.kernels);
     const guest = parseGuestFlags(flags);
+    // Found now, so that a missing QEMU is said before the host is measured.
+    if (kernels.length > 0) guest.qemu ??= findQemu();
     const vcpus = parseInteger('guest-cpus', flags.guestCpus, 1, 256);
     const hostCpus = flags.cpus === undefined ? null : parseCpuList('cpus', flags.cpus);
     const measureArgs = measureArgsOf(command, HOST_OUTPUTS_AND_LOAD);
-    const guestMeasureArgs = measureArgsOf(command, NOT_TO_GUEST);
-    const dir = path.resolve(flags.output);
-    mkdirSync(dir, { recursive: true });
+    const guestMeasureArgs = measureArgsOf(command, NOT_TO_MATRIX_GUESTS);
+    const dir = checkOutputFolder('output', flags.output);
     const say = (line: string) => process.stderr.write(`rtlat matrix: ${line}\n`);
 
     const steps: Step[] = [
@@ -161,6 +166,8 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
         await measureStep(step, stop.signal, guest.load, hostCpus);
         measured.push(step);
       } catch (error) {
+        // A file that cannot be written (a full disk) would fail every step after it too.
+        if (error instanceof OutputError) throw error;
         failed.push(step.name);
         say(`${step.name}: ${(error as Error).message.split('\n')[0]}`);
       }
@@ -171,7 +178,7 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
       const table = formatMatrix(buildMatrix(runs), 'text');
       writeFileAtomic(path.join(dir, 'matrix.txt'), table);
       writeFileAtomic(path.join(dir, 'report.html'), renderReport(runs, { title: 'rtlat matrix', rtlatVersion: RTLAT_VERSION }));
-      process.stdout.write(`\n${table}`);
+      await writeStdout(`\n${table}`);
       say(`wrote ${measured.map((step) => path.basename(step.file)).join(', ')}, matrix.txt and report.html in ${dir}`);
     }
     if (failed.length > 0) throw new Error(`${failed.join(', ')} failed (above)`);
@@ -188,7 +195,7 @@ async function measureStep(step: Step, signal: AbortSignal, load: { spec: string
   try {
     if (load && step.hostLoad) hostLoad = await startLoad(load.spec, { cpus: load.cpus ?? hostCpus ?? usableCpus().allowed });
     const outcome = await step.measure(signal);
-    process.stdout.write(`== ${step.name}\n${outcome.stdout}`);
+    await writeStdout(`== ${step.name}\n${outcome.stdout}`);
     if (outcome.status !== EXIT.ok) throw new Error(`exit code ${outcome.status}: ${outcome.stderr.trim().split('\n').pop() ?? ''}`);
     if (hostLoad) {
       // The load ran beside the run, outside the measuring process: record it as measure --load would.

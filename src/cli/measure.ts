@@ -1,6 +1,6 @@
 // `rtlat measure`: cyclictest's job from one command, with its outputs and rtlat's.
 import { Command, Option } from 'commander';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { OptionError } from '../errors.js';
 import { HdrLogWriter } from '../formats/hdr-log.js';
 import { formatCyclictestHistogram, formatCyclictestSummary } from '../formats/cyclictest.js';
@@ -19,8 +19,9 @@ import { DURATION_RULE, formatCpuList, NS_PER_MS, NS_PER_S, NS_PER_US, parseCpuL
 import { RTLAT_VERSION } from '../version.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { commandLine } from './command-line.js';
-import { checkOutputPath } from './output-path.js';
+import { checkOutputPath } from '../outputs/output-path.js';
 import { StatusLine } from './status.js';
+import { writeStdout } from './stdout.js';
 import { onStopSignals } from './signals.js';
 
 interface MeasureFlags {
@@ -186,21 +187,32 @@ function describeSpike(spike: Spike): string {
 
 async function measure(flags: MeasureFlags): Promise<number> {
   let hdrLog: HdrLogWriter | null = null;
+  // The log's first failure: the log is dropped (nothing half-written stays), the run goes on, and the failure ends it with exit 1.
+  let hdrLogFailure: unknown = null;
+  let probe: Probe | null = null;
   let load: LoadHandle | null = null;
   let explain: ExplainCollector | null = null;
   try {
     const { probe: options, outputs, load: loadRequest, explain: explainRequest } = parseMeasureFlags(flags);
     const spikes: Spike[] = [];
     let spikesOmitted = 0;
-    const probe = new Probe(options, {
+    const measuring: Probe = new Probe(options, {
       onSpike: (spike) => {
         process.stderr.write(`${describeSpike(spike)}\n`);
         if (spikes.length < SPIKES_KEPT) spikes.push(spike);
         else spikesOmitted++;
       },
-      onInterval: (interval) => hdrLog?.write(interval, probe.config.threads[interval.thread]!.cpu),
+      onInterval: (interval) => {
+        try {
+          hdrLog?.write(interval, measuring.config.threads[interval.thread]!.cpu);
+        } catch (error) {
+          hdrLogFailure = error;
+          hdrLog = null;
+        }
+      },
       ...(explainRequest && { onSamples: (thread: number, samples: Float64Array, count: number) => explain?.onSamples(thread, samples, count) }),
     });
+    probe = measuring;
     const environment = readFingerprint();
     const measuredCpus = [...new Set(probe.config.threads.flatMap((plan) => (plan.cpu === null ? [] : [plan.cpu])))];
     // Running before the first wake-up, so the whole measurement is under load.
@@ -217,7 +229,7 @@ async function measure(flags: MeasureFlags): Promise<number> {
     let signalled = false;
     const stopListening = onStopSignals(() => {
       signalled = true;
-      void probe.stop();
+      void measuring.stop();
     });
     const status = outputs.quiet || !process.stdout.isTTY ? null : new StatusLine(probe, process.stdout);
     await probe.finished;
@@ -239,8 +251,10 @@ async function measure(flags: MeasureFlags): Promise<number> {
       load: runLoad,
       ...(explained && { explain: explained }),
     });
-    writeOutputs(run, outputs, hdrLog);
+    const written = hdrLog;
     hdrLog = null;
+    await writeOutputs(run, outputs, written);
+    if (hdrLogFailure) throw hdrLogFailure;
     if (run.breaktrace) {
       const { thread, cpu, latencyNs, tracingStopped } = run.breaktrace;
       process.stderr.write(
@@ -251,31 +265,42 @@ async function measure(flags: MeasureFlags): Promise<number> {
     }
     return EXIT.ok;
   } catch (error) {
-    hdrLog?.abandon();
+    (hdrLog as HdrLogWriter | null)?.abandon();
     return reportError('measure', error);
   } finally {
-    // On the error paths (stop() and abort() are idempotent): the load and the trace never outlive the measurement.
+    // On the error paths (stop() and abort() are idempotent): neither the threads, the load nor the trace outlive the command.
+    await probe?.stop().catch(() => {});
     await load?.stop().catch(() => {});
     explain?.abort();
   }
 }
 
-function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | null): void {
+/** Writes every requested output, each whole or not at all; then throws the first that failed, if any. */
+async function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | null): Promise<void> {
   const stdout: string[] = [];
-  const stderr: string[] = [];
   // Like cyclictest -q -h, the histogram replaces the T: lines; rtlat's table still follows it.
   if (outputs.histogram) stdout.push(formatCyclictestHistogram(run));
   else if (outputs.format === 'cyclictest') stdout.push(formatCyclictestSummary(run));
   if (outputs.format === 'table') stdout.push(formatSummaryTable(run));
   if (outputs.format === 'table' && run.load) stdout.push(`load ${run.load.spec} on CPUs ${formatCpuList(run.load.cpus)}: ${formatLoadWork(run.load)}\n`);
   // cyclictest's format keeps stdout to what cyclictest prints; the explanation goes beside it.
-  if (run.explain) (outputs.format === 'table' ? stdout : stderr).push(formatExplain(run.explain));
-  if (outputs.jsonPath) writeFileAtomic(outputs.jsonPath, `${JSON.stringify(run, null, 2)}\n`);
+  if (run.explain && outputs.format === 'table') stdout.push(formatExplain(run.explain));
+  if (run.explain && outputs.format !== 'table') process.stderr.write(formatExplain(run.explain));
+  const writes: (() => void)[] = [];
+  if (outputs.jsonPath) writes.push(() => writeFileAtomic(outputs.jsonPath!, `${JSON.stringify(run, null, 2)}\n`));
   if (outputs.reportPath) {
     const runs = labelRuns([{ file: outputs.jsonPath ?? 'this run', run }]);
-    writeFileAtomic(outputs.reportPath, renderReport(runs, { rtlatVersion: RTLAT_VERSION }));
+    writes.push(() => writeFileAtomic(outputs.reportPath!, renderReport(runs, { rtlatVersion: RTLAT_VERSION })));
   }
-  hdrLog?.close();
-  process.stdout.write(stdout.join(''));
-  process.stderr.write(stderr.join(''));
+  if (hdrLog) writes.push(() => hdrLog.close());
+  let failure: unknown = null;
+  for (const write of writes) {
+    try {
+      write();
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  await writeStdout(stdout.join(''));
+  if (failure) throw failure;
 }

@@ -1,8 +1,8 @@
 // An HdrHistogram interval log (format 1.3, as org.HdrHistogram.HistogramLogWriter and jHiccup write
 // it), so that HistogramLogProcessor, HdrHistogram's plotters and jHiccup tooling read rtlat runs.
 // One line per interval per thread, tagged by CPU; values are nanoseconds. The log is written to a
-// temporary file and appears whole at close() (src/atomic-file.ts): a reader never sees half a log.
-import { AtomicFile } from '../atomic-file.js';
+// temporary file and appears whole at close() (src/outputs/atomic-file.ts): a reader never sees half a log.
+import { AtomicFile } from '../outputs/atomic-file.js';
 import { encodeHistogram } from '../histogram.js';
 import type { CompletedInterval } from '../recorder.js';
 import { NS_PER_MS, NS_PER_S } from '../units.js';

@@ -3,7 +3,7 @@
 // back, and leave nothing running. The run file that comes back is the guest's own, with what only
 // the host knows added: how the guest ran (`guest`) and the host's fingerprint (`hostEnvironment`).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { OptionError } from '../errors.js';
@@ -17,6 +17,7 @@ import { chooseAccelerator, type AcceleratorChoice } from './accelerator.js';
 import { alignClocks, ClockExchange, type ClockSample } from './clock-align.js';
 import { findExecutable } from './contents.js';
 import { baseImage, defaultCacheDir, writeRunInitrd, type ExtraFile } from './initramfs.js';
+import { checkKernelImage, checkQemuBinary } from './kernel-image.js';
 import { ACK, CLOCK, GO, GUEST_FILES, GuestChannel, STOP, type GuestReport } from './protocol.js';
 import { pinVcpuThreads, setFifoPriority } from './threads.js';
 import { type Accelerator, Vm } from './vm.js';
@@ -81,12 +82,9 @@ const CLOCK_EXCHANGE_TIMEOUT_MS = 60_000;
 /** The package this module belongs to: what the guest runs. */
 const PACKAGE_ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** qemu-system-x86_64 on PATH, or the one given; an Error that says how to get it otherwise. */
+/** qemu-system-x86_64 on PATH, or the one given (checked: an OptionError for --qemu); an Error that says how to get it otherwise. */
 export function findQemu(given?: string): string {
-  if (given !== undefined) {
-    if (!existsSync(given)) throw new Error(`${given} does not exist (--qemu)`);
-    return given;
-  }
+  if (given !== undefined) return checkQemuBinary('qemu', given);
   const found = findExecutable(QEMU_BINARY);
   if (found === null) throw new Error(`${QEMU_BINARY} not found on PATH: install QEMU (Debian: apt-get install qemu-system-x86) or give --qemu`);
   return found;
@@ -115,7 +113,7 @@ function guestRunFile(measured: RunFile, commandLine: string, hostLoad: RunLoad 
 
 export async function runGuest(options: GuestOptions): Promise<GuestResult> {
   const qemu = findQemu(options.qemu);
-  if (!statSync(options.kernel, { throwIfNoEntry: false })?.isFile()) throw new OptionError('kernel', options.kernel, 'a kernel image file (vmlinuz)');
+  checkKernelImage('kernel', options.kernel);
   const vcpus = options.vcpus ?? DEFAULT_VCPUS;
   const memoryMiB = options.memoryMiB ?? DEFAULT_MEMORY_MIB;
   const bootTimeoutMs = options.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS;

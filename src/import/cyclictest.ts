@@ -3,7 +3,7 @@
 // avg and (with -h) a per-bucket histogram; everything else is read back from its command line, and
 // what neither says (TIDs, overruns, last latency, what the kernel applied) is null.
 import type { Fingerprint } from '../fingerprint/index.js';
-import { encodeHistogram, newHistogram, percentilesOf, type Histogram } from '../histogram.js';
+import { addBeyond, encodeHistogram, newHistogram, percentilesOf, type BeyondHistogram, type Histogram } from '../histogram.js';
 import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type RunConfig, type RunFile, type RunThread } from '../run.js';
 import type { MicrosecondHistogram } from '../recorder.js';
 import { NS_PER_S, NS_PER_US, parseCpuList } from '../units.js';
@@ -41,6 +41,8 @@ export interface ImportOptions {
 }
 
 const PROBLEM = 'not a cyclictest --json file';
+/** The layouts of cyclictest's --json this importer reads: rt-tests 2.x writes file_version 1. */
+export const CYCLICTEST_FILE_VERSIONS: readonly number[] = [1];
 
 /** Reads and checks a cyclictest --json file; throws an Error naming the problem in one line. */
 export function parseCyclictestJson(text: string): CyclictestJson {
@@ -57,6 +59,12 @@ export function parseCyclictestJson(text: string): CyclictestJson {
   const version = data['rt_test_version:'] ?? data['rt_test_version'];
   if (typeof commandLine !== 'string') throw new Error(`${PROBLEM}: "cmdline:" is missing or not a string`);
   if (typeof version !== 'string') throw new Error(`${PROBLEM}: "rt_test_version:" is missing or not a string`);
+  // A cyclictest file, then: of a layout this importer knows?
+  const fileVersion = data['file_version'];
+  if (typeof fileVersion !== 'number' || !CYCLICTEST_FILE_VERSIONS.includes(fileVersion)) {
+    const given = fileVersion === undefined ? '"file_version" is missing' : `"file_version" is ${JSON.stringify(fileVersion)}`;
+    throw new Error(`${given}: rtlat reads cyclictest --json file_version ${CYCLICTEST_FILE_VERSIONS.join(', ')} (rt-tests 2.x)`);
+  }
   const numThreads = wholeNumber(data, 'num_threads', '');
   const threadsObject = data['thread'];
   if (!isObject(threadsObject)) throw new Error(`${PROBLEM}: "thread" is missing or not an object`);
@@ -85,7 +93,7 @@ export function parseCyclictestJson(text: string): CyclictestJson {
     });
   }
   return {
-    fileVersion: typeof data['file_version'] === 'number' ? data['file_version'] : 1,
+    fileVersion,
     commandLine,
     version,
     startTime: dateOf(data, 'start_time'),
@@ -286,13 +294,15 @@ function importThread(thread: CyclictestJsonThread, index: number, args: Command
   const overflows = Math.max(thread.cycles - binned, 0);
   const maxNs = thread.max * nsPerUnit;
   let histogram: Histogram | null = null;
+  let beyond: BeyondHistogram | null = null;
   if (kept && thread.cycles > 0) {
     histogram = newHistogram('cumulative');
     // cyclictest kept whole units (us, or ns with -N): each bucket is recorded at its lower edge, the
-    // resolution the file has. Overflows are known only to lie between the limit and the maximum;
-    // they are recorded at the maximum, exact for one overflow and an upper bound for more.
+    // resolution the file has.
     for (const [bucket, count] of entries) if (count > 0) histogram.recordValueWithCount(bucket * nsPerUnit, count);
-    if (overflows > 0) histogram.recordValueWithCount(maxNs, overflows);
+    // Of an overflow cyclictest keeps nothing but that it reached the histogram's limit: it stays out of
+    // the histogram, and a percentile that falls among the overflows is a bound (>= the limit), not a value.
+    if (overflows > 0) beyond = { count: overflows, fromNs: histogramLimit(entries, args.histogramMaxUs) * nsPerUnit };
   }
   const imported: RunThread = {
     thread: index,
@@ -310,17 +320,23 @@ function importThread(thread: CyclictestJsonThread, index: number, args: Command
     sumUs: null,
     overruns: null,
     dropped: 0,
-    percentiles: histogram ? percentilesOf(histogram) : [],
+    percentiles: histogram ? percentilesOf(histogram, beyond) : [],
     corrected: null,
     histogram: histogram ? encodeHistogram(histogram) : null,
+    beyondHistogram: beyond,
     correctedHistogram: null,
     microsecondHistogram: kept && nsPerUnit === NS_PER_US ? microsecondHistogram(entries, overflows, args.histogramMaxUs) : null,
   };
   return { thread: imported, histogram };
 }
 
+/** The first value beyond the histogram (cyclictest's -h/-H limit), in the file's unit; past the last bucket written when the command line does not say. */
+function histogramLimit(entries: readonly (readonly [number, number])[], limit: number | null): number {
+  return limit ?? Math.max(-1, ...entries.map(([bucket]) => bucket)) + 1;
+}
+
 function microsecondHistogram(entries: (readonly [number, number])[], overflows: number, limitUs: number | null): MicrosecondHistogram {
-  const maxUs = limitUs ?? Math.max(...entries.map(([us]) => us)) + 1;
+  const maxUs = histogramLimit(entries, limitUs);
   const buckets = new Array<number>(maxUs).fill(0);
   for (const [us, count] of entries) if (us < maxUs) buckets[us] = count;
   // The JSON counts overflows but does not say at which cycles they happened.
@@ -334,7 +350,13 @@ function allThreads(imported: ImportedThread[]): RunFile['all'] {
     merged = newHistogram('cumulative');
     for (const { histogram } of counted) merged.add(histogram!);
   }
-  return { ...summaryOf(counted.map(({ thread }) => thread)), percentiles: merged ? percentilesOf(merged) : [], histogram: merged ? encodeHistogram(merged) : null };
+  const beyond = merged ? addBeyond(counted.map(({ thread }) => thread.beyondHistogram)) : null;
+  return {
+    ...summaryOf(counted.map(({ thread }) => thread)),
+    percentiles: merged ? percentilesOf(merged, beyond) : [],
+    histogram: merged ? encodeHistogram(merged) : null,
+    beyondHistogram: beyond,
+  };
 }
 
 function summaryOf(counted: RunThread[]): Omit<RunFile['all'], 'percentiles' | 'histogram'> {

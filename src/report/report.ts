@@ -10,7 +10,7 @@ import { describeEnvironment, type Field, type Fingerprint, formatFingerprint } 
 import { PREEMPT_DEBUGFS_FILE } from '../fingerprint/kernel.js';
 import { microseconds, percentileCell } from '../formats/table.js';
 import { decodeHistogram, PERCENTILES } from '../histogram.js';
-import type { RunFile, RunThread } from '../run.js';
+import type { RunFile, RunGuest, RunThread } from '../run.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../units.js';
 import { escapeXml as escape } from './escape.js';
 import { explainSection } from './explain.js';
@@ -129,6 +129,21 @@ function environmentFacts(fingerprint: Fingerprint): Fact[] {
   ];
 }
 
+/** How rtlat guest ran the guest: what the guest itself cannot know. */
+function guestFacts(guest: RunGuest, host: Fingerprint | null): Fact[] {
+  const accelerator = guest.accelerator.toUpperCase();
+  return [
+    ['accelerator', guest.emulated ? `${accelerator}: EMULATED, the latencies are QEMU's emulator's, not a hypervisor's (${guest.acceleratorReason})` : `${accelerator} (${guest.acceleratorReason})`],
+    ['host', host ? describeEnvironment(host) : null],
+    ['QEMU', `${guest.qemu.path}${guest.qemu.version ? `, version ${guest.qemu.version}` : ''}`],
+    ['kernel', `${guest.kernel.release ?? 'release unknown'} (${guest.kernel.path})`],
+    ['vCPUs', `${guest.vcpus}, ${guest.vcpuCpus ? `pinned to host CPU ${guest.vcpuCpus.join(', ')}` : 'not pinned'}`],
+    ['memory', `${guest.memoryMiB} MiB`],
+    ['QEMU threads', guest.qemuPriority === null ? 'at the priority they started with' : `SCHED_FIFO ${guest.qemuPriority}`],
+    ['in the guest', guest.guestCommandLine, 'code'],
+  ];
+}
+
 /** Steal time and interrupts on the measured CPUs while the run lasted: what a guest's hypervisor took. */
 function duringTable(run: RunFile): string {
   if (!run.during) return '';
@@ -147,15 +162,20 @@ function runSection(entry: LabeledRun, index: number, color: string): string {
   const { run, label, file } = entry;
   const fingerprint = fingerprintOf(run.environment);
   const withHistogram = run.threads.filter((thread) => thread.histogram !== null && thread.count > 0);
+  const beyond = withHistogram.flatMap((thread) => (thread.beyondHistogram?.count ? [thread.beyondHistogram] : []));
+  const beyondNote = beyond.length
+    ? ` Not plotted: ${beyond.reduce((total, part) => total + part.count, 0)} samples of ${microseconds(Math.min(...beyond.map((part) => part.fromNs)))}us or more, beyond the histogram (cyclictest -h counted them only as overflows): their latencies are unknown.`
+    : '';
   const plot = withHistogram.length
-    ? `<figure>${histogramPlot(`run-${index}-histogram`, `Latency histogram of ${label}`, withHistogram.map((thread) => ({ label: thread.cpu === null ? `thread ${thread.thread}` : `CPU ${thread.cpu}`, histogram: decodeHistogram(thread.histogram!) })))}<figcaption>Samples per latency bin, per measuring thread; counts on a log scale so that single late wake-ups show.</figcaption></figure>`
+    ? `<figure>${histogramPlot(`run-${index}-histogram`, `Latency histogram of ${label}`, withHistogram.map((thread) => ({ label: thread.cpu === null ? `thread ${thread.thread}` : `CPU ${thread.cpu}`, histogram: decodeHistogram(thread.histogram!) })))}<figcaption>Samples per latency bin, per measuring thread; counts on a log scale so that single late wake-ups show.${escape(beyondNote)}</figcaption></figure>`
     : '<p class="weak">No histogram was kept for this run (cyclictest without -h), so there is no plot.</p>';
   return [
     `<section class="run" id="run-${index}">`,
-    `<h2>${swatch(color)}${escape(label)}<span class="file">${escape(shortName(file))}</span></h2>`,
+    `<h2>${swatch(color)}${escape(label)}${run.guest?.emulated ? ' <span class="emulated">EMULATED</span>' : ''}<span class="file">${escape(shortName(file))}</span></h2>`,
     '<div class="facts">',
     `<div><h3>Settings</h3>${definitionList(settings(run))}</div>`,
     `<div><h3>Environment</h3>${fingerprint ? definitionList(environmentFacts(fingerprint)) : '<p class="weak">Not recorded in this run file.</p>'}</div>`,
+    run.guest ? `<div><h3>Guest</h3>${definitionList(guestFacts(run.guest, fingerprintOf(run.hostEnvironment)))}</div>` : '',
     '</div>',
     '<h3>Per thread (us)</h3>',
     threadTable(run),
@@ -194,13 +214,20 @@ function periodSeries(runs: readonly LabeledRun[]): PeriodSeries[] {
 
 /** The report for `runs` (the first is the comparison's baseline) as one HTML document. */
 export function renderReport(runs: readonly LabeledRun[], options: ReportOptions): string {
-  const comparison = compareRuns(runs);
+  // A sweep varies the period (and, with --with-and-without-load, the load): that is its point, not a caveat.
+  const comparison = compareRuns(runs, options.sweep ? { varied: ['period', 'load'] } : {});
   const colors = runs.map((_, index) => colorOf(index));
   const title = options.title ?? 'Wake-up latency';
   const generatedAt = (options.generatedAt ?? new Date()).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
   const spectrum = percentilePlot(
     'percentiles',
-    runs.map(({ label, run }, index) => ({ label, color: colors[index]!, histogram: run.all.histogram ? decodeHistogram(run.all.histogram) : null, maxNs: run.all.maxNs })),
+    runs.map(({ label, run }, index) => ({
+      label,
+      color: colors[index]!,
+      histogram: run.all.histogram ? decodeHistogram(run.all.histogram) : null,
+      beyond: run.all.beyondHistogram,
+      maxNs: run.all.maxNs,
+    })),
   );
   const warnings = comparison.warnings.length
     ? `<ul class="warnings">${comparison.warnings.map((warning) => `<li>${escape(warning)}</li>`).join('')}</ul>`

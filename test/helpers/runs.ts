@@ -6,7 +6,8 @@ import { partsOf, summarizeExplained } from '../../src/measurement/explain/summa
 import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type ExplainedWakeup, type ExplainSegment, type RunExplain, type RunFile, type RunThread } from '../../src/run.js';
 import type { MicrosecondHistogram } from '../../src/recorder.js';
 
-export const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures/cyclictest');
+/** Real cyclictest 2.40 outputs (see its README). */
+export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/cyclictest');
 
 export function fixture(name: string): string {
   return readFileSync(path.join(FIXTURES, name), 'utf8');
