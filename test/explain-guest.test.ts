@@ -4,12 +4,12 @@
 // cannot preempt it). Also the clock alignment, on a guest clock that is simulated.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { alignClocks, ClockExchange } from '../src/guest/clock-align.js';
 import { CLOCK_END, CLOCK_PING } from '../src/guest/protocol.js';
 import type { RunFile } from '../src/run.js';
 import { scratchDir } from './helpers/cli.js';
-import { guestTemporaryFolders, guestTools, qemuProcesses, rtlatAsync, testKernels, type TestKernels } from './helpers/guest.js';
+import { bootingGuests, guestTools, rtlatAsync } from './helpers/guest.js';
 import { realTimeBursts } from './helpers/interference.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';
@@ -61,14 +61,7 @@ describe('the clock exchange', () => {
 });
 
 describe.skipIf(!isRoot)('rtlat guest --explain-host (needs root for tracefs and SCHED_FIFO)', () => {
-  let kernels: TestKernels;
-  beforeAll(() => {
-    if (!guestTools.skip) kernels = testKernels();
-  }, 300_000);
-  afterEach(() => {
-    expect(qemuProcesses()).toEqual([]);
-    expect(guestTemporaryFolders()).toEqual([]);
-  });
+  const kernels = bootingGuests();
 
   itWithTool(guestTools, 'attributes the guest\'s late wake-ups to the host task preempting its vCPU thread', async () => {
     const dir = scratchDir();

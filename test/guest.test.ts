@@ -6,13 +6,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../src/fingerprint/index.js';
 import type { RunFile } from '../src/run.js';
 import { rtlat, RTLAT_BIN, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';
-import { guestTemporaryFolders, guestTools, qemuProcesses, rtlatAsync, testKernels, type TestKernels } from './helpers/guest.js';
+import { bootingGuests, guestTools, qemuProcesses, rtlatAsync } from './helpers/guest.js';
 
 const BOOT_TEST_TIMEOUT_MS = 240_000;
 
@@ -75,14 +75,7 @@ describe('rtlat guest without QEMU', () => {
 });
 
 describe('rtlat guest booting a kernel', () => {
-  let kernels: TestKernels;
-  beforeAll(() => {
-    if (!guestTools.skip) kernels = testKernels();
-  }, 300_000);
-  afterEach(() => {
-    expect(qemuProcesses()).toEqual([]);
-    expect(guestTemporaryFolders()).toEqual([]);
-  });
+  const kernels = bootingGuests();
 
   itWithTool(guestTools, 'measures with a pinned vCPU, QEMU at SCHED_FIFO and a load on the host; the run file says vm, and emulated under TCG', async () => {
     const dir = scratchDir();

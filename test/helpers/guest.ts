@@ -5,6 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterEach, beforeAll, expect } from 'vitest';
 import { RTLAT_BIN, type CliOutcome } from './cli.js';
 import { commandRuns, requireTool } from './tools.js';
 
@@ -29,6 +30,22 @@ export function testKernels(): TestKernels {
   const spec = givenKernels ?? execFileSync(path.resolve(import.meta.dirname, '../../scripts/fetch-kernels.sh'), { encoding: 'utf8', timeout: 300_000 }).trim();
   const paths = Object.fromEntries(spec.split(',').map((pair) => pair.split('=', 2) as [string, string]));
   return { nrt: paths.nrt!, rt: paths.rt!, spec };
+}
+
+/**
+ * For a describe of tests that boot guests: the kernels, fetched once before them (filled in then), and
+ * after each test the check that no QEMU and no temporary folder is left.
+ */
+export function bootingGuests(): TestKernels {
+  const kernels: TestKernels = { nrt: '', rt: '', spec: '' };
+  beforeAll(() => {
+    if (!guestTools.skip) Object.assign(kernels, testKernels());
+  }, 300_000);
+  afterEach(() => {
+    expect(qemuProcesses()).toEqual([]);
+    expect(guestTemporaryFolders()).toEqual([]);
+  });
+  return kernels;
 }
 
 /** PIDs of running QEMU processes. */
