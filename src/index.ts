@@ -8,7 +8,7 @@ export { OutputError } from './outputs/atomic-file.js';
 export { describeEnvironment, diffCpuCounters, formatFingerprint, readCpuCounters, readFingerprint } from './fingerprint/index.js';
 export type { CpuCounters, CpuCountersDelta, Field, Fingerprint } from './fingerprint/index.js';
 export { runFileFromProbe, RUN_SCHEMA, RUN_SCHEMA_VERSION } from './run.js';
-export type { RunFile, RunThread } from './run.js';
+export type { ExplainedWakeup, ExplainPart, ExplainSegment, ExplainSummary, HostWakeupView, RunExplain, RunFile, RunThread } from './run.js';
 export { compareRuns } from './compare/compare.js';
 export { mergeRuns, MergeRefused } from './compare/merge.js';
 export { readRunFile } from './compare/read.js';

@@ -216,6 +216,8 @@ export interface RunExplain {
   wakeups: ExplainedWakeup[];
   /** rtlat guest --explain-host: how the guest's clock was aligned with the host's. */
   clockAlignment?: { offsetNs: number; errorNs: number; driftPpm: number } | null;
+  /** rtlat guest --explain-host: what the host's trace of the vCPU threads' CPUs read and lost. */
+  hostTrace?: { perCpu: { cpu: number; events: number; bytes: number; lostEvents: number }[]; lostEvents: number } | null;
 }
 
 /** How a run inside a guest was made (rtlat guest, rtlat matrix): what the guest itself cannot know. */

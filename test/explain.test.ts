@@ -127,7 +127,7 @@ describe.skipIf(!isRoot)('--explain with injected causes (needs root for tracefs
 
   it('names NET_RX when loopback traffic is handled on the measured CPU', async () => {
     // The same explanation without the traffic and with it: NET_RX appears with it.
-    const quiet = await measuredWith({ pid: 0, comm: '', ready: Promise.resolve(), stop: async () => {} }, ['--period', '1ms', '--duration', '3s', '--explain', '1']);
+    const quiet = await measuredWith({ pid: 0, comm: '', ran: [], ready: Promise.resolve(), stop: async () => {} }, ['--period', '1ms', '--duration', '3s', '--explain', '1']);
     const traffic = loopbackTraffic({ cpu: CPU, seconds: 15 });
     const busy = await measuredWith(traffic, ['--period', '1ms', '--duration', '3s', '--explain', '1']);
     const netRx = (explain: RunExplain) =>

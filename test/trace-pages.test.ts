@@ -171,11 +171,12 @@ describe('event formats', () => {
     expect(eventDecoders(EVENTS_DIR, specs).size).toBe(9);
     // The kernel keeps only the measuring threads' wake-ups.
     expect(specs.find((spec) => spec.event === 'sched_wakeup')!.filter).toBe('comm ~ "rtlat/*"');
-    expect(hostEvents([101, 102])[0]).toEqual({
-      system: 'sched',
-      event: 'sched_switch',
-      filter: 'prev_pid == 101 || prev_pid == 102 || next_pid == 101 || next_pid == 102',
-    });
+    expect(hostEvents([101, 102]).map((spec) => [spec.event, spec.filter])).toEqual([
+      ['sched_switch', undefined],
+      ['sched_wakeup', 'pid == 101 || pid == 102'],
+      ['kvm_exit', 'common_pid == 101 || common_pid == 102'],
+      ['kvm_entry', 'common_pid == 101 || common_pid == 102'],
+    ]);
   });
 
   it('tracing_cpumask is hex in groups of 32 CPUs', () => {

@@ -184,7 +184,11 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
 async function writeGuestOutputs(result: GuestResult, { jsonPath, hdrLogPath, reportPath }: GuestOutputs): Promise<void> {
   const host = result.run?.explain?.summary.host;
   await writeStdout(
-    result.stdout + (host ? `explain (host): vCPU threads kept off their CPUs ${formatDuration(host.preemptedNs)} in the explained wake-ups: ${host.headline}\n` : ''),
+    result.stdout +
+      (host
+        ? `explain (host): vCPU threads kept off their CPUs ${formatDuration(host.preemptedNs)} in the explained wake-ups: ${host.headline}` +
+          `; ${result.run!.explain!.hostTrace?.lostEvents ?? 0} host trace events lost\n`
+        : ''),
   );
   process.stderr.write(result.stderr);
   if (result.run && jsonPath) writeFileAtomic(jsonPath, `${JSON.stringify(result.run, null, 2)}\n`);

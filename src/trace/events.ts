@@ -94,11 +94,15 @@ export function explainEvents(eventsDir: string): EventSpec[] {
   ];
 }
 
-/** What the host's view of a guest reads: the vCPU threads' scheduling, and under KVM their exits. */
+/**
+ * What the host's view of a guest reads: every switch on the CPUs traced (to name who held them), the
+ * vCPU threads' wake-ups and, under KVM, their exits.
+ */
 export function hostEvents(vcpuTids: readonly number[]): EventSpec[] {
   const pids = (field: string) => vcpuTids.map((tid) => `${field} == ${tid}`).join(' || ');
   return [
-    { system: 'sched', event: 'sched_switch', filter: `${pids('prev_pid')} || ${pids('next_pid')}` },
+    { system: 'sched', event: 'sched_switch' },
+    { system: 'sched', event: 'sched_wakeup', filter: pids('pid') },
     { system: 'kvm', event: 'kvm_exit', filter: pids('common_pid') },
     { system: 'kvm', event: 'kvm_entry', filter: pids('common_pid') },
   ];

@@ -7,6 +7,8 @@ export interface Injected {
   pid: number;
   /** The comm the trace shows for it. */
   comm: string;
+  /** When it ran, as [start, end] on CLOCK_MONOTONIC in ns, for those that say (the bursts). */
+  ran: [number, number][];
   /** Resolves when it has started its bursts or its traffic. */
   ready: Promise<void>;
   stop(): Promise<void>;
@@ -15,6 +17,16 @@ export interface Injected {
 // Waits for "ready" on stdout, so that the measurement starts under the load and not before it.
 function start(script: string, args: string[], comm: string): Injected {
   const child: ChildProcess = spawn('python3', ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ran: [number, number][] = [];
+  let pending = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (pending + chunk.toString()).split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) {
+      const match = /^ran (\d+) (\d+)$/.exec(line);
+      if (match) ran.push([Number(match[1]), Number(match[2])]);
+    }
+  });
   const ready = new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
     child.on('error', reject);
@@ -24,6 +36,7 @@ function start(script: string, args: string[], comm: string): Injected {
   return {
     pid: child.pid!,
     comm,
+    ran,
     ready,
     stop: async () => {
       child.kill('SIGTERM');
@@ -41,9 +54,11 @@ os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
 print('ready', flush=True)
 end = time.monotonic() + seconds
 while time.monotonic() < end and os.getppid() == parent:
+    started = time.monotonic_ns()
     spin_until = time.perf_counter() + burst_us / 1e6
     while time.perf_counter() < spin_until:
         pass
+    print('ran', started, time.monotonic_ns(), flush=True)
     time.sleep(every_ms / 1e3)
 `;
 

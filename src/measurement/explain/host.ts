@@ -5,12 +5,15 @@
 // the research's HVM finding (a guest's spike <- host load preempting the thread that runs the guest).
 import type { ExplainedWakeup, ExplainSummary, HostWakeupView, RunExplain } from '../../run.js';
 import { hostEvents, type TraceEvent } from '../../trace/events.js';
-import { KernelTrace } from '../../trace/kernel-trace.js';
-import { NS_PER_MS, NS_PER_S } from '../../units.js';
+import { KernelTrace, type CpuTraceStats } from '../../trace/kernel-trace.js';
+import { NS_PER_MS, NS_PER_S, NS_PER_US } from '../../units.js';
 import { rankCulprits, shareLine } from './summary.js';
 
 /** Intervals kept per vCPU thread at most (the oldest go first, counted). */
 const MAX_INTERVALS = 500_000;
+/** KVM exits shorter than this are added up per bucket rather than kept one by one: under KVM they come by the hundred thousand a second. */
+const SHORT_EXIT_NS = 5 * NS_PER_US;
+const EXIT_BUCKET_NS = 10 * NS_PER_MS;
 /** Only events this much older than what the reader has read are processed: other CPUs' events may still come. */
 const SETTLE_NS = 20 * NS_PER_MS;
 const POLL_MS = 100;
@@ -20,8 +23,8 @@ const HISTORY_NS = 2 * NS_PER_S;
 interface Waiting {
   startNs: number;
   endNs: number;
-  /** Who held the CPU the vCPU thread then ran on, and for how long of the wait. */
-  culprits: Map<string, number>;
+  /** Who held the CPU the vCPU thread then ran on, from when to when within the wait. */
+  held: { startNs: number; endNs: number; culprit: string }[];
 }
 
 interface Exit {
@@ -35,7 +38,8 @@ interface VcpuState {
   exitSince: { ns: number; reason: string } | null;
   waits: Waiting[];
   exits: Exit[];
-  dropped: number;
+  /** Short exits, per EXIT_BUCKET_NS bucket: their count and time, and the reason of the most frequent. */
+  shortExits: Map<number, Map<string, { count: number; ns: number }>>;
 }
 
 /** Overlap of [a, b] and [c, d]. */
@@ -43,65 +47,36 @@ function overlap(a: number, b: number, c: number, d: number): number {
   return Math.max(0, Math.min(b, d) - Math.max(a, c));
 }
 
-export class HostVcpuTrace {
-  private readonly trace: KernelTrace;
+function keep<T>(list: T[], entry: T): void {
+  list.push(entry);
+  if (list.length > MAX_INTERVALS) list.splice(0, list.length - Math.floor(MAX_INTERVALS * 0.9));
+}
+
+/**
+ * The vCPU threads' life on the host, from the host's events in time order: when each was runnable
+ * but not running and who held its CPU meanwhile, and its KVM exits.
+ */
+export class VcpuTimeline {
   private readonly vcpus = new Map<number, VcpuState>();
   /** Per host CPU: its switches (time, who came in), the last few seconds. */
   private readonly history = new Map<number, { ns: number; culprit: string }[]>();
-  private processedUpToNs = 0;
-  private readonly timer: NodeJS.Timeout;
-  private stopped = false;
 
-  /** Starts tracing `cpus` for the vCPU threads `vcpuTids` (in vCPU order). */
-  constructor(
-    readonly vcpuTids: readonly number[],
-    cpus: readonly number[],
-  ) {
-    for (const tid of vcpuTids) this.vcpus.set(tid, { waitingSinceNs: null, exitSince: null, waits: [], exits: [], dropped: 0 });
-    this.trace = KernelTrace.start({
-      cpus,
-      // Every switch on those CPUs (to name who held them), the vCPU threads' wake-ups and KVM exits.
-      events: () => [
-        { system: 'sched', event: 'sched_switch' },
-        { system: 'sched', event: 'sched_wakeup', filter: vcpuTids.map((tid) => `pid == ${tid}`).join(' || ') },
-        ...hostEvents(vcpuTids).filter((spec) => spec.system === 'kvm'),
-      ],
-      bufferKbPerCpu: 4096,
-      keepNs: 4 * NS_PER_S,
-      maxKeptBytesPerCpu: 64 << 20,
-      // QEMU's threads may run at SCHED_FIFO (--qemu-priority): the reader stays an ordinary task.
-      readerFifoPriority: 0,
-    });
-    this.processedUpToNs = this.trace.readUpToNs();
-    this.timer = setInterval(() => this.process(this.trace.readUpToNs() - SETTLE_NS), POLL_MS);
-    this.timer.unref();
+  /** `vcpuTids` in vCPU order. */
+  constructor(readonly vcpuTids: readonly number[]) {
+    for (const tid of vcpuTids) this.vcpus.set(tid, { waitingSinceNs: null, exitSince: null, waits: [], exits: [], shortExits: new Map() });
   }
 
-  /** Every event of the traced CPUs before `toNs`, in time order across CPUs, through the state machine. */
-  private process(toNs: number): void {
-    if (toNs <= this.processedUpToNs) return;
-    const events: TraceEvent[] = this.trace.cpus.flatMap((cpu) => this.trace.window(cpu, this.processedUpToNs, toNs).events.filter((event) => event.ts > this.processedUpToNs || this.processedUpToNs === 0));
-    events.sort((a, b) => a.ts - b.ts);
-    for (const event of events) this.step(event);
-    this.processedUpToNs = toNs;
-    for (const switches of this.history.values()) {
-      const keepFrom = switches.findIndex((entry) => entry.ns >= toNs - HISTORY_NS);
-      // Keep the one switch before the horizon too: it says who ran from then on.
-      if (keepFrom > 1) switches.splice(0, keepFrom - 1);
-    }
-  }
-
-  private step(event: TraceEvent): void {
+  step(event: TraceEvent): void {
     if (event.kind === 'switch') {
-      const switches = this.history.get(event.cpu) ?? [];
-      switches.push({ ns: event.ts, culprit: event.nextPid === 0 ? 'idle' : `${event.nextComm} (pid ${event.nextPid})` });
-      this.history.set(event.cpu, switches);
       const left = this.vcpus.get(event.prevPid);
       // Leaving a CPU it was never seen to get: it came from idle, a switch some kernels do not trace.
       if (left && left.waitingSinceNs !== null) this.closeWait(left, event.cpu, left.waitingSinceNs, this.leftIdleAt(event.cpu, left.waitingSinceNs, event.ts));
       if (left && event.prevRunnable) left.waitingSinceNs = event.ts;
       const came = this.vcpus.get(event.nextPid);
       if (came && came.waitingSinceNs !== null) this.closeWait(came, event.cpu, came.waitingSinceNs, event.ts);
+      const switches = this.history.get(event.cpu) ?? [];
+      switches.push({ ns: event.ts, culprit: event.nextPid === 0 ? 'idle' : `${event.nextComm} (pid ${event.nextPid})` });
+      this.history.set(event.cpu, switches);
     } else if (event.kind === 'wakeup') {
       const woken = this.vcpus.get(event.wokenPid);
       if (woken && woken.waitingSinceNs === null) woken.waitingSinceNs = event.ts;
@@ -111,10 +86,29 @@ export class HostVcpuTrace {
     } else if (event.kind === 'kvm-entry') {
       const vcpu = this.vcpus.get(event.pid);
       if (vcpu?.exitSince) {
-        this.keep(vcpu, vcpu.exits, { startNs: vcpu.exitSince.ns, endNs: event.ts, reason: vcpu.exitSince.reason });
+        this.exited(vcpu, vcpu.exitSince.ns, event.ts, vcpu.exitSince.reason);
         vcpu.exitSince = null;
       }
     }
+  }
+
+  /** Forgets the switches older than `horizonNs` but the last of them (it says who ran from then on). */
+  forgetBefore(horizonNs: number): void {
+    for (const switches of this.history.values()) {
+      const keepFrom = switches.findIndex((entry) => entry.ns >= horizonNs);
+      if (keepFrom > 1) switches.splice(0, keepFrom - 1);
+    }
+  }
+
+  private exited(vcpu: VcpuState, startNs: number, endNs: number, reason: string): void {
+    if (endNs - startNs >= SHORT_EXIT_NS) return keep(vcpu.exits, { startNs, endNs, reason });
+    const bucket = Math.floor(startNs / EXIT_BUCKET_NS);
+    const reasons = vcpu.shortExits.get(bucket) ?? new Map<string, { count: number; ns: number }>();
+    const entry = reasons.get(reason) ?? { count: 0, ns: 0 };
+    entry.count++;
+    entry.ns += endNs - startNs;
+    reasons.set(reason, entry);
+    vcpu.shortExits.set(bucket, reasons);
   }
 
   /**
@@ -135,23 +129,99 @@ export class HostVcpuTrace {
   private closeWait(vcpu: VcpuState, cpu: number, startNs: number, endNs: number): void {
     vcpu.waitingSinceNs = null;
     if (endNs <= startNs) return;
-    const culprits = new Map<string, number>();
+    const held: Waiting['held'] = [];
     const switches = this.history.get(cpu) ?? [];
-    // Who ran on the CPU from each switch to the next, within the wait (the last entry is the vCPU itself).
-    for (let i = 0; i + 1 < switches.length; i++) {
-      const ns = overlap(switches[i]!.ns, switches[i + 1]!.ns, startNs, endNs);
-      if (ns > 0) culprits.set(switches[i]!.culprit, (culprits.get(switches[i]!.culprit) ?? 0) + ns);
-    }
-    this.keep(vcpu, vcpu.waits, { startNs, endNs, culprits });
+    // Who ran on the CPU from each switch to the next (the last one up to the end), within the wait.
+    switches.forEach((entry, i) => {
+      const from = Math.max(entry.ns, startNs);
+      const to = Math.min(switches[i + 1]?.ns ?? endNs, endNs);
+      if (to > from) held.push({ startNs: from, endNs: to, culprit: entry.culprit });
+    });
+    keep(vcpu.waits, { startNs, endNs, held });
   }
 
-  private keep<T>(vcpu: VcpuState, list: T[], entry: T): void {
-    list.push(entry);
-    if (list.length > MAX_INTERVALS) {
-      const drop = list.length - Math.floor(MAX_INTERVALS * 0.9);
-      list.splice(0, drop);
-      vcpu.dropped += drop;
+  /** What the host did to vCPU `vcpu`'s thread in [fromNs, toNs] of its clock; null for a vCPU it does not know. */
+  viewOf(vcpu: number, fromNs: number, toNs: number, kvm: boolean): HostWakeupView | null {
+    const tid = this.vcpuTids[vcpu];
+    const state = tid === undefined ? undefined : this.vcpus.get(tid);
+    if (tid === undefined || !state) return null;
+    let preemptedNs = 0;
+    const by = new Map<string, number>();
+    for (const wait of state.waits) {
+      const ns = overlap(wait.startNs, wait.endNs, fromNs, toNs);
+      if (ns <= 0) continue;
+      preemptedNs += ns;
+      for (const held of wait.held) {
+        const heldNs = overlap(held.startNs, held.endNs, fromNs, toNs);
+        if (heldNs > 0) by.set(held.culprit, (by.get(held.culprit) ?? 0) + heldNs);
+      }
     }
+    // A wait still open at the end of the trace counts up to it.
+    if (state.waitingSinceNs !== null) preemptedNs += overlap(state.waitingSinceNs, toNs, fromNs, toNs);
+    const reasons = new Map<string, { count: number; ns: number }>();
+    const add = (reason: string, count: number, ns: number) => {
+      const entry = reasons.get(reason) ?? { count: 0, ns: 0 };
+      entry.count += count;
+      entry.ns += ns;
+      reasons.set(reason, entry);
+    };
+    for (const exit of state.exits) {
+      const ns = overlap(exit.startNs, exit.endNs, fromNs, toNs);
+      if (ns > 0) add(exit.reason, 1, ns);
+    }
+    // Short exits by the share of their bucket that the wake-up covers.
+    for (let bucket = Math.floor(fromNs / EXIT_BUCKET_NS); bucket * EXIT_BUCKET_NS < toNs; bucket++) {
+      const share = overlap(bucket * EXIT_BUCKET_NS, (bucket + 1) * EXIT_BUCKET_NS, fromNs, toNs) / EXIT_BUCKET_NS;
+      for (const [reason, { count, ns }] of state.shortExits.get(bucket) ?? []) add(reason, count * share, ns * share);
+    }
+    const outsideNs = [...reasons.values()].reduce((sum, entry) => sum + entry.ns, 0);
+    return {
+      vcpuTid: tid,
+      hostDueNs: fromNs,
+      preemptedNs: Math.round(preemptedNs),
+      preemptedBy: [...by].sort((a, b) => b[1] - a[1]).map(([culprit, ns]) => ({ culprit, ns: Math.round(ns) })),
+      outsideGuestNs: kvm ? Math.round(outsideNs) : null,
+      exitReasons: [...reasons].sort((a, b) => b[1].ns - a[1].ns).map(([reason, { count, ns }]) => ({ reason, count: Math.round(count), ns: Math.round(ns) })),
+    };
+  }
+}
+
+/** Traces the host's CPUs that run the vCPU threads while the guest measures, into a VcpuTimeline. */
+export class HostVcpuTrace {
+  private readonly trace: KernelTrace;
+  readonly timeline: VcpuTimeline;
+  private processedUpToNs = 0;
+  private readonly timer: NodeJS.Timeout;
+  /** What the host's trace read and lost, once stopped. */
+  stats: CpuTraceStats[] = [];
+  private stopped = false;
+
+  /** Starts tracing `cpus` for the vCPU threads `vcpuTids` (in vCPU order). */
+  constructor(vcpuTids: readonly number[], cpus: readonly number[]) {
+    this.timeline = new VcpuTimeline(vcpuTids);
+    this.trace = KernelTrace.start({
+      cpus,
+      events: () => hostEvents(vcpuTids),
+      bufferKbPerCpu: 4096,
+      keepNs: 4 * NS_PER_S,
+      maxKeptBytesPerCpu: 64 << 20,
+      // QEMU's threads may run at SCHED_FIFO (--qemu-priority): the reader stays an ordinary task.
+      readerFifoPriority: 0,
+    });
+    this.processedUpToNs = this.trace.readUpToNs();
+    this.timer = setInterval(() => this.process(this.trace.readUpToNs() - SETTLE_NS), POLL_MS);
+    this.timer.unref();
+  }
+
+  /** Every event of the traced CPUs in (processed so far, toNs], in time order across CPUs, into the timeline. */
+  private process(toNs: number): void {
+    if (toNs <= this.processedUpToNs) return;
+    const fromNs = this.processedUpToNs;
+    const events = this.trace.cpus.flatMap((cpu) => this.trace.window(cpu, fromNs, toNs).events.filter((event) => event.ts > fromNs));
+    events.sort((a, b) => a.ts - b.ts);
+    for (const event of events) this.timeline.step(event);
+    this.processedUpToNs = toNs;
+    this.timeline.forgetBefore(toNs - HISTORY_NS);
   }
 
   /** Stops tracing (the instance is removed) and processes what is left. Idempotent. */
@@ -159,45 +229,12 @@ export class HostVcpuTrace {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
-    this.trace.close();
+    this.stats = this.trace.close();
     this.process(Number.POSITIVE_INFINITY);
   }
 
-  /** What the host did to vCPU `vcpu`'s thread in [fromNs, toNs] of its clock. */
   viewOf(vcpu: number, fromNs: number, toNs: number): HostWakeupView | null {
-    const tid = this.vcpuTids[vcpu];
-    const state = tid === undefined ? undefined : this.vcpus.get(tid);
-    if (tid === undefined || !state) return null;
-    let preemptedNs = 0;
-    const by = new Map<string, number>();
-    for (const wait of state.waits) {
-      if (wait.endNs <= fromNs || wait.startNs >= toNs) continue;
-      const ns = overlap(wait.startNs, wait.endNs, fromNs, toNs);
-      preemptedNs += ns;
-      const whole = wait.endNs - wait.startNs;
-      for (const [culprit, heldNs] of wait.culprits) by.set(culprit, (by.get(culprit) ?? 0) + (heldNs * ns) / whole);
-    }
-    // A wait still open at the end of the trace counts up to it.
-    if (state.waitingSinceNs !== null && state.waitingSinceNs < toNs) preemptedNs += overlap(state.waitingSinceNs, toNs, fromNs, toNs);
-    const reasons = new Map<string, { count: number; ns: number }>();
-    let outsideNs = 0;
-    for (const exit of state.exits) {
-      const ns = overlap(exit.startNs, exit.endNs, fromNs, toNs);
-      if (ns <= 0) continue;
-      outsideNs += ns;
-      const entry = reasons.get(exit.reason) ?? { count: 0, ns: 0 };
-      entry.count++;
-      entry.ns += ns;
-      reasons.set(exit.reason, entry);
-    }
-    return {
-      vcpuTid: tid,
-      hostDueNs: fromNs,
-      preemptedNs: Math.round(preemptedNs),
-      preemptedBy: [...by].sort((a, b) => b[1] - a[1]).map(([culprit, ns]) => ({ culprit, ns: Math.round(ns) })),
-      outsideGuestNs: this.trace.enabledEvents.includes('kvm:kvm_exit') ? outsideNs : null,
-      exitReasons: [...reasons].sort((a, b) => b[1].ns - a[1].ns).map(([reason, { count, ns }]) => ({ reason, count, ns })),
-    };
+    return this.timeline.viewOf(vcpu, fromNs, toNs, this.trace.enabledEvents.includes('kvm:kvm_exit'));
   }
 }
 
@@ -219,5 +256,6 @@ export function withHostView(explain: RunExplain, host: HostVcpuTrace, toHost: (
       headline: shareLine(ranked.map(({ key, ns }) => ({ name: key, ns })), preemptedNs),
     },
   };
-  return { ...explain, wakeups, summary, clockAlignment: alignment };
+  const hostTrace = { perCpu: host.stats, lostEvents: host.stats.reduce((sum, cpu) => sum + cpu.lostEvents, 0) };
+  return { ...explain, wakeups, summary, clockAlignment: alignment, hostTrace };
 }
