@@ -1,8 +1,8 @@
 // rtlat measure --explain: traces the measured CPUs while the probe measures, keeps the trace only
 // around the wake-ups that may need explaining (the largest ones of each thread, at most maxPerThread,
-// so memory stays bounded however long the run), splits each of them into its parts as soon as its
-// trace has been read, and at the end explains those above the threshold (by default the run's p99.9,
-// known only then).
+// so memory stays bounded however long the run), splits each of them into its parts while its pages
+// are still kept, and at the end explains those above the threshold (by default the run's p99.9, known
+// only then).
 import { readFileSync } from 'node:fs';
 import { decodeHistogram, forEachBucket } from '../../histogram.js';
 import { RING_SECONDS, type ProbeConfig } from '../../options.js';
