@@ -18,7 +18,6 @@ const at = (us: number) => DUE + us * US;
 const base = (us: number, pid: number) => ({ ts: at(us), cpu: 1, pid });
 const timerIrq = (us: number, pid: number, exitUs: number): TraceEvent[] => [
   { ...base(us, pid), kind: 'vector-entry', vector: 'local_timer' },
-  { ...base(us + 0.5, pid), kind: 'hrtimer-expire' },
   { ...base(us + 1, pid), kind: 'wakeup', wokenPid: TID, comm: 'rtlat/0', prio: PRIO },
   { ...base(exitUs, pid), kind: 'vector-exit', vector: 'local_timer' },
 ];
@@ -115,7 +114,7 @@ describe('one wake-up, split', () => {
 
   it('... also when its preemption lies before the window: it got the CPU with no wake-up', () => {
     const burst = { pid: 4242, comm: 'rtlat-burst', prio: 4 };
-    const events: TraceEvent[] = [{ ...base(-10, burst.pid), kind: 'hrtimer-expire' }, switchTo(100, burst, thread)];
+    const events: TraceEvent[] = [{ ...base(-10, burst.pid), kind: 'wakeup', wokenPid: 7, comm: 'peer', prio: 120 }, switchTo(100, burst, thread)];
     expect(split(events, 102)).toEqual([
       ['threadInterference', 100, 'rtlat-burst (pid 4242)'],
       ['contextSwitch', 2, null],

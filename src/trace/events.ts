@@ -1,5 +1,5 @@
 // The kernel events rtlat reads, decoded from their raw records into plain objects. Only the standard
-// tracepoints (sched, irq, irq_vectors, timer, kvm): no timerlat or osnoise tracer is needed.
+// tracepoints (sched, irq, irq_vectors, kvm): no timerlat or osnoise tracer is needed.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { numberField, parseEventFormat, stringField, symbolicTables, type EventFormat } from './event-format.js';
@@ -51,10 +51,6 @@ export interface VectorEvent extends Recorded {
   vector: string;
 }
 
-export interface HrtimerExpireEvent extends Recorded {
-  kind: 'hrtimer-expire';
-}
-
 export interface KvmExitEvent extends Recorded {
   kind: 'kvm-exit';
   reason: string;
@@ -64,7 +60,7 @@ export interface KvmEntryEvent extends Recorded {
   kind: 'kvm-entry';
 }
 
-export type TraceEvent = SwitchEvent | WakeupEvent | IrqEvent | SoftirqEvent | VectorEvent | HrtimerExpireEvent | KvmExitEvent | KvmEntryEvent;
+export type TraceEvent = SwitchEvent | WakeupEvent | IrqEvent | SoftirqEvent | VectorEvent | KvmExitEvent | KvmEntryEvent;
 
 export interface EventSpec {
   system: string;
@@ -86,7 +82,6 @@ export function explainEvents(eventsDir: string): EventSpec[] {
     { system: 'irq', event: 'irq_handler_exit' },
     { system: 'irq', event: 'softirq_entry' },
     { system: 'irq', event: 'softirq_exit' },
-    { system: 'timer', event: 'hrtimer_expire_entry' },
     ...vectors.flatMap((vector) => [
       { system: 'irq_vectors', event: `${vector}_entry` },
       { system: 'irq_vectors', event: `${vector}_exit` },
@@ -192,7 +187,6 @@ function decoderFor(format: EventFormat, text: string): Decode {
     const kind = entry ? 'vector-entry' : 'vector-exit';
     return (_page, _start, ts, cpu, pid) => ({ ts, cpu, pid, kind, vector });
   }
-  if (key === 'timer:hrtimer_expire_entry') return (_page, _start, ts, cpu, pid) => ({ ts, cpu, pid, kind: 'hrtimer-expire' });
   if (key === 'kvm:kvm_exit') {
     const reason = numberField(format, 'exit_reason');
     const isa = format.fields.has('isa') ? numberField(format, 'isa') : () => 1;

@@ -81,7 +81,7 @@ export function describeTracing(root: string | null = findTracefs()): string {
     'tracing',
     line('tracefs', root ?? 'not mounted (rtlat measure --explain mounts it)'),
     line('timerlat tracer', timerlat),
-    line('measure --explain', 'reads the sched, irq, irq_vectors and timer tracepoints, timerlat or not'),
+    line('measure --explain', 'reads the sched, irq and irq_vectors tracepoints, timerlat or not'),
     '',
   ].join('\n');
 }

@@ -25,8 +25,8 @@ export interface ExplainOptions {
 export const DEFAULT_EXPLAIN_MAX = 1000;
 export const EXPLAIN_PERCENTILE = 99.9;
 
-/** Events a wake-up costs the trace (timer interrupt, hrtimer, wake-up, switches), and their bytes. */
-const EVENTS_PER_WAKEUP = 8;
+/** Events a wake-up costs the trace (the timer interrupt's entry and exit, the wake-up, two switches, and some), and their bytes. */
+const EVENTS_PER_WAKEUP = 7;
 const BYTES_PER_EVENT = 44;
 /** What an idle CPU records anyway (ticks, RCU, housekeeping), bytes/s. */
 const BASELINE_BYTES_PER_S = 256 * 1024;
