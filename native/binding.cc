@@ -127,6 +127,7 @@ rtlat::ThreadConfig parseThread(const Reader& read, const Napi::Value& value, co
   entry.ringCapacity = static_cast<std::size_t>(capacity);
   entry.testStallAfterCycles = static_cast<uint64_t>(read.integer(thread, path, "testStallAfterCycles", 0, kMaxSafeInteger));
   entry.testStallNs = read.integer(thread, path, "testStallNs", 0, kPeriodMaxNs);
+  entry.startOffsetNs = read.integer(thread, path, "startOffsetNs", 0, 1e9);
   return entry;
 }
 
@@ -145,11 +146,13 @@ rtlat::SessionConfig parseConfig(const Reader& read, const Napi::Value& value) {
   config.clock = read.oneOf(object, "config", "clock", {"monotonic", "realtime"}) == 0 ? CLOCK_MONOTONIC : CLOCK_REALTIME;
   config.loops = static_cast<uint64_t>(read.integer(object, "config", "loops", 0, kMaxSafeInteger));
   config.durationNs = read.integer(object, "config", "durationNs", 0, kMaxSafeInteger);
-  config.alignToSecond = read.boolean(object, "config", "alignToSecond");
+  constexpr rtlat::Alignment alignments[] = {rtlat::Alignment::None, rtlat::Alignment::Together, rtlat::Alignment::FullSecond};
+  config.alignment = alignments[read.oneOf(object, "config", "alignment", {"none", "together", "second"})];
   config.lockMemory = read.boolean(object, "config", "lockMemory");
   config.requestDmaLatency = read.boolean(object, "config", "requestDmaLatency");
   config.allowDegraded = read.boolean(object, "config", "allowDegraded");
   config.breakThresholdNs = read.integer(object, "config", "breakThresholdNs", 0, kMaxSafeInteger);
+  config.traceOnBreak = read.boolean(object, "config", "traceOnBreak");
   return config;
 }
 

@@ -12,7 +12,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=build-sanitize
-reports="$root/$out/reports"
 addon="$root/$out/Release/rtlat.node"
 # The local tools themselves, not npx: inside `npm exec -c` a nested npx misreads its arguments.
 bin="$root/node_modules/.bin"
@@ -44,9 +43,11 @@ if [[ "$libasan" != /* || ! -e "$libasan" ]]; then
   exit 1
 fi
 
-rm -rf "$reports"
-mkdir -p "$reports"
-chmod 1777 "$reports"  # some tests run their child node as nobody
+# The reports go to a temporary folder, removed at the end (they are printed below when they fail
+# the run): some tests run their child node as nobody, who may not reach a clone under a 0700 folder.
+reports=$(mktemp -d "${TMPDIR:-/tmp}/rtlat-sanitize-XXXXXX")
+trap 'rm -rf "$reports"' EXIT
+chmod 1777 "$reports"
 
 # Reports go to files, one per process, so none hides in a child's captured stderr.
 # Memory and UB errors abort the process on the spot (abort_on_error). Leak checking stays on, but

@@ -18,6 +18,8 @@ export interface NativeThreadConfig {
   ringCapacity: number;
   testStallAfterCycles: number;
   testStallNs: number;
+  /** With an alignment: the first wake-up this long after the common start. */
+  startOffsetNs: number;
 }
 
 export interface NativeSessionConfig {
@@ -25,11 +27,14 @@ export interface NativeSessionConfig {
   clock: ClockName;
   loops: number;
   durationNs: number;
-  alignToSecond: boolean;
+  /** First wake-ups: each thread's own, one common time, or the next full second. */
+  alignment: 'none' | 'together' | 'second';
   lockMemory: boolean;
   requestDmaLatency: boolean;
   allowDegraded: boolean;
   breakThresholdNs: number;
+  /** At the break, write a trace mark and stop ftrace. */
+  traceOnBreak: boolean;
 }
 
 /** errno values of each set-up step (0: done or not needed). */

@@ -13,6 +13,11 @@ export interface ProbeOptions {
   /** Number of threads (default: one per usable CPU). */
   threads?: number;
   /**
+   * false: leave each thread where the scheduler puts it, within this process's CPUs, as cyclictest does
+   * without -a (default true: thread N pinned to the Nth CPU of `cpus`, round-robin).
+   */
+  pin?: boolean;
+  /**
    * Once measuring, pin every other thread of this process (the JS thread, libuv's, V8's) to these CPUs,
    * as cyclictest's --mainaffinity: keeps the drain off the measured CPUs. Process-wide and lasting
    * (threads created later inherit it), so meant for a process that exists to measure, like the CLI.
@@ -21,23 +26,31 @@ export interface ProbeOptions {
   policy?: PolicyName;
   /** Default 99 for fifo/rr, 0 for other/deadline. */
   priority?: number;
+  /** Each further thread one priority lower than the one before (cyclictest --priospread); fifo/rr only. */
+  prioritySpread?: boolean;
   /** SCHED_DEADLINE runtime per period (default 10% of the period, at least 20us). */
   deadlineRuntimeNs?: number;
   clock?: ClockName;
   /** Added to the period of each further thread, as cyclictest's -d (default 0). */
   distanceNs?: number;
-  /** Start every thread on the next full second (cyclictest's --secaligned). */
+  /** Start every thread on the next full second (cyclictest's --secaligned), plus alignOffsetNs. */
   aligned?: boolean;
+  alignOffsetNs?: number;
+  /** Start every thread at one common time, thread N this much times N after it (cyclictest's -A). */
+  staggerNs?: number;
   /** Wake-ups per thread; omit for no limit. */
   loops?: number;
+  /** How long to measure; with `loops` too, whichever ends first. */
   durationNs?: number;
   lockMemory?: boolean;
   dmaLatency?: boolean;
   allowDegraded?: boolean;
   /** Report every sample above this latency. */
   spikeThresholdNs?: number;
-  /** Stop everything at the first sample above this latency, and stop ftrace. */
+  /** Stop everything at the first sample above this latency. */
   breakThresholdNs?: number;
+  /** At that break, write a trace mark and stop ftrace, where tracefs is reachable (default true). */
+  traceOnBreak?: boolean;
   /** Keep cyclictest's per-microsecond histogram up to this many us. */
   histogramMaxUs?: number;
   /** Length of the intervals handed to onInterval (e.g. for HdrHistogram logs); 0: none. */
@@ -55,8 +68,12 @@ export interface ProbeOptions {
 
 export interface ThreadPlan {
   thread: number;
-  /** The CPU the thread is pinned to; null for SCHED_DEADLINE, which the kernel will not pin. */
+  /** The CPU the thread is pinned to; null for SCHED_DEADLINE, which the kernel will not pin, or when not pinning. */
   cpu: number | null;
+  /** Its real-time priority: the run's, or lower with prioritySpread. */
+  priority: number;
+  /** With aligned or staggerNs: its first wake-up this long after the common start. */
+  startOffsetNs: number;
   periodNs: number;
   ringCapacity: number;
 }
@@ -72,6 +89,8 @@ export interface ProbeConfig {
   clock: ClockName;
   distanceNs: number;
   aligned: boolean;
+  /** When the threads start: each on its own, together (staggerNs), or on a full second (aligned). */
+  alignment: 'none' | 'together' | 'second';
   loops: number | null;
   durationNs: number | null;
   lockMemory: boolean;
@@ -79,6 +98,7 @@ export interface ProbeConfig {
   allowDegraded: boolean;
   spikeThresholdNs: number | null;
   breakThresholdNs: number | null;
+  traceOnBreak: boolean;
   histogramMaxUs: number | null;
   intervalNs: number;
   drainIntervalMs: number;
@@ -135,15 +155,15 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   }
   if (!realTime && priority !== 0) throw new OptionError('priority', priority, `0 for policy ${policy} (it has no priority)`);
 
-  if (options.loops !== undefined && options.durationNs !== undefined) {
-    throw new OptionError('loops', options.loops, 'either --loops or --duration, not both');
-  }
   positiveInteger('loops', options.loops, Number.MAX_SAFE_INTEGER);
   durationWithin('duration', options.durationNs, NS_PER_MS, 365 * 86_400 * NS_PER_S);
   const distanceNs = options.distanceNs ?? 0;
   if (distanceNs !== 0) durationWithin('distance', distanceNs, 1, PERIOD_MAX_NS);
   durationWithin('spike', options.spikeThresholdNs, 0, PERIOD_MAX_NS);
   durationWithin('breaktrace', options.breakThresholdNs, 1, PERIOD_MAX_NS);
+  if (options.aligned && options.staggerNs !== undefined) throw new OptionError('stagger', options.staggerNs, 'no stagger with aligned (one or the other start)');
+  durationWithin('align-offset', options.alignOffsetNs, 0, NS_PER_S);
+  durationWithin('stagger', options.staggerNs, 0, NS_PER_S);
   positiveInteger('histogram', options.histogramMaxUs, 10_000_000);
   positiveInteger('threads', options.threads, 4096);
   const ringCapacity = options.ringCapacity;
@@ -156,6 +176,12 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   checkCpus('cpus', cpus, online, allowed);
   if (options.mainCpus !== undefined) checkCpus('main-cpus', options.mainCpus, online, allowed);
   const threadCount = options.threads ?? cpus.length;
+  const spread = options.prioritySpread ?? false;
+  if (spread && !realTime) throw new OptionError('priority-spread', policy, 'policy fifo or rr (the others have no priority)');
+  if (spread && priority - (threadCount - 1) < 1) {
+    throw new OptionError('priority-spread', `${threadCount} threads from priority ${priority}`, `a priority of at least ${threadCount}, so that the last thread has 1`);
+  }
+  const pinned = policy !== 'deadline' && (options.pin ?? true);
 
   let deadlineRuntimeNs = 0;
   if (policy === 'deadline') {
@@ -174,7 +200,9 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     durationWithin('distance', threadPeriodNs, PERIOD_MIN_NS, PERIOD_MAX_NS);
     threads.push({
       thread,
-      cpu: policy === 'deadline' ? null : cpus[thread % cpus.length]!,
+      cpu: pinned ? cpus[thread % cpus.length]! : null,
+      priority: spread ? priority - thread : priority,
+      startOffsetNs: options.staggerNs !== undefined ? thread * options.staggerNs : options.aligned ? (options.alignOffsetNs ?? 0) : 0,
       periodNs: threadPeriodNs,
       ringCapacity: ringCapacity ?? ringCapacityFor(threadPeriodNs),
     });
@@ -190,6 +218,7 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     clock,
     distanceNs,
     aligned: options.aligned ?? false,
+    alignment: options.aligned ? 'second' : options.staggerNs !== undefined ? 'together' : 'none',
     loops: options.loops ?? null,
     durationNs: options.durationNs ?? null,
     lockMemory: options.lockMemory ?? true,
@@ -197,6 +226,7 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     allowDegraded: options.allowDegraded ?? false,
     spikeThresholdNs: options.spikeThresholdNs ?? null,
     breakThresholdNs: options.breakThresholdNs ?? null,
+    traceOnBreak: options.traceOnBreak ?? true,
     histogramMaxUs: options.histogramMaxUs ?? null,
     intervalNs: options.intervalNs ?? 0,
     drainIntervalMs: options.drainIntervalMs ?? 100,

@@ -35,13 +35,13 @@ export function describeRefusals(
 }
 
 /** The one-line message for a run refused for lack of privileges. */
-export function privilegeMessage(refusals: readonly string[]): string {
+export function privilegeMessage(refusals: readonly string[], otherwise = 'or allow a degraded run (--allow-degraded, --no-mlock, --no-dma-latency)'): string {
   return (
     `rtlat: not permitted: ${refusals.join('; ')}. ` +
     'Grant it: run as root, or `sudo setcap cap_sys_nice,cap_ipc_lock+ep "$(readlink -f "$(command -v node)")"`, ' +
     'or raise the limits (`ulimit -r 99 -l unlimited`, or rtprio/memlock in /etc/security/limits.conf); ' +
     'in a container: `--cap-add SYS_NICE --cap-add IPC_LOCK --ulimit rtprio=99 --ulimit memlock=-1`; ' +
-    'or allow a degraded run (--allow-degraded, --no-mlock, --no-dma-latency)'
+    otherwise
   );
 }
 

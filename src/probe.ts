@@ -78,7 +78,10 @@ export interface TakenInterval {
 export interface ProbeHooks {
   onSpike?: (spike: Spike) => void;
   onInterval?: (interval: CompletedInterval) => void;
-  /** Every sample as drained: `count` (latencyNs, dueNs, cycle) triples in `samples`, valid during the call only. */
+  /**
+   * Every sample, as drained: `count` (latencyNs, dueNs, cycle) triples of thread `thread` in `samples`,
+   * which is reused after the call returns (cyclictest -v prints them all).
+   */
   onSamples?: (thread: number, samples: Float64Array, count: number) => void;
 }
 
@@ -171,22 +174,24 @@ export class Probe {
       threads: config.threads.map((plan) => ({
         cpu: plan.cpu ?? -1,
         policy: config.policy,
-        priority: config.priority,
+        priority: plan.priority,
         periodNs: plan.periodNs,
         runtimeNs: config.deadlineRuntimeNs,
         deadlineNs: plan.periodNs,
         ringCapacity: plan.ringCapacity,
         testStallAfterCycles: plan.thread === 0 && stall ? stall.afterCycles : 0,
         testStallNs: plan.thread === 0 && stall ? stall.stallNs : 0,
+        startOffsetNs: plan.startOffsetNs,
       })),
       clock: config.clock,
       loops: config.loops ?? 0,
       durationNs: config.durationNs ?? 0,
-      alignToSecond: config.aligned,
+      alignment: config.alignment,
       lockMemory: config.lockMemory,
       requestDmaLatency: config.dmaLatency,
       allowDegraded: config.allowDegraded,
       breakThresholdNs: config.breakThresholdNs ?? 0,
+      traceOnBreak: config.traceOnBreak,
     });
     let startInfo: NativeStartResult;
     let refusals: string[];
@@ -299,7 +304,7 @@ export class Probe {
       do {
         moved = native.drain(index, this.drainBuffer);
         recorder.record(this.drainBuffer, moved);
-        this.hooks.onSamples?.(index, this.drainBuffer, moved);
+        if (moved > 0) this.hooks.onSamples?.(index, this.drainBuffer, moved);
       } while (moved === DRAIN_CHUNK);
     });
   }

@@ -10,12 +10,16 @@
 // libraries advise for data that arrives already bucketed: they present prom-client's metric
 // interface (name, help, type, collect(), get()) and cost the same at every scrape, however many
 // samples were taken.
-import { Counter, Gauge, register as globalRegistry, type Metric, type Registry } from 'prom-client';
+import type { Metric, Registry } from 'prom-client';
 import { describeEnvironment, readFingerprint, type Fingerprint } from './fingerprint/index.js';
 import { forEachBucket, type Histogram } from './histogram.js';
+import { loadPromClient } from './outputs/prom-client.js';
 import type { CumulativeView, ServiceProbe } from './service/probe.js';
 import { NS_PER_S } from './units.js';
 import { RTLAT_VERSION } from './version.js';
+
+// prom-client is an optional peer dependency: without it, importing rtlat/prometheus fails with a line that says to install it.
+const { Counter, Gauge, register: globalRegistry } = await loadPromClient();
 
 /** 1-2-5 steps from 1 us to 100 ms, in ns: wake-up latencies from a tuned host to a starved guest. */
 export const LATENCY_BUCKETS_NS: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000].map(

@@ -66,7 +66,7 @@ function topLevelSettings(): Record<string, string> {
 
 /** Starts rtlat measure --explain; resolves with the child once its instance exists (tracing is on). */
 function startTracing(args: string[]) {
-  const child = spawn(process.execPath, [RTLAT_BIN, 'measure', '--cpus', `${CPU}`, '--priority', `${PRIORITY}`, '-q', '--explain', ...args]);
+  const child = spawn(process.execPath, [RTLAT_BIN, 'measure', '--cpus', `${CPU}`, '--priority', `${PRIORITY}`, '--explain', ...args]);
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
@@ -172,7 +172,7 @@ describe.skipIf(!isRoot)('--explain tracing leaves nothing behind (needs root fo
     expect((await killed.exited).signal).toBe('SIGKILL');
     const stale = instanceOf(killed.child.pid!);
     expect(existsSync(stale)).toBe(true);
-    const next = rtlat(['measure', '--cpus', `${CPU}`, '--priority', `${PRIORITY}`, '--loops', '100', '-q', '--explain']);
+    const next = rtlat(['measure', '--cpus', `${CPU}`, '--priority', `${PRIORITY}`, '--loops', '100', '--explain']);
     expect(next.status).toBe(0);
     expect(existsSync(stale)).toBe(false);
     expect(readdirSync(instancesDir()).filter((name) => name === path.basename(stale))).toEqual([]);
@@ -181,7 +181,7 @@ describe.skipIf(!isRoot)('--explain tracing leaves nothing behind (needs root fo
   it('says what to grant when tracefs is root\'s alone, in one line, exit 3', () => {
     const refused = spawnSync(
       'setpriv',
-      ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, RTLAT_BIN, 'measure', '--loops', '10', '-q', '--allow-degraded', '--no-mlock', '--no-dma-latency', '--explain'],
+      ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, RTLAT_BIN, 'measure', '--loops', '10', '--allow-degraded', '--no-mlock', '--no-dma-latency', '--explain'],
       { encoding: 'utf8' },
     );
     expect(refused.status).toBe(3);
@@ -190,7 +190,7 @@ describe.skipIf(!isRoot)('--explain tracing leaves nothing behind (needs root fo
   });
 
   it('with --format cyclictest, keeps stdout to cyclictest\'s lines and explains on stderr', () => {
-    const outcome = rtlat(['measure', '--cpus', `${CPU}`, '--priority', `${PRIORITY}`, '--loops', '300', '-q', '--format', 'cyclictest', '--explain', '0']);
+    const outcome = rtlat(['measure', '--cpus', `${CPU}`, '--priority', `${PRIORITY}`, '--loops', '300', '--format', 'cyclictest', '--explain', '0']);
     expect(outcome.status).toBe(0);
     expect(outcome.stdout).toMatch(/^T: 0 \(/m);
     expect(outcome.stdout).not.toContain('explain');

@@ -12,7 +12,7 @@ import type { RunFile } from '../src/run.js';
 import { rtlat, RTLAT_BIN, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';
-import { bootingGuests, guestTools, qemuProcesses, rtlatAsync } from './helpers/guest.js';
+import { bootingGuests, guestTools, processesLeft, rtlatAsync } from './helpers/guest.js';
 
 const BOOT_TEST_TIMEOUT_MS = 240_000;
 
@@ -75,6 +75,8 @@ describe('rtlat guest without QEMU', () => {
 });
 
 describe('rtlat guest booting a kernel', () => {
+  // No QEMU (nor anything else these runs started) and no temporary file is left: only theirs are
+  // looked at, not other QEMUs on this machine.
   const kernels = bootingGuests();
 
   itWithTool(guestTools, 'measures with a pinned vCPU, QEMU at SCHED_FIFO and a load on the host; the run file says vm, and emulated under TCG', async () => {
@@ -157,7 +159,7 @@ describe('rtlat guest booting a kernel', () => {
     expect(outcome.status).toBeNull();
     expect(existsSync(json)).toBe(false);
     // QEMU's parent-death signal is delivered at once, but its exit takes a moment.
-    for (let wait = 0; wait < 50 && qemuProcesses().length > 0; wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let wait = 0; wait < 50 && processesLeft().length > 0; wait++) await new Promise((resolve) => setTimeout(resolve, 100));
   }, BOOT_TEST_TIMEOUT_MS);
 
   itWithTool(guestTools, 'gives up on a guest that does not come up in time, with the console\'s last lines', async () => {

@@ -12,7 +12,7 @@ import { rtlat, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';
 import { buildTestImage, grantPodmanRtBudget, podmanTools, sandboxEngineArgs, TEST_IMAGE } from './helpers/container.js';
-import { guestTools, qemuProcesses, rtlatAsync, testKernels, type TestKernels } from './helpers/guest.js';
+import { guestTemporaryFiles, guestTools, processesLeft, rtlatAsync, testKernels, type TestKernels } from './helpers/guest.js';
 
 function readRun<T = RunFile>(dir: string, name: string): T {
   return JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as T;
@@ -49,7 +49,8 @@ describe('rtlat matrix with guests', () => {
     const dir = scratchDir();
     const outcome = await rtlatAsync(['matrix', '--kernels', kernels.spec, '--loops', '300', '--period', '1ms', '-o', dir]);
     expect(outcome.status, outcome.stderr).toBe(0);
-    expect(qemuProcesses()).toEqual([]);
+    expect(processesLeft()).toEqual([]);
+    expect(guestTemporaryFiles()).toEqual([]);
 
     const host = readRun(dir, 'host.json');
     const nrt = readRun<RunFile>(dir, 'guest-nrt.json');

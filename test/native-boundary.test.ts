@@ -14,17 +14,19 @@ const thread: NativeThreadConfig = {
   ringCapacity: 1_024,
   testStallAfterCycles: 0,
   testStallNs: 0,
+  startOffsetNs: 0,
 };
 const valid: NativeSessionConfig = {
   threads: [thread],
   clock: 'monotonic',
   loops: 1,
   durationNs: 0,
-  alignToSecond: false,
+  alignment: 'none',
   lockMemory: false,
   requestDmaLatency: false,
   allowDegraded: true,
   breakThresholdNs: 0,
+  traceOnBreak: false,
 };
 
 function construct(config: unknown) {
@@ -67,6 +69,8 @@ describe('new NativeSession(config) checks its config', () => {
     ['loops beyond 2^53', { ...valid, loops: 2 ** 60 }, RangeError, `config.loops: expected a whole number from 0 to 9007199254740991, got ${2 ** 60}`],
     ['a flag that is not a boolean', { ...valid, lockMemory: 'yes' }, TypeError, 'config.lockMemory: expected true or false, got "yes"'],
     ['a missing flag', { ...valid, allowDegraded: undefined }, TypeError, 'config.allowDegraded: expected true or false, got undefined (missing)'],
+    ['an unknown alignment', { ...valid, alignment: 'minute' }, RangeError, 'config.alignment: expected one of "none", "together", "second", got "minute"'],
+    ['a negative start offset', withThread({ startOffsetNs: -1 }), RangeError, 'config.threads[0].startOffsetNs: expected a whole number from 0 to 1000000000, got -1'],
   ];
   for (const [name, config, type, message] of cases) {
     it(`refuses ${name}: ${type.name} naming the field`, () => {

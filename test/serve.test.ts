@@ -14,6 +14,7 @@ import { NS_PER_S } from '../src/units.js';
 import { rtlat, RTLAT_BIN, scratchDir } from './helpers/cli.js';
 import { parseExposition, samplesOf } from './helpers/prometheus-text.js';
 import { commandRuns, itWithTool, requireTool } from './helpers/tools.js';
+import { nodeAsNobody, packageForNobody } from './helpers/package-copy.js';
 
 const isRoot = process.getuid?.() === 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -42,13 +43,11 @@ interface Served {
   terminate: () => Promise<{ status: number | null; ms: number }>;
 }
 
-/** Starts `rtlat serve --port 0 ...args` (as `nobody` when asked) and resolves once it is serving. */
+/** Starts `rtlat serve --port 0 ...args` (as `nobody` when asked, from the package's copy: packageForNobody) and resolves once it is serving. */
 function serve(args: string[], options: { asNobody?: boolean } = {}): Promise<Served> {
-  const node = [RTLAT_BIN, 'serve', '--port', '0', ...args];
-  const [command, argv] = options.asNobody
-    ? ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, ...node]]
-    : [process.execPath, node];
-  const child = track(spawn(command as string, argv as string[]));
+  const serveArgs = ['serve', '--port', '0', ...args];
+  const nobody = options.asNobody ? nodeAsNobody([packageForNobody().bin, ...serveArgs]) : null;
+  const child = track(nobody ? spawn(nobody.command, nobody.args, nobody.options) : spawn(process.execPath, [RTLAT_BIN, ...serveArgs]));
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -191,8 +190,10 @@ describe.skipIf(!isRoot)('rtlat serve with real-time privileges (needs root: run
     const seen = (await (await fetch(`${served.base}/snapshot`)).json()) as ServiceSnapshotJson;
     expect((await served.terminate()).status).toBe(0);
     const logged = readLogFile(log);
-    expect([...logged.keys()]).toEqual(['cpu1']);
+    // One tag per CPU, and the untagged lines (HdrHistogram's readers call them NO TAG): all CPUs together.
+    expect([...logged.keys()].sort()).toEqual(['NO TAG', 'cpu1']);
     expect(logged.get('cpu1')!.totalCount).toBeGreaterThanOrEqual(seen.threads[0]!.cumulative.count);
+    expect(logged.get('NO TAG')!.totalCount).toBe(logged.get('cpu1')!.totalCount);
     expect(readdirSync(dir)).toEqual(['latency.hlog']);
   });
 
@@ -208,8 +209,10 @@ describe.skipIf(!isRoot)('rtlat serve with real-time privileges (needs root: run
     for (const file of files) {
       expect(file).toMatch(/^latency\.\d{8}T\d{6}\.\d{3}Z\.hlog$/);
       const logged = readLogFile(path.join(dir, file));
-      expect([...logged.keys()].sort()).toEqual(cpus.map((cpu) => `cpu${cpu}`).sort());
+      expect([...logged.keys()].sort()).toEqual(['NO TAG', ...cpus.map((cpu) => `cpu${cpu}`)].sort());
       for (const histogram of logged.values()) expect(histogram.totalCount).toBeGreaterThan(0);
+      const perCpu = cpus.reduce((total, cpu) => total + logged.get(`cpu${cpu}`)!.totalCount, 0);
+      expect(logged.get('NO TAG')!.totalCount).toBe(perCpu);
     }
   });
 
@@ -223,7 +226,8 @@ describe.skipIf(!isRoot)('rtlat serve with real-time privileges (needs root: run
   });
 
   it('refuses to run without privileges unless allowed to degrade, and then says so in its metrics', async () => {
-    const refused = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, RTLAT_BIN, 'serve', '--port', '0']);
+    const nobody = nodeAsNobody([packageForNobody().bin, 'serve', '--port', '0']);
+    const refused = spawn(nobody.command, nobody.args, nobody.options);
     track(refused);
     let stderr = '';
     refused.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

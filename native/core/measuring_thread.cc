@@ -196,7 +196,7 @@ void MeasuringThread::measure(int64_t epochNs, int64_t firstWakeNs) {
   ThreadStats& stats = *stats_;
   SampleRing& ring = *ring_;
 
-  int64_t nextNs = firstWakeNs != 0 ? firstWakeNs : clockNowNs(clock) + periodNs;
+  int64_t nextNs = firstWakeNs != 0 ? firstWakeNs + config_.startOffsetNs : clockNowNs(clock) + periodNs;
   const int64_t endNs = session_.durationNs > 0 ? nextNs - periodNs + session_.durationNs : INT64_MAX;
   uint64_t cycle = 0;
   uint64_t overruns = 0;

@@ -88,7 +88,7 @@ StartResult Session::start() {
       holdsCodeLock_ = true;
     }
     if (config_.requestDmaLatency) holdDmaLatency(result);
-    if (config_.breakThresholdNs > 0) openTracing(result);
+    if (config_.breakThresholdNs > 0 && config_.traceOnBreak) openTracing(result);
     for (std::size_t i = 0; i < config_.threads.size(); ++i) {
       threads_.push_back(std::make_unique<MeasuringThread>(static_cast<int>(i), config_.threads[i], config_,
                                                            *control_, gate_));
@@ -117,8 +117,10 @@ StartResult Session::start() {
     return result;
   }
   gate_.epochNs = clockNowNs(config_.clock);
-  if (config_.alignToSecond) {
+  if (config_.alignment == Alignment::FullSecond) {
     gate_.firstWakeNs = (gate_.epochNs + kAlignMarginNs + kNsPerSecond - 1) / kNsPerSecond * kNsPerSecond;
+  } else if (config_.alignment == Alignment::Together) {
+    gate_.firstWakeNs = gate_.epochNs + kAlignMarginNs;
   }
   gate_.decision = StartGate::Decision::Go;
   gate_.changed.notify_all();

@@ -9,6 +9,8 @@ export const EXIT = {
   usage: 2,
   privileges: 3,
   breaktrace: 4,
+  /** --fail-above, --fail-on-dropped, --fail-on-degraded: the run broke a rule (every output is written). */
+  verdict: 5,
   /** A pipe's reader went away (`| head`): the status of a Unix tool that SIGPIPE ended (128 + 13). */
   pipeClosed: 141,
 } as const;

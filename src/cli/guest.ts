@@ -157,8 +157,7 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
     const options: GuestOptions = {
       ...guestFlags,
       kernel: checkKernelImage('kernel', flags.kernel),
-      // Found now, so that a missing QEMU is said before the guest's image is built.
-      qemu: guestFlags.qemu ?? findQemu(),
+      // A missing QEMU is said by runGuest after the options are checked, before the guest's image is built.
       vcpus,
       measureArgs: [...measureArgsOf(command, GUEST_HOST_SIDE), ...(flags.explainHost && command.getOptionValue('explain') === undefined ? ['--explain'] : [])],
       explainHost: flags.explainHost ?? false,

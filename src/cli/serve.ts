@@ -5,9 +5,9 @@ import { lookup } from 'node:dns/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 import { Command } from 'commander';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { OptionError } from '../errors.js';
-import { registerProbeMetrics } from '../prometheus.js';
+import { loadPromClient } from '../outputs/prom-client.js';
 import type { IntervalLogOptions } from '../service/hdr-log-rotation.js';
 import { startProbe, type ServiceProbe } from '../service/probe.js';
 import { snapshotToJson } from '../service/snapshot.js';
@@ -138,6 +138,9 @@ async function serve(flags: ServeFlags): Promise<number> {
   let stopListening = () => {};
   const signalled = new Promise<void>((resolve) => (stopListening = onStopSignals(resolve)));
   try {
+    // prom-client is an optional peer dependency, loaded here so that every other command works without it.
+    const { Registry } = await loadPromClient();
+    const { registerProbeMetrics } = await import('../prometheus.js');
     const port = parseInteger('port', flags.port, 0, 65_535);
     const host = await checkBind(flags.bind);
     const { probe: options, outputs } = parseMeasureFlags({ ...flags, format: 'table' });

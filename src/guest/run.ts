@@ -112,13 +112,14 @@ function guestRunFile(measured: RunFile, commandLine: string, hostLoad: RunLoad 
 }
 
 export async function runGuest(options: GuestOptions): Promise<GuestResult> {
-  const qemu = findQemu(options.qemu);
+  // The options first: a mistake in them is a usage error whether QEMU is installed or not.
   checkKernelImage('kernel', options.kernel);
   const vcpus = options.vcpus ?? DEFAULT_VCPUS;
   const memoryMiB = options.memoryMiB ?? DEFAULT_MEMORY_MIB;
   const bootTimeoutMs = options.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS;
   const progress = options.onProgress ?? (() => {});
   if (options.qemuPriority != null) checkQemuPriority(options.qemuPriority, vcpus, options.pinVcpus);
+  const qemu = findQemu(options.qemu);
 
   const base = baseImage(PACKAGE_ROOT, options.cacheDir ?? defaultCacheDir());
   if (!base.reused) progress(`built the guest image ${base.path}`);

@@ -1,9 +1,10 @@
 // HdrHistogram interval logs for services that run for days, as jHiccup writes them: one line per
-// interval and tag, in files rotated by age or size so that none grows without bound. Each file is
-// an HdrLogWriter (src/formats/hdr-log.ts) of its own, with its own StartTime, readable on its own by
-// HistogramLogProcessor; like every rtlat output it appears whole, when it is finished. A file that
-// cannot be written (a full disk) is dropped, never left half-written, and the next interval starts
-// a new one: a service's log has a gap rather than the service an end.
+// interval and tag (and an untagged one, all threads together), in files rotated by age or size so
+// that none grows without bound. Each file is an HdrLogWriter (src/formats/hdr-log.ts) of its own,
+// with its own StartTime, readable on its own by HistogramLogProcessor; like every rtlat output it
+// appears whole, when it is finished. A file that cannot be written (a full disk) is dropped, never
+// left half-written, and the next interval starts a new one: a service's log has a gap rather than
+// the service an end.
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { OptionError } from '../errors.js';
@@ -75,7 +76,8 @@ export interface LoggedInterval {
   /** ns since the probe started (monotonic). */
   startNs: number;
   endNs: number;
-  lines: { tag: string; histogram: Histogram }[];
+  /** Each tag's line; tag null: the untagged line (all threads together), which readers take when given no tag. */
+  lines: { tag: string | null; histogram: Histogram }[];
 }
 
 export class RotatingHdrLog {
@@ -116,7 +118,7 @@ export class RotatingHdrLog {
       // Timestamps are relative to the file's own StartTime.
       const startNs = interval.startNs - this.fileStartNs;
       const endNs = interval.endNs - this.fileStartNs;
-      for (const { tag, histogram } of interval.lines) this.writer.writeTagged(tag, { startNs, endNs, histogram });
+      for (const { tag, histogram } of interval.lines) this.writer.writeLine(tag, { startNs, endNs, histogram });
     });
   }
 

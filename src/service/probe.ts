@@ -15,7 +15,7 @@ import { usableCpus } from '../system.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { EVENT_LOOP_RESOLUTION_MS, EventLoopDelay } from './event-loop.js';
-import { resolveIntervalLogOptions, RotatingHdrLog, type IntervalLogOptions } from './hdr-log-rotation.js';
+import { resolveIntervalLogOptions, RotatingHdrLog, type IntervalLogOptions, type LoggedInterval } from './hdr-log-rotation.js';
 import type { EventLoopSnapshot, ServiceSnapshot, ThreadSnapshot } from './snapshot.js';
 
 /** The Probe's options that make sense for a probe that runs as long as the service does. */
@@ -42,7 +42,7 @@ type MeasuringOptions = Pick<ProbeOptions, (typeof MEASURING_OPTIONS)[number]>;
 export interface StartProbeOptions extends MeasuringOptions {
   /** Node's event-loop delay beside the wake-ups (default: on, at Node's 10 ms resolution); false: off. */
   eventLoop?: boolean | { resolutionMs?: number };
-  /** Write an HdrHistogram interval log (tags `cpuN` and `event-loop`), optionally rotated. */
+  /** Write an HdrHistogram interval log (tags `cpuN` and `event-loop`, untagged: all threads together), optionally rotated. */
   hdrLog?: IntervalLogOptions;
 }
 
@@ -285,7 +285,11 @@ export class ServiceProbe {
     const log = this.log!;
     this.harvest();
     const endNs = this.elapsedNs();
-    const lines = this.threads.map((state) => ({ tag: hdrLogTag(state.thread, state.cpu), histogram: state.sinceLog }));
+    const threadLines = this.threads.map((state) => ({ tag: hdrLogTag(state.thread, state.cpu), histogram: state.sinceLog }));
+    // The untagged line, all threads together, is the one readers take when given no tag.
+    const allThreads = newHistogram('interval');
+    for (const { histogram } of threadLines) allThreads.add(histogram);
+    const lines: LoggedInterval['lines'] = [...threadLines, { tag: null, histogram: allThreads }];
     if (this.eventLoop) lines.push({ tag: 'event-loop', histogram: this.eventLoop.sinceLog });
     // A failure (a full disk) drops the file being written and is reported; the probe goes on, and so does the log with the next interval.
     log.writer.write({ startNs: log.sinceNs, endNs, lines });
