@@ -116,11 +116,15 @@ describe.skipIf(!isRoot)('--explain with injected causes (needs root for tracefs
     const burst = `${bursts.comm} (pid ${bursts.pid})`;
     expect(explain.summary.wakeups).toBeGreaterThan(5);
     for (const wakeup of explain.wakeups) expectPartition(wakeup);
-    expect(explain.summary.culprits[0]).toMatchObject({ part: 'threadInterference', culprit: burst });
     expect(explain.summary.headline).toContain(`thread interference ${burst}`);
-    // It outweighs every other task named, blocking or interfering, together.
-    const tasks = explain.summary.culprits.filter((culprit) => culprit.part === 'threadInterference' || culprit.part === 'blockingThread');
-    expect(2 * tasks[0]!.ns).toBeGreaterThan(tasks.reduce((sum, culprit) => sum + culprit.ns, 0));
+    // It dominates the thread interference, by time and by the wake-ups it delayed ...
+    const interference = explain.summary.culprits.filter((culprit) => culprit.part === 'threadInterference');
+    expect(interference[0]!.culprit).toBe(burst);
+    expect(2 * interference[0]!.ns).toBeGreaterThan(interference.reduce((sum, culprit) => sum + culprit.ns, 0));
+    // ... and no other cause named delayed as many wake-ups. (By time, a stall of this shared machine's own host
+    // can outweigh it once: the guest kernel sees it as whatever task happened to be running.)
+    const byWakeups = [...explain.summary.culprits].sort((a, b) => b.wakeups - a.wakeups);
+    expect(byWakeups[0]).toMatchObject({ part: 'threadInterference', culprit: burst });
     expect(explain.tasks).toContainEqual({ pid: bursts.pid, comm: bursts.comm, policy: 'fifo', priority: PRIORITY + 15 });
     expect(explain.trace.perCpu.map((cpu) => cpu.cpu)).toEqual([CPU]);
   }, 60_000);
