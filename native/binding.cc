@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <system_error>
 #include <vector>
 
@@ -125,6 +126,7 @@ rtlat::ThreadConfig parseThread(const Reader& read, const Napi::Value& value, co
     read.fail(false, path + ".ringCapacity", "a power of two from 1 to 1073741824", thread.Get("ringCapacity"));
   }
   entry.ringCapacity = static_cast<std::size_t>(capacity);
+  entry.blockSize = static_cast<uint64_t>(read.integer(thread, path, "blockSize", 0, kMaxSafeInteger));
   entry.testStallAfterCycles = static_cast<uint64_t>(read.integer(thread, path, "testStallAfterCycles", 0, kMaxSafeInteger));
   entry.testStallNs = read.integer(thread, path, "testStallNs", 0, kPeriodMaxNs);
   entry.startOffsetNs = read.integer(thread, path, "startOffsetNs", 0, 1e9);
@@ -208,6 +210,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
     return DefineClass(env, "NativeSession",
                        {InstanceMethod<&NativeSession::Start>("start"),
                         InstanceMethod<&NativeSession::Drain>("drain"),
+                        InstanceMethod<&NativeSession::DrainBlocks>("drainBlocks"),
                         InstanceMethod<&NativeSession::Stats>("stats"),
                         InstanceMethod<&NativeSession::RequestStop>("requestStop"),
                         InstanceMethod<&NativeSession::Finished>("finished"),
@@ -225,6 +228,8 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
  private:
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
+  Napi::Value DrainBlocks(const Napi::CallbackInfo& info);
+  std::pair<std::size_t, Napi::Float64Array> drainArguments(const Napi::CallbackInfo& info, const char* name);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   void RequestStop(const Napi::CallbackInfo&) { session_->requestStop(); }
   Napi::Value Finished(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), session_->finished()); }
@@ -323,24 +328,41 @@ Napi::Value NativeSession::Start(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// drain(threadIndex, Float64Array): fills triples (latencyNs, dueNs, cycle); returns the sample count.
-Napi::Value NativeSession::Drain(const Napi::CallbackInfo& info) {
+// The arguments of drain() and drainBlocks(): a thread's index and the Float64Array to fill, checked.
+std::pair<std::size_t, Napi::Float64Array> NativeSession::drainArguments(const Napi::CallbackInfo& info, const char* name) {
   const Reader read(info.Env());
+  const std::string method(name);
   const std::size_t threads = session_->threadCount();
-  if (threads == 0) read.fail(false, "drain.threadIndex", "the index of a thread, but the session has none (closed, or not started)", info[0]);
+  if (threads == 0) read.fail(false, method + ".threadIndex", "the index of a thread, but the session has none (closed, or not started)", info[0]);
   Napi::Object args = Napi::Object::New(info.Env());
   args.Set("threadIndex", info[0]);
-  const std::size_t index = static_cast<std::size_t>(read.integer(args, "drain", "threadIndex", 0, static_cast<double>(threads - 1)));
+  const std::size_t index = static_cast<std::size_t>(read.integer(args, method, "threadIndex", 0, static_cast<double>(threads - 1)));
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    read.fail(true, "drain.into", "a Float64Array", info[1]);
+    read.fail(true, method + ".into", "a Float64Array", info[1]);
   }
-  Napi::Float64Array buffer = info[1].As<Napi::Float64Array>();
+  return {index, info[1].As<Napi::Float64Array>()};
+}
+
+// drain(threadIndex, Float64Array): fills triples (latencyNs, dueNs, cycle); returns the sample count.
+Napi::Value NativeSession::Drain(const Napi::CallbackInfo& info) {
+  auto [index, buffer] = drainArguments(info, "drain");
   double* out = buffer.Data();
   const std::size_t drained = session_->thread(index).ring().drain(buffer.ElementLength() / 3, [&](const rtlat::Sample& s) {
     // Nanosecond values stay exact as doubles up to 2^53 ns (104 days).
     *out++ = static_cast<double>(s.latencyNs);
     *out++ = static_cast<double>(s.dueNs);
     *out++ = static_cast<double>(s.cycle);
+  });
+  return Napi::Number::New(info.Env(), static_cast<double>(drained));
+}
+
+// drainBlocks(threadIndex, Float64Array): fills pairs (maxNs, block); returns the block count.
+Napi::Value NativeSession::DrainBlocks(const Napi::CallbackInfo& info) {
+  auto [index, buffer] = drainArguments(info, "drainBlocks");
+  double* out = buffer.Data();
+  const std::size_t drained = session_->thread(index).blocks().drain(buffer.ElementLength() / 2, [&](const rtlat::BlockMaximum& b) {
+    *out++ = static_cast<double>(b.maxNs);
+    *out++ = static_cast<double>(b.block);
   });
   return Napi::Number::New(info.Env(), static_cast<double>(drained));
 }
@@ -355,6 +377,7 @@ Napi::Value NativeSession::Stats(const Napi::CallbackInfo& info) {
     out.Set("count", static_cast<double>(count));
     out.Set("overruns", static_cast<double>(stats.overruns.load(std::memory_order_relaxed)));
     out.Set("dropped", static_cast<double>(stats.dropped.load(std::memory_order_relaxed)));
+    out.Set("blocksLost", static_cast<double>(stats.blocksLost.load(std::memory_order_relaxed)));
     out.Set("minNs", count ? static_cast<double>(stats.minNs.load(std::memory_order_relaxed)) : 0.0);
     out.Set("maxNs", count ? static_cast<double>(stats.maxNs.load(std::memory_order_relaxed)) : 0.0);
     out.Set("sumNs", static_cast<double>(stats.sumNs.load(std::memory_order_relaxed)));

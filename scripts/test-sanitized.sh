@@ -61,7 +61,7 @@ export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1
 
 status=0
 # libasan must come first in the process: a sanitized .node loaded into an unsanitized node.
-LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}" "$bin/vitest" run test/engine.test.ts test/engine-claims.test.ts test/native-boundary.test.ts "$@" || status=$?
+LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}" "$bin/vitest" run test/engine.test.ts test/engine-claims.test.ts test/engine-extremes.test.ts test/native-boundary.test.ts "$@" || status=$?
 
 shopt -s nullglob
 logs=("$reports"/*)

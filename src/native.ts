@@ -16,6 +16,8 @@ export interface NativeThreadConfig {
   runtimeNs: number;
   deadlineNs: number;
   ringCapacity: number;
+  /** Wake-ups per block of the block maxima; 0: none kept. */
+  blockSize: number;
   testStallAfterCycles: number;
   testStallNs: number;
   /** With an alignment: the first wake-up this long after the common start. */
@@ -79,6 +81,8 @@ export interface NativeThreadStats {
   count: number;
   overruns: number;
   dropped: number;
+  /** Block maxima lost to a full block ring. */
+  blocksLost: number;
   minNs: number;
   maxNs: number;
   sumNs: number;
@@ -93,6 +97,8 @@ export interface NativeSession {
   start(): NativeStartResult;
   /** Fills `into` with (latencyNs, dueNs, cycle) triples; returns how many samples it moved. */
   drain(threadIndex: number, into: Float64Array): number;
+  /** Fills `into` with (maxNs, block) pairs, one per completed block; returns how many it moved. */
+  drainBlocks(threadIndex: number, into: Float64Array): number;
   stats(): NativeThreadStats[];
   requestStop(): void;
   finished(): boolean;

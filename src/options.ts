@@ -57,6 +57,13 @@ export interface ProbeOptions {
   intervalNs?: number;
   /** Samples each thread's ring holds (a power of two, at least 1024); by default 4 s worth at the thread's period. */
   ringCapacity?: number;
+  /**
+   * Wake-ups per block of the block maxima each thread keeps for extreme-value analysis (rtlat
+   * analyze); by default 2 s worth at the thread's period, so 10 minutes give 300 blocks.
+   */
+  blockSize?: number;
+  /** The largest latencies each thread keeps, with their times, for peaks-over-threshold analysis (default 4096). */
+  exceedancesKept?: number;
   /** How often samples move from the native rings into histograms (default 100ms). */
   drainIntervalMs?: number;
   /**
@@ -76,6 +83,7 @@ export interface ThreadPlan {
   startOffsetNs: number;
   periodNs: number;
   ringCapacity: number;
+  blockSize: number;
 }
 
 export interface ProbeConfig {
@@ -100,6 +108,7 @@ export interface ProbeConfig {
   breakThresholdNs: number | null;
   traceOnBreak: boolean;
   histogramMaxUs: number | null;
+  exceedancesKept: number;
   intervalNs: number;
   drainIntervalMs: number;
   keepProcessAlive: boolean;
@@ -111,6 +120,9 @@ export const PERIOD_MAX_NS = 10 * NS_PER_S;
 export const RING_SECONDS = 4;
 const RING_MIN = 1 << 10;
 const RING_MAX = 1 << 22;
+/** A block of the block maxima is this long at the thread's period. */
+const BLOCK_SECONDS = 2;
+export const DEFAULT_EXCEEDANCES_KEPT = 4_096;
 const POLICIES: readonly PolicyName[] = ['fifo', 'rr', 'other', 'deadline'];
 const CLOCKS: readonly ClockName[] = ['monotonic', 'realtime'];
 
@@ -140,6 +152,10 @@ export function ringCapacityFor(periodNs: number): number {
   return Math.min(RING_MAX, Math.max(RING_MIN, 2 ** Math.ceil(Math.log2(wanted))));
 }
 
+export function blockSizeFor(periodNs: number): number {
+  return Math.max(1, Math.round((BLOCK_SECONDS * NS_PER_S) / periodNs));
+}
+
 export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   const periodNs = options.periodNs ?? NS_PER_MS;
   durationWithin('period', periodNs, PERIOD_MIN_NS, PERIOD_MAX_NS);
@@ -166,6 +182,8 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   durationWithin('stagger', options.staggerNs, 0, NS_PER_S);
   positiveInteger('histogram', options.histogramMaxUs, 10_000_000);
   positiveInteger('threads', options.threads, 4096);
+  positiveInteger('blockSize', options.blockSize, 1_000_000_000);
+  positiveInteger('exceedancesKept', options.exceedancesKept, 1_000_000);
   const ringCapacity = options.ringCapacity;
   if (ringCapacity !== undefined && !(Number.isSafeInteger(ringCapacity) && ringCapacity >= RING_MIN && ringCapacity <= RING_MAX && (ringCapacity & (ringCapacity - 1)) === 0)) {
     throw new OptionError('ringCapacity', ringCapacity, `a power of two from ${RING_MIN} to ${RING_MAX}`);
@@ -205,6 +223,7 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
       startOffsetNs: options.staggerNs !== undefined ? thread * options.staggerNs : options.aligned ? (options.alignOffsetNs ?? 0) : 0,
       periodNs: threadPeriodNs,
       ringCapacity: ringCapacity ?? ringCapacityFor(threadPeriodNs),
+      blockSize: options.blockSize ?? blockSizeFor(threadPeriodNs),
     });
   }
 
@@ -228,6 +247,7 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     breakThresholdNs: options.breakThresholdNs ?? null,
     traceOnBreak: options.traceOnBreak ?? true,
     histogramMaxUs: options.histogramMaxUs ?? null,
+    exceedancesKept: options.exceedancesKept ?? DEFAULT_EXCEEDANCES_KEPT,
     intervalNs: options.intervalNs ?? 0,
     drainIntervalMs: options.drainIntervalMs ?? 100,
     keepProcessAlive: options.keepProcessAlive ?? (options.loops !== undefined || options.durationNs !== undefined),

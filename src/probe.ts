@@ -6,7 +6,7 @@ import { encodeHistogram, meanOf, newHistogram, percentilesOf, type Histogram, t
 import { loadAddon, type NativeAppliedScheduling, type NativeSession, type NativeStartResult, type NativeThreadStats } from './native.js';
 import { resolveOptions, type ProbeConfig, type ProbeOptions } from './options.js';
 import { deadlineAdmissionError, deadlineAdmissionRefused, describeRefusals, privilegeMessage } from './privileges.js';
-import { ThreadRecorder, type CompletedInterval, type MicrosecondHistogram, type Spike } from './recorder.js';
+import { ThreadRecorder, type CompletedInterval, type MicrosecondHistogram, type Spike, type ThreadExtremes } from './recorder.js';
 import { threadIds } from './system.js';
 import { formatCpuList } from './units.js';
 
@@ -44,6 +44,8 @@ export interface ThreadResult extends LatencySummary {
   histogram: string;
   correctedHistogram: string;
   microsecondHistogram: MicrosecondHistogram | null;
+  /** Block maxima and the largest latencies with their times, for extreme-value analysis. */
+  extremes: ThreadExtremes;
 }
 
 export type StopReason = 'completed' | 'stopped' | 'breaktrace';
@@ -86,6 +88,8 @@ export interface ProbeHooks {
 }
 
 const DRAIN_CHUNK = 1 << 16;
+/** Block maxima moved per call: the native block ring's size. */
+const BLOCK_CHUNK = 4_096;
 const STOP_POLL_MS = 2;
 
 // Running probes are held here so that GC never collects one mid-run (its native destructor would
@@ -143,6 +147,7 @@ export class Probe {
   private startInfo: NativeStartResult | null = null;
   private recorders: ThreadRecorder[] = [];
   private readonly drainBuffer = new Float64Array(3 * DRAIN_CHUNK);
+  private readonly blockBuffer = new Float64Array(2 * BLOCK_CHUNK);
   private drainTimer: NodeJS.Timeout | null = null;
   private startTime = new Date(0);
   private degradedSteps: string[] = [];
@@ -179,6 +184,7 @@ export class Probe {
         runtimeNs: config.deadlineRuntimeNs,
         deadlineNs: plan.periodNs,
         ringCapacity: plan.ringCapacity,
+        blockSize: plan.blockSize,
         testStallAfterCycles: plan.thread === 0 && stall ? stall.afterCycles : 0,
         testStallNs: plan.thread === 0 && stall ? stall.stallNs : 0,
         startOffsetNs: plan.startOffsetNs,
@@ -221,6 +227,8 @@ export class Probe {
           thread: plan.thread,
           cpu: plan.cpu,
           periodNs: plan.periodNs,
+          blockSize: plan.blockSize,
+          exceedancesKept: config.exceedancesKept,
           ...(config.spikeThresholdNs !== null && { spikeThresholdNs: config.spikeThresholdNs }),
           ...(config.histogramMaxUs !== null && { histogramMaxUs: config.histogramMaxUs }),
           intervalNs: config.intervalNs,
@@ -306,6 +314,10 @@ export class Probe {
         recorder.record(this.drainBuffer, moved);
         if (moved > 0) this.hooks.onSamples?.(index, this.drainBuffer, moved);
       } while (moved === DRAIN_CHUNK);
+      do {
+        moved = native.drainBlocks(index, this.blockBuffer);
+        recorder.recordBlocks(this.blockBuffer, moved);
+      } while (moved === BLOCK_CHUNK);
     });
   }
 
@@ -373,6 +385,7 @@ export class Probe {
       histogram: encodeHistogram(views.raw),
       correctedHistogram: encodeHistogram(views.corrected),
       microsecondHistogram: recorder.microseconds,
+      extremes: recorder.extremes(stats.blocksLost),
     };
   }
 

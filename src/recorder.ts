@@ -1,8 +1,10 @@
 // Turns one thread's drained samples into histograms: the raw view (one sample per wake-up, as
 // cyclictest counts), the view corrected for coordinated omission (as jHiccup records: a late
 // wake-up also stands for the wake-ups it made the loop skip), the current interval, an optional
-// per-microsecond histogram for cyclictest's -h format, and spikes.
+// per-microsecond histogram for cyclictest's -h format, and spikes; and keeps what extreme-value
+// analysis needs: the block maxima the loop hands over, and the run's largest latencies with their times.
 import { copyHistogram, newHistogram, newRecordingHistogram, type Histogram } from './histogram.js';
+import { DEFAULT_EXCEEDANCES_KEPT } from './options.js';
 import { NS_PER_US } from './units.js';
 
 export interface Spike {
@@ -12,6 +14,103 @@ export interface Spike {
   latencyNs: number;
   /** When the wake-up was due, in ns since the run's start. */
   dueNs: number;
+}
+
+/** One wake-up among a thread's largest, with when it happened. */
+export interface Exceedance {
+  cycle: number;
+  latencyNs: number;
+  /** When the wake-up was due, in ns since the run's start. */
+  dueNs: number;
+}
+
+/** What a thread kept for extreme-value analysis (rtlat analyze). */
+export interface ThreadExtremes {
+  /** Wake-ups per block. */
+  blockSize: number;
+  /** The largest latency of each complete block, in order (the last, incomplete block is left out). */
+  blockMaximaNs: number[];
+  /** Block maxima the loop could not hand over (its block ring was full). */
+  blocksLost: number;
+  /** Every latency above this is in `exceedances` (null when the thread measured nothing). */
+  thresholdNs: number | null;
+  /** The thread's largest latencies, in time order: every one above `thresholdNs`. */
+  exceedances: Exceedance[];
+}
+
+/**
+ * The `capacity` largest latencies seen, with their times, in a min-heap: a sample enters when it
+ * beats the smallest kept. What is kept at the end is exactly every latency above the smallest kept
+ * (a sample once pushed out was no larger than it), so nothing above that threshold is lost.
+ */
+class LargestLatencies {
+  private readonly latencies: Float64Array;
+  private readonly cycles: Float64Array;
+  private readonly dues: Float64Array;
+  private size = 0;
+
+  constructor(readonly capacity: number) {
+    this.latencies = new Float64Array(capacity);
+    this.cycles = new Float64Array(capacity);
+    this.dues = new Float64Array(capacity);
+  }
+
+  offer(latencyNs: number, cycle: number, dueNs: number): void {
+    if (this.size < this.capacity) {
+      this.place(this.size++, latencyNs, cycle, dueNs);
+      this.siftUp(this.size - 1);
+    } else if (latencyNs > this.latencies[0]!) {
+      this.place(0, latencyNs, cycle, dueNs);
+      this.siftDown(0);
+    }
+  }
+
+  /** The smallest kept, or null when empty. */
+  get smallest(): number | null {
+    return this.size > 0 ? this.latencies[0]! : null;
+  }
+
+  inTimeOrder(): Exceedance[] {
+    const kept: Exceedance[] = [];
+    for (let i = 0; i < this.size; i++) kept.push({ cycle: this.cycles[i]!, latencyNs: this.latencies[i]!, dueNs: this.dues[i]! });
+    return kept.sort((a, b) => a.cycle - b.cycle);
+  }
+
+  private place(index: number, latencyNs: number, cycle: number, dueNs: number): void {
+    this.latencies[index] = latencyNs;
+    this.cycles[index] = cycle;
+    this.dues[index] = dueNs;
+  }
+
+  private swap(a: number, b: number): void {
+    for (const array of [this.latencies, this.cycles, this.dues]) {
+      const value = array[a]!;
+      array[a] = array[b]!;
+      array[b] = value;
+    }
+  }
+
+  private siftUp(index: number): void {
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if (this.latencies[parent]! <= this.latencies[index]!) return;
+      this.swap(parent, index);
+      index = parent;
+    }
+  }
+
+  private siftDown(index: number): void {
+    for (;;) {
+      const left = 2 * index + 1;
+      const right = left + 1;
+      let smallest = index;
+      if (left < this.size && this.latencies[left]! < this.latencies[smallest]!) smallest = left;
+      if (right < this.size && this.latencies[right]! < this.latencies[smallest]!) smallest = right;
+      if (smallest === index) return;
+      this.swap(smallest, index);
+      index = smallest;
+    }
+  }
 }
 
 /**
@@ -39,6 +138,10 @@ export interface RecorderOptions {
   thread: number;
   cpu: number | null;
   periodNs: number;
+  /** Wake-ups per block of the block maxima handed to recordBlocks() (default 0: none). */
+  blockSize?: number;
+  /** How many of the largest latencies to keep with their times (default 4096). */
+  exceedancesKept?: number;
   spikeThresholdNs?: number;
   histogramMaxUs?: number;
   /** Length of the intervals handed to onInterval, by the samples' due times; 0: no intervals. */
@@ -61,8 +164,11 @@ export class ThreadRecorder {
   /** After finish(): the samples since the last takeSinceSnapshot(), until they are taken. */
   private lastInterval: Histogram | null = null;
   readonly microseconds: MicrosecondHistogram | null;
+  private readonly largest: LargestLatencies;
+  private readonly blockMaximaNs: number[] = [];
 
   constructor(private readonly options: RecorderOptions) {
+    this.largest = new LargestLatencies(options.exceedancesKept ?? DEFAULT_EXCEEDANCES_KEPT);
     const maxUs = options.histogramMaxUs;
     this.microseconds = maxUs ? { maxUs, buckets: new Array<number>(maxUs).fill(0), overflows: 0, overflowCycles: [] } : null;
     this.interval = options.intervalNs ? newRecordingHistogram('interval') : null;
@@ -120,10 +226,27 @@ export class ThreadRecorder {
       this.sinceSnapshot.recordValue(value);
       this.interval?.recordValue(value);
       if (this.microseconds) this.recordMicroseconds(value, cycle);
+      this.largest.offer(latencyNs, cycle, dueNs);
       if (spikeThresholdNs !== undefined && latencyNs > spikeThresholdNs) {
         this.options.onSpike?.({ thread: this.options.thread, cpu: this.options.cpu, cycle, latencyNs, dueNs });
       }
     }
+  }
+
+  /** Records `count` block maxima laid out as (maxNs, block) pairs, as the loop completed them. */
+  recordBlocks(blocks: Float64Array, count: number): void {
+    for (let i = 0; i < count; i++) this.blockMaximaNs.push(blocks[2 * i]!);
+  }
+
+  /** What was kept for extreme-value analysis; `blocksLost` comes from the loop's counters. */
+  extremes(blocksLost: number): ThreadExtremes {
+    return {
+      blockSize: this.options.blockSize ?? 0,
+      blockMaximaNs: [...this.blockMaximaNs],
+      blocksLost,
+      thresholdNs: this.largest.smallest,
+      exceedances: this.largest.inTimeOrder(),
+    };
   }
 
   /** Hands over the interval in progress when the sample due at `dueNs` belongs to a later one. */

@@ -4,7 +4,7 @@
 import type { CpuCountersDelta, Fingerprint } from './fingerprint/index.js';
 import type { BeyondHistogram, PercentileValue } from './histogram.js';
 import type { ProbeResult, StopReason } from './probe.js';
-import type { MicrosecondHistogram, Spike } from './recorder.js';
+import type { MicrosecondHistogram, Spike, ThreadExtremes } from './recorder.js';
 
 export const RUN_SCHEMA = 'rtlat.run';
 export const RUN_SCHEMA_VERSION = 1;
@@ -58,6 +58,11 @@ export interface RunThread {
   beyondHistogram?: BeyondHistogram | null;
   correctedHistogram: string | null;
   microsecondHistogram: MicrosecondHistogram | null;
+  /**
+   * What extreme-value analysis (rtlat analyze) needs: block maxima and the largest latencies with
+   * their times. Null for imports; absent in files written before rtlat kept it (read as null).
+   */
+  extremes?: ThreadExtremes | null;
 }
 
 export interface RunFile {
@@ -317,6 +322,7 @@ export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFil
       histogram: thread.histogram,
       correctedHistogram: thread.correctedHistogram,
       microsecondHistogram: thread.microsecondHistogram,
+      extremes: thread.extremes,
     })),
     all: result.all,
     spikes: meta.spikes,

@@ -62,12 +62,12 @@ describe('importCyclictestJson: run.json (2 threads, no histogram)', () => {
       {
         thread: 0, cpu: 0, tid: null, periodNs: 500_000, applied: null, memoryLocked: null, pageFaults: null,
         count: 2000, minNs: 12_000, avgNs: 19_000, maxNs: 9_301_000, lastNs: null, sumUs: null, overruns: null, dropped: 0,
-        percentiles: [], corrected: null, histogram: null, beyondHistogram: null, correctedHistogram: null, microsecondHistogram: null,
+        percentiles: [], corrected: null, histogram: null, beyondHistogram: null, correctedHistogram: null, microsecondHistogram: null, extremes: null,
       },
       {
         thread: 1, cpu: 1, tid: null, periodNs: 1_000_000, applied: null, memoryLocked: null, pageFaults: null,
         count: 1024, minNs: 10_000, avgNs: 18_700, maxNs: 3_807_000, lastNs: null, sumUs: null, overruns: null, dropped: 0,
-        percentiles: [], corrected: null, histogram: null, beyondHistogram: null, correctedHistogram: null, microsecondHistogram: null,
+        percentiles: [], corrected: null, histogram: null, beyondHistogram: null, correctedHistogram: null, microsecondHistogram: null, extremes: null,
       },
     ]);
   });

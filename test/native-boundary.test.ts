@@ -12,6 +12,7 @@ const thread: NativeThreadConfig = {
   runtimeNs: 0,
   deadlineNs: 0,
   ringCapacity: 1_024,
+  blockSize: 0,
   testStallAfterCycles: 0,
   testStallNs: 0,
   startOffsetNs: 0,
@@ -62,6 +63,8 @@ describe('new NativeSession(config) checks its config', () => {
     ['CPU past CPU_SETSIZE', withThread({ cpu: 1_024 }), RangeError, 'config.threads[0].cpu: expected a whole number from -1 to 1023, got 1024'],
     ['priority above 99', withThread({ priority: 100 }), RangeError, 'config.threads[0].priority: expected a whole number from 0 to 99, got 100'],
     ['runtime longer than the period', withThread({ runtimeNs: 2_000_000 }), RangeError, 'config.threads[0].runtimeNs: expected a whole number from 0 to 1000000, got 2000000'],
+    ['a negative block size', withThread({ blockSize: -1 }), RangeError, 'config.threads[0].blockSize: expected a whole number from 0 to 9007199254740991, got -1'],
+    ['missing block size', without('blockSize'), TypeError, 'config.threads[0].blockSize: expected a whole number from 0 to 9007199254740991, got undefined (missing)'],
     ['negative stall', withThread({ testStallNs: -1 }), RangeError, 'config.threads[0].testStallNs: expected a whole number from 0 to 10000000000, got -1'],
     ['missing period', without('periodNs'), TypeError, 'config.threads[0].periodNs: expected a whole number from 1000 to 10000000000, got undefined (missing)'],
     ['missing ring capacity', without('ringCapacity'), TypeError, 'config.threads[0].ringCapacity: expected a whole number from 1 to 1073741824, got undefined (missing)'],
@@ -95,6 +98,19 @@ describe('the other native calls check their arguments', () => {
       session.close();
     }
     expect(() => session.drain(0, new Float64Array(3))).toThrow(/drain.threadIndex: expected the index of a thread, but the session has none/);
+  });
+
+  it('drainBlocks: the thread index and the buffer, as drain', () => {
+    const session = construct({ ...valid, threads: [{ ...thread, blockSize: 1 }] });
+    try {
+      session.start();
+      expect(session.drainBlocks(0, new Float64Array(2 * 16))).toBeGreaterThanOrEqual(0);
+      expect(() => session.drainBlocks(1, new Float64Array(2))).toThrow(new RangeError('rtlat: NativeSession: drainBlocks.threadIndex: expected a whole number from 0 to 0, got 1'));
+      expect(() => session.drainBlocks(0, [0, 0] as never)).toThrow(new TypeError('rtlat: NativeSession: drainBlocks.into: expected a Float64Array, got an array'));
+    } finally {
+      session.close();
+    }
+    expect(() => session.drainBlocks(0, new Float64Array(2))).toThrow(/drainBlocks.threadIndex: expected the index of a thread, but the session has none/);
   });
 
   it('pinThread: the thread id and CPUs', () => {

@@ -24,6 +24,8 @@ struct ThreadConfig {
   int64_t runtimeNs = 0;
   int64_t deadlineNs = 0;
   std::size_t ringCapacity = 1 << 16;  // samples; a power of two
+  // Wake-ups per block of the block maxima (the loop keeps each block's largest latency); 0: none.
+  uint64_t blockSize = 0;
   int64_t startOffsetNs = 0;  // with an alignment: the first wake-up this long after the common start
   // Test-only: after this many wake-ups, sleep stallNs once, to produce overruns on purpose.
   uint64_t testStallAfterCycles = 0;

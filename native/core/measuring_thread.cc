@@ -19,13 +19,18 @@ namespace {
 constexpr std::size_t kStackBytes = 512 * 1024;
 constexpr std::size_t kGuardBytes = 64 * 1024;
 constexpr int64_t kNsPerSecond = 1000000000;
+// Block maxima waiting for the drain: at one block per ~2 s (rtlat's default size), hours of them.
+constexpr std::size_t kBlockRingCapacity = 4096;
 
 std::size_t alignUp(std::size_t value, std::size_t alignment) {
   return (value + alignment - 1) / alignment * alignment;
 }
 
+// The data region: ThreadStats | SampleRing | BlockRing | the block ring's slots | the sample slots.
 constexpr std::size_t ringOffset() { return (sizeof(ThreadStats) + 63) / 64 * 64; }
-std::size_t slotsOffset() { return alignUp(ringOffset() + sizeof(SampleRing), 64); }
+std::size_t blockRingOffset() { return alignUp(ringOffset() + sizeof(SampleRing), 64); }
+std::size_t blockSlotsOffset() { return alignUp(blockRingOffset() + sizeof(BlockRing), 64); }
+std::size_t slotsOffset() { return alignUp(blockSlotsOffset() + kBlockRingCapacity * sizeof(BlockMaximum), 64); }
 
 timespec toTimespec(int64_t ns) {
   return timespec{static_cast<time_t>(ns / kNsPerSecond), static_cast<long>(ns % kNsPerSecond)};
@@ -100,12 +105,15 @@ MeasuringThread::MeasuringThread(int index, const ThreadConfig& config, const Se
   stats_ = new (base) ThreadStats();
   ring_ = new (base + ringOffset()) SampleRing(reinterpret_cast<Sample*>(base + slotsOffset()),
                                                config.ringCapacity);
+  blocks_ = new (base + blockRingOffset())
+      BlockRing(reinterpret_cast<BlockMaximum*>(base + blockSlotsOffset()), kBlockRingCapacity);
   report_.memoryLocked = stack_.locked() && data_.locked();
   report_.memoryLockErrno = stack_.lockErrno() != 0 ? stack_.lockErrno() : data_.lockErrno();
 }
 
 MeasuringThread::~MeasuringThread() {
   join();
+  blocks_->~BlockRing();
   ring_->~SampleRing();
   stats_->~ThreadStats();
 }
@@ -193,8 +201,10 @@ void MeasuringThread::measure(int64_t epochNs, int64_t firstWakeNs) {
   const int64_t breakThresholdNs = session_.breakThresholdNs;
   const uint64_t stallAfter = config_.testStallAfterCycles;
   const timespec stall = toTimespec(config_.testStallNs);
+  const uint64_t blockSize = config_.blockSize;
   ThreadStats& stats = *stats_;
   SampleRing& ring = *ring_;
+  BlockRing& blocks = *blocks_;
 
   int64_t nextNs = firstWakeNs != 0 ? firstWakeNs + config_.startOffsetNs : clockNowNs(clock) + periodNs;
   const int64_t endNs = session_.durationNs > 0 ? nextNs - periodNs + session_.durationNs : INT64_MAX;
@@ -205,6 +215,10 @@ void MeasuringThread::measure(int64_t epochNs, int64_t firstWakeNs) {
   int64_t maxNs = INT64_MIN;
   int64_t sumNs = 0;
   int64_t sumUs = 0;
+  uint64_t block = 0;
+  uint64_t inBlock = 0;
+  uint64_t blocksLost = 0;
+  int64_t blockMaxNs = INT64_MIN;
   const uint64_t faultsBefore = threadPageFaults();
 
   while (!control.stopRequested.load(std::memory_order_relaxed)) {
@@ -224,6 +238,17 @@ void MeasuringThread::measure(int64_t epochNs, int64_t firstWakeNs) {
     stats.sumUs.store(sumUs += latencyNs / 1000, std::memory_order_relaxed);
     stats.lastNs.store(latencyNs, std::memory_order_relaxed);
     stats.count.store(++cycle, std::memory_order_release);
+    // Each block's maximum, exact whether or not the sample ring kept up: the order of the extremes
+    // is what the extreme-value analysis tests, and the histograms have lost it.
+    if (blockSize != 0) {
+      if (latencyNs > blockMaxNs) blockMaxNs = latencyNs;
+      if (++inBlock == blockSize) {
+        if (!blocks.push(BlockMaximum{blockMaxNs, block})) stats.blocksLost.store(++blocksLost, std::memory_order_relaxed);
+        ++block;
+        inBlock = 0;
+        blockMaxNs = INT64_MIN;
+      }
+    }
 
     // Wake-ups whose time has already passed are skipped, as cyclictest skips them, rather than taken
     // late in a burst that would hide the stall behind many small latencies. Unlike cyclictest, rtlat

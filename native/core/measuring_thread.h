@@ -22,6 +22,8 @@ struct ThreadStats {
   std::atomic<uint64_t> count{0};
   std::atomic<uint64_t> overruns{0};
   std::atomic<uint64_t> dropped{0};
+  // Block maxima lost to a full block ring (drained with the samples, so in practice none).
+  std::atomic<uint64_t> blocksLost{0};
   std::atomic<int64_t> minNs{INT64_MAX};
   std::atomic<int64_t> maxNs{INT64_MIN};
   std::atomic<int64_t> sumNs{0};
@@ -83,6 +85,7 @@ class MeasuringThread {
   const SetupReport& setupReport() const { return report_; }
   const ThreadStats& stats() const { return *stats_; }
   SampleRing& ring() { return *ring_; }
+  BlockRing& blocks() { return *blocks_; }
   const ThreadConfig& config() const { return config_; }
 
  private:
@@ -96,9 +99,10 @@ class MeasuringThread {
   SessionControl& control_;
   StartGate& gate_;
   LockedRegion stack_;
-  LockedRegion data_;  // ThreadStats followed by the ring's slots
+  LockedRegion data_;  // ThreadStats, the two rings and their slots
   ThreadStats* stats_ = nullptr;
   SampleRing* ring_ = nullptr;
+  BlockRing* blocks_ = nullptr;
   SetupReport report_;
   pthread_t thread_{};
   bool joinable_ = false;

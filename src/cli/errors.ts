@@ -1,6 +1,6 @@
 // The one error funnel of the CLI: every failure becomes one line on stderr and a documented exit code.
 import { CommanderError } from 'commander';
-import { OptionError, PlatformError, PrivilegeError } from '../errors.js';
+import { InputError, OptionError, PlatformError, PrivilegeError } from '../errors.js';
 import { OutputError } from '../outputs/atomic-file.js';
 
 export const EXIT = {
@@ -28,7 +28,7 @@ export function reportError(command: string, error: unknown): number {
     say(`--${error.message}`);
     return EXIT.usage;
   }
-  if (error instanceof UsageError) {
+  if (error instanceof UsageError || error instanceof InputError) {
     say(error.message);
     return EXIT.usage;
   }

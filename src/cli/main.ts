@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { RTLAT_VERSION } from '../version.js';
 import { reportError, UsageError } from './errors.js';
+import { analyzeCommand } from './analyze.js';
 import { cyclictestHint } from './cyclictest/hint.js';
 import { compareCommand } from './compare.js';
 import { cyclictestMain } from './cyclictest.js';
@@ -18,7 +19,7 @@ import { guardStandardStreams, writeStdout } from './stdout.js';
 import { sweepCommand } from './sweep.js';
 
 // Each command's module exports a factory; add new commands to this list.
-const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), sweepCommand(), compareCommand(), mergeCommand(), reportCommand(), guestCommand(), matrixCommand(), serveCommand()];
+const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), sweepCommand(), compareCommand(), analyzeCommand(), mergeCommand(), reportCommand(), guestCommand(), matrixCommand(), serveCommand()];
 
 guardStandardStreams();
 // Help and version text goes through the guarded writer too: `rtlat --help | head -1` ends silently.

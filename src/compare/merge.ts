@@ -3,7 +3,7 @@
 // Threads merge with the threads of the other runs that ran on the same CPU with the same period.
 import { type CpuCounterValues, type CpuCountersDelta, describeEnvironment } from '../fingerprint/index.js';
 import { addBeyond, decodeHistogram, encodeHistogram, newHistogram, percentilesOf, type Histogram } from '../histogram.js';
-import type { MicrosecondHistogram, Spike } from '../recorder.js';
+import type { MicrosecondHistogram, Spike, ThreadExtremes } from '../recorder.js';
 import type { RunConfig, RunFile, RunLoad, RunThread } from '../run.js';
 import { formatDuration, NS_PER_MS } from '../units.js';
 import { type Aspect, CLOCK, differences, LOAD, PERIOD, POLICY } from './configuration.js';
@@ -93,6 +93,32 @@ function mergeMicrosecondHistograms(parts: readonly ThreadPart[]): MicrosecondHi
   return { maxUs, buckets, overflows: sum(histograms.map((histogram) => histogram!.overflows)), overflowCycles: overflowCycles.slice(0, maxUs) };
 }
 
+/**
+ * Block maxima follow each other when every part kept blocks of one size (each run's last,
+ * incomplete block was already left out). The largest latencies stay "every one above the
+ * threshold" at the highest of the parts' thresholds; their cycles continue across runs.
+ */
+function mergeExtremes(parts: readonly ThreadPart[]): ThreadExtremes | null {
+  const all = parts.map(({ thread }) => thread.extremes ?? null);
+  if (all.some((extremes) => extremes === null)) return null;
+  const extremes = all as ThreadExtremes[];
+  const blockSize = common(extremes.map((part) => part.blockSize));
+  if (blockSize === null) return null;
+  const thresholds = extremes.map((part) => part.thresholdNs).filter((threshold): threshold is number => threshold !== null);
+  const thresholdNs = thresholds.length ? Math.max(...thresholds) : null;
+  return {
+    blockSize,
+    blockMaximaNs: extremes.flatMap((part) => part.blockMaximaNs),
+    blocksLost: sum(extremes.map((part) => part.blocksLost)),
+    thresholdNs,
+    exceedances: parts.flatMap(({ thread, cyclesBefore }) =>
+      thread.extremes!.exceedances
+        .filter((exceedance) => thresholdNs === null || exceedance.latencyNs >= thresholdNs)
+        .map((exceedance) => ({ cycle: exceedance.cycle + cyclesBefore, latencyNs: exceedance.latencyNs, dueNs: exceedance.dueNs + cyclesBefore * thread.periodNs })),
+    ),
+  };
+}
+
 function mergeThread(index: number, parts: readonly ThreadPart[]): RunThread {
   const threads = parts.map(({ thread }) => thread);
   const counted = threads.filter((thread) => thread.count > 0);
@@ -124,6 +150,7 @@ function mergeThread(index: number, parts: readonly ThreadPart[]): RunThread {
     beyondHistogram: beyond,
     correctedHistogram: corrected ? encodeHistogram(corrected) : null,
     microsecondHistogram: mergeMicrosecondHistograms(parts),
+    extremes: mergeExtremes(parts),
   };
 }
 

@@ -326,6 +326,8 @@ function importThread(thread: CyclictestJsonThread, index: number, args: Command
     beyondHistogram: beyond,
     correctedHistogram: null,
     microsecondHistogram: kept && nsPerUnit === NS_PER_US ? microsecondHistogram(entries, overflows, args.histogramMaxUs) : null,
+    // cyclictest keeps no order of its samples: nothing for extreme-value analysis.
+    extremes: null,
   };
   return { thread: imported, histogram };
 }

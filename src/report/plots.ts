@@ -226,3 +226,54 @@ export function periodPlot(id: string, series: readonly PeriodSeries[]): string 
     legendNotes: ['above the dashed line: later than the period'],
   });
 }
+
+export interface ExceedanceSeries {
+  /** [latency ns, probability per wake-up]. */
+  observed: readonly (readonly [number, number])[];
+  fitted: readonly (readonly [number, number])[];
+  lower: readonly (readonly [number, number])[];
+  upper: readonly (readonly [number, number])[];
+  /** Not trustworthy: the checks failed, and the caption says so. */
+  trustworthy: boolean;
+}
+
+/**
+ * The exceedance plot of extreme-value analysis: 1 - CDF (the probability per wake-up of a latency
+ * above x) on log axes, as observed and as the fitted generalized Pareto tail gives it, with the band
+ * of its profile-likelihood intervals; a bound at probability p is where the curves cross p.
+ */
+export function exceedancePlot(id: string, title: string, series: ExceedanceSeries): string {
+  const toUs = (points: ExceedanceSeries['observed']): Point[] => points.map(([ns, p]) => [ns / NS_PER_US, p]);
+  const all = [...series.observed, ...series.fitted, ...series.lower, ...series.upper];
+  const xs = all.map(([ns]) => ns / NS_PER_US).filter((us) => us > 0);
+  const ps = all.map(([, p]) => p).filter((p) => p > 0);
+  const xMin = niceBound(Math.min(...xs), true);
+  // A wild extrapolation would squeeze what was measured into a corner: the axis ends at most three
+  // decades past the largest latency observed (the lines are clipped there).
+  const observedMaxUs = Math.max(...series.observed.map(([ns]) => ns / NS_PER_US));
+  const xMax = niceBound(Math.min(Math.max(...xs, xMin * 10), observedMaxUs * 1_000));
+  const xTicks = logTicks(xMin, xMax, formatUs);
+  const yMin = 10 ** Math.floor(Math.log10(Math.min(...ps)));
+  const yMax = 10 ** Math.ceil(Math.log10(Math.max(...ps)));
+  return renderPlot({
+    id,
+    className: 'exceedance-plot',
+    title,
+    width: PLOT_WIDTH,
+    height: PLOT_HEIGHT,
+    x: { kind: 'log', min: xMin, max: xMax, label: 'latency', ticks: xTicks },
+    y: {
+      kind: 'log',
+      min: yMin,
+      max: yMax,
+      label: 'P(latency > x) per wake-up',
+      ticks: logTicks(yMin, yMax, (p) => p.toExponential(0)),
+    },
+    series: [
+      { label: 'observed', color: colorOf(6), points: toUs(series.observed) },
+      { label: series.trustworthy ? 'fitted GPD tail' : 'fitted GPD tail (NOT TRUSTWORTHY)', color: colorOf(0), points: toUs(series.fitted) },
+      { label: 'confidence band, lower', color: colorOf(5), points: [], dashed: toUs(series.lower) },
+      { label: 'upper', color: colorOf(1), points: [], dashed: toUs(series.upper) },
+    ],
+  });
+}

@@ -13,8 +13,10 @@ import { decodeHistogram, PERCENTILES } from '../histogram.js';
 import type { RunFile, RunGuest, RunThread } from '../run.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../units.js';
 import { escapeXml as escape } from './escape.js';
+import { analyzeRun } from '../measurement/analyze/analyze.js';
+import { us } from '../outputs/analyze.js';
 import { explainSection } from './explain.js';
-import { colorOf, histogramPlot, percentilePlot, periodPlot, type PeriodSeries } from './plots.js';
+import { colorOf, exceedancePlot, histogramPlot, percentilePlot, periodPlot, type PeriodSeries } from './plots.js';
 import { REPORT_CSS } from './style.js';
 import { NS_PER_US } from '../units.js';
 
@@ -158,7 +160,29 @@ function duringTable(run: RunFile): string {
   ].join('\n');
 }
 
-function runSection(entry: LabeledRun, index: number, color: string): string {
+/** The run's tail by extreme-value analysis (as rtlat analyze): the exceedance plot and the bounds, when the run kept its extremes. */
+function tailSection(run: RunFile, label: string, index: number): string {
+  if (!run.threads.some((thread) => thread.extremes)) return '';
+  const { all } = analyzeRun(run);
+  const rows = all.bounds.map((bound) => {
+    const verdict = bound.valueNs === null ? bound.why : bound.trustworthy ? 'trustworthy' : `NOT TRUSTWORTHY: ${bound.why}`;
+    const value = bound.valueNs === null ? '-' : bound.trustworthy ? us(bound.valueNs) : `(fit: ${us(bound.valueNs)})`;
+    const interval = bound.lowerNs === null ? '-' : `${us(bound.lowerNs)} to ${bound.upperNs === null ? 'unbounded' : us(bound.upperNs)}`;
+    return `<tr><td>${bound.probability.toExponential(0)}</td><td>${bound.method}</td><td>${escape(value)}</td><td>${escape(interval)}</td><td class="label">${escape(verdict)}</td></tr>`;
+  });
+  const potTrusted = all.bounds.filter((bound) => bound.method === 'pot-gpd').every((bound) => bound.trustworthy);
+  const plot = all.curve
+    ? `<figure>${exceedancePlot(`run-${index}-exceedance`, `Exceedance probability of ${label}`, { ...all.curve, trustworthy: potTrusted })}<figcaption>1 - CDF per wake-up on log axes (all threads): the largest latencies as observed, the generalized Pareto tail fitted over the threshold of ${escape(us(all.curve.thresholdNs))}, and its ${Math.round(all.confidence * 100)}% profile-likelihood band. The bound at a probability is where the fitted tail crosses it.${potTrusted ? '' : ' A check failed: this tail is NOT TRUSTWORTHY (see the table).'}</figcaption></figure>`
+    : '<p class="weak">Too few exceedances for a peaks-over-threshold fit.</p>';
+  return [
+    '<h3>Latency bounds (extreme-value analysis, all threads)</h3>',
+    plot,
+    `<table class="bounds"><thead><tr><th>p per wake-up</th><th>method</th><th>bound</th><th>${Math.round(all.confidence * 100)}% interval</th><th>verdict</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+  ].join('\n');
+}
+
+/** `withTail`: add the extreme-value section; a sweep's report leaves it out, its runs are short and many. */
+function runSection(entry: LabeledRun, index: number, color: string, withTail: boolean): string {
   const { run, label, file } = entry;
   const fingerprint = fingerprintOf(run.environment);
   const withHistogram = run.threads.filter((thread) => thread.histogram !== null && thread.count > 0);
@@ -180,6 +204,7 @@ function runSection(entry: LabeledRun, index: number, color: string): string {
     '<h3>Per thread (us)</h3>',
     threadTable(run),
     plot,
+    withTail ? tailSection(run, label, index) : '',
     duringTable(run),
     explainSection(run),
     fingerprint ? `<details><summary>The whole environment fingerprint</summary><pre>${escape(formatFingerprint(fingerprint))}</pre></details>` : '',
@@ -264,7 +289,7 @@ export function renderReport(runs: readonly LabeledRun[], options: ReportOptions
     '<h2>Latency by percentile</h2>',
     `<figure>${spectrum}<figcaption>Each run's latency at each percentile of its wake-ups (all threads), HdrHistogram style: the x axis counts nines, so the tail gets the room. Dashed where fewer than 10 samples lie beyond the percentile.</figcaption></figure>`,
     '</section>',
-    ...runs.map((entry, index) => runSection(entry, index, colors[index]!)),
+    ...runs.map((entry, index) => runSection(entry, index, colors[index]!, !options.sweep)),
     `<footer>Made by rtlat ${escape(options.rtlatVersion)} from ${escape(runs.map((run) => shortName(run.file)).join(', '))}. Latency is how late each thread woke after the time it asked for.</footer>`,
     '</body>',
     '</html>',
