@@ -16,8 +16,11 @@ import { schemaProblems } from './helpers/schema.js';
 const isRoot = process.getuid?.() === 0;
 // The last CPU: away from CPU 0's housekeeping, and the same on every 2-CPU machine.
 const CPU = Math.max(...usableCpus().allowed);
-/** Below 99, so that an injected thread can run above the measuring one. */
-const PRIORITY = 80;
+/**
+ * Below 99, so that an injected thread can run above the measuring one; above what other real-time work
+ * on a shared machine (a QEMU at SCHED_FIFO, say) is likely to run at, so that only the injected one does.
+ */
+const PRIORITY = 97;
 
 function readRun(file: string): RunFile {
   return JSON.parse(readFileSync(file, 'utf8')) as RunFile;
@@ -110,28 +113,28 @@ describe('--explain: bad input', () => {
 
 describe.skipIf(!isRoot)('--explain with injected causes (needs root for tracefs and SCHED_FIFO: run the tests as root, as CI does)', () => {
   it('names a real-time thread bursting above the measuring one: Thread interference by its comm dominates', async () => {
-    // 300us every 20ms at SCHED_FIFO 95 on the measured CPU, for the test's length only.
-    const bursts = realTimeBursts({ cpu: CPU, priority: PRIORITY + 15, burstUs: 300, everyMs: 20, seconds: 15 });
+    // 300us every 20ms at SCHED_FIFO 98 on the measured CPU, for the test's length only.
+    const bursts = realTimeBursts({ cpu: CPU, priority: PRIORITY + 1, burstUs: 300, everyMs: 20, seconds: 15 });
     const explain = await measuredWith(bursts, ['--period', '1ms', '--duration', '4s', '--explain', '100']);
     const burst = `${bursts.comm} (pid ${bursts.pid})`;
     expect(explain.summary.wakeups).toBeGreaterThan(5);
     for (const wakeup of explain.wakeups) expectPartition(wakeup);
     expect(explain.summary.headline).toContain(`thread interference ${burst}`);
-    // It dominates the thread interference, by time and by the wake-ups it delayed ...
+    // It dominates the thread interference ...
     const interference = explain.summary.culprits.filter((culprit) => culprit.part === 'threadInterference');
     expect(interference[0]!.culprit).toBe(burst);
     expect(2 * interference[0]!.ns).toBeGreaterThan(interference.reduce((sum, culprit) => sum + culprit.ns, 0));
-    // ... and it is the biggest named cause of more wake-ups than any other. (By time, a stall of this shared
-    // machine's own host can outweigh it once: the guest kernel sees it as whatever task happened to be running.)
-    const biggest = new Map<string, number>();
-    for (const wakeup of explain.wakeups) {
+    // ... and of the wake-ups it delayed, it is the biggest named cause of most. (Other causes may delay other
+    // wake-ups: on a shared machine, other people's guests and measurements do.)
+    const delayed = explain.wakeups.filter((wakeup) => wakeup.segments.some((segment) => segment.culprit === burst));
+    const ledByBurst = delayed.filter((wakeup) => {
       const named = new Map<string, number>();
       for (const segment of wakeup.segments) if (segment.culprit && segment.part !== 'timerIrq') named.set(segment.culprit, (named.get(segment.culprit) ?? 0) + segment.ns);
-      const [top] = [...named].sort((a, b) => b[1] - a[1]);
-      if (top) biggest.set(top[0], (biggest.get(top[0]) ?? 0) + 1);
-    }
-    expect([...biggest].sort((a, b) => b[1] - a[1])[0]![0]).toBe(burst);
-    expect(explain.tasks).toContainEqual({ pid: bursts.pid, comm: bursts.comm, policy: 'fifo', priority: PRIORITY + 15 });
+      return [...named].sort((a, b) => b[1] - a[1])[0]![0] === burst;
+    });
+    expect(delayed.length).toBeGreaterThan(5);
+    expect(2 * ledByBurst.length).toBeGreaterThan(delayed.length);
+    expect(explain.tasks).toContainEqual({ pid: bursts.pid, comm: bursts.comm, policy: 'fifo', priority: PRIORITY + 1 });
     expect(explain.trace.perCpu.map((cpu) => cpu.cpu)).toEqual([CPU]);
   }, 60_000);
 
