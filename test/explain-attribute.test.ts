@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { attributeWakeup, type TaskLookup } from '../src/measurement/explain/attribute.js';
 import { describeCulprit, formatShare, partsOf, summarizeExplained } from '../src/measurement/explain/summary.js';
-import type { ExplainedWakeup, ExplainSegment } from '../src/run.js';
+import type { ExplainedWakeup, ExplainSegment } from '../src/run-file/schema.js';
 import type { TraceEvent } from '../src/trace/events.js';
 
 const US = 1_000;

@@ -5,11 +5,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { alignClocks, ClockExchange } from '../src/guest/clock-align.js';
-import { VcpuTimeline } from '../src/measurement/explain/host.js';
+import { alignClocks, ClockExchange } from '../src/targets/guest/clock-align.js';
+import { VcpuTimeline } from '../src/trace/host-vcpus.js';
 import type { TraceEvent } from '../src/trace/events.js';
-import { CLOCK_END, CLOCK_PING } from '../src/guest/protocol.js';
-import type { RunFile } from '../src/run.js';
+import { CLOCK_END, CLOCK_PING } from '../src/targets/guest/protocol.js';
+import type { RunFile } from '../src/run-file/schema.js';
 import { scratchDir } from './helpers/cli.js';
 import { bootingGuests, guestTools, rtlatAsync } from './helpers/guest.js';
 import { realTimeBursts } from './helpers/interference.js';

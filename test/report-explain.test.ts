@@ -3,9 +3,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { labelRuns } from '../src/compare/environment.js';
-import { renderReport } from '../src/report/report.js';
-import type { RunFile } from '../src/run.js';
+import { labelRuns } from '../src/run-file/environment.js';
+import { renderReport } from '../src/outputs/report/report.js';
+import type { RunFile } from '../src/run-file/schema.js';
 import { ARTIFACTS, chromium, withChromium } from './helpers/chromium.js';
 import { handBuiltExplain, handBuiltRun, handBuiltThread } from './helpers/runs.js';
 import { itWithTool } from './helpers/tools.js';

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { parseEventFormat, symbolicTables } from '../src/trace/event-format.js';
 import { eventDecoders, explainEvents, hostEvents, type TraceEvent } from '../src/trace/events.js';
 import { decodePage } from '../src/trace/pages.js';
-import { cpuMaskHex, describeTracing } from '../src/trace/tracefs.js';
+import { formatTracing } from '../src/outputs/tracing.js';
+import { cpuMaskHex } from '../src/trace/tracefs.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/trace');
 const EVENTS_DIR = path.join(FIXTURES, 'events');
@@ -190,11 +191,11 @@ describe('event formats', () => {
 
 describe('rtlat info\'s tracing section', () => {
   it('says whether the kernel has the timerlat tracer, and that --explain does not need it', () => {
-    const withTimerlat = describeTracing(path.join(FIXTURES, 'with-timerlat'));
+    const withTimerlat = formatTracing(path.join(FIXTURES, 'with-timerlat'));
     expect(withTimerlat).toContain('timerlat tracer         available (rtla timerlat runs here)');
     expect(withTimerlat).toContain('timerlat or not');
-    expect(describeTracing(path.join(FIXTURES, 'without-timerlat'))).toContain('timerlat tracer         not in this kernel (CONFIG_TIMERLAT_TRACER)');
-    expect(describeTracing(EVENTS_DIR)).toContain('timerlat tracer         unknown (');
-    expect(describeTracing(null)).toContain('tracefs                 not mounted');
+    expect(formatTracing(path.join(FIXTURES, 'without-timerlat'))).toContain('timerlat tracer         not in this kernel (CONFIG_TIMERLAT_TRACER)');
+    expect(formatTracing(EVENTS_DIR)).toContain('timerlat tracer         unknown (');
+    expect(formatTracing(null)).toContain('tracefs                 not mounted');
   });
 });

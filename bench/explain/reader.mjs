@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 const root = path.resolve(import.meta.dirname, '../..');
 const { explainEvents } = await import(path.join(root, 'dist/trace/events.js'));
 const { cpuMaskHex, tracefsRoot } = await import(path.join(root, 'dist/trace/tracefs.js'));
-const { usableCpus } = await import(path.join(root, 'dist/system.js'));
+const { usableCpus } = await import(path.join(root, 'dist/engine/system.js'));
 const { describeEnvironment, readFingerprint } = await import(path.join(root, 'dist/fingerprint/index.js'));
 
 const { values: flags } = parseArgs({

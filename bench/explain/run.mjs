@@ -20,7 +20,7 @@ import { fixed, median } from '../lib/report.js';
 const root = path.resolve(import.meta.dirname, '../..');
 const { formatCpuList, parseCpuList, parseDurationNs, DURATION_RULE, NS_PER_S, NS_PER_US } = await import(path.join(root, 'dist/units.js'));
 const { describeEnvironment, readFingerprint } = await import(path.join(root, 'dist/fingerprint/index.js'));
-const { usableCpus } = await import(path.join(root, 'dist/system.js'));
+const { usableCpus } = await import(path.join(root, 'dist/engine/system.js'));
 
 const { values: flags } = parseArgs({
   options: {

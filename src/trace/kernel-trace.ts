@@ -4,7 +4,7 @@
 // Lost events are counted from the buffers' own counters and the pages' missed-events flags.
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { loadAddon, type NativePageReader } from '../native.js';
+import { newPageReader, type PageReader } from '../engine/trace-reader.js';
 import { cpuMaskHex, removeStaleInstances, TraceInstance, tracefsRoot, type BufferStats } from './tracefs.js';
 import { eventDecoders, type EventSpec, type TraceEvent } from './events.js';
 import { decodePage, type RecordDecoder } from './pages.js';
@@ -65,7 +65,7 @@ export class KernelTrace {
 
   private constructor(
     private readonly instance: TraceInstance,
-    private readonly reader: NativePageReader,
+    private readonly reader: PageReader,
     options: { cpus: readonly number[]; enabled: string[]; missing: string[]; decoders: Map<number, RecordDecoder>; pageBytes: number },
   ) {
     this.cpus = options.cpus;
@@ -100,7 +100,7 @@ export class KernelTrace {
         (instance.enableEvent(spec.system, spec.event, spec.filter) ? enabled : missing).push(`${spec.system}:${spec.event}`);
       }
       const pageBytes = subBufferBytes(instance);
-      const reader = new (loadAddon().NativePageReader)({
+      const reader = newPageReader({
         paths: options.cpus.map((cpu) => instance.file(`per_cpu/cpu${cpu}/trace_pipe_raw`)),
         pageBytes,
         maxPagesPerCpu: Math.max(16, Math.ceil(options.maxKeptBytesPerCpu / pageBytes)),

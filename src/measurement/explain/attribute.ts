@@ -8,7 +8,7 @@
 //           interrupts off)                                             task not giving the CPU up: L2),
 //                                                                       Thread interference (higher or equal
 //                                                                       priority: I), Context switch and return
-import type { ExplainPart, ExplainSegment } from '../../run.js';
+import type { ExplainPart, ExplainSegment } from '../../run-file/schema.js';
 import type { TraceEvent } from '../../trace/events.js';
 
 export interface WakeupToExplain {

@@ -4,11 +4,11 @@
 // are still kept, and at the end explains those above the threshold (by default the run's p99.9, known
 // only then).
 import { readFileSync } from 'node:fs';
-import { decodeHistogram, forEachBucket } from '../../histogram.js';
-import { RING_SECONDS, type ProbeConfig } from '../../options.js';
-import type { ProbeResult } from '../../probe.js';
-import type { ExplainedWakeup, ExplainTask, RunExplain } from '../../run.js';
-import { usableCpus } from '../../system.js';
+import { decodeHistogram, forEachBucket } from '../../engine/histogram.js';
+import { RING_SECONDS, type ProbeConfig } from '../../engine/options.js';
+import type { ProbeResult } from '../../engine/probe.js';
+import type { ExplainedWakeup, ExplainTask, RunExplain } from '../../run-file/schema.js';
+import { usableCpus } from '../../engine/system.js';
 import { explainEvents } from '../../trace/events.js';
 import { KernelTrace, TRACE_CLOCK } from '../../trace/kernel-trace.js';
 import { NS_PER_MS, NS_PER_S, NS_PER_US } from '../../units.js';

@@ -1,6 +1,6 @@
 // Where the late time went, over every explained wake-up: each part's share of the latencies added
 // up, and the named causes (a softirq, an IRQ line, a task) biggest first, in one line a person reads first.
-import type { ExplainedWakeup, ExplainPart, ExplainSegment, ExplainSummary } from '../../run.js';
+import type { ExplainedWakeup, ExplainPart, ExplainSegment, ExplainSummary } from '../../run-file/schema.js';
 
 /** rtla timerlat's names, where it has one. */
 export const PART_LABELS: Record<ExplainPart, string> = {
