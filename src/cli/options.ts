@@ -11,7 +11,7 @@ import { parseFailAbove, type VerdictRules } from '../measurement/verdict.js';
 import { parseCyclictestVersion, type CyclictestVersion } from '../outputs/cyclictest/version.js';
 import { checkOutputPath } from '../outputs/output-path.js';
 import { DEFAULT_BOOT_TIMEOUT_MS, DEFAULT_MEMORY_MIB, findQemu, parseExtraFile, type GuestOptions } from '../targets/index.js';
-import { DURATION_RULE, NS_PER_MS, NS_PER_S, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
+import { DURATION_RULE, LATENCY_RULE, NS_PER_MS, NS_PER_S, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
 import { UsageError } from './exit.js';
 
 /** A flag that means nothing without another: "--load-cpus needs --load". */
@@ -123,7 +123,7 @@ export function addMeasureOptions(command: Command, keep: (attributeName: string
 }
 
 function usToNs(option: string, text: string): number {
-  return parseDurationNs(option, text, { units: ['ns', 'us', 'ms', 's'], bareUnit: 'us', minNs: 0, maxNs: 10 * NS_PER_S });
+  return parseDurationNs(option, text, LATENCY_RULE);
 }
 
 /** measure's flags as the probe's options, the outputs asked for and the load; every value checked that can be without the machine. */

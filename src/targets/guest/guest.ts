@@ -20,7 +20,7 @@ import { baseImage, defaultCacheDir, writeRunInitrd, type ExtraFile } from './in
 import { checkKernelImage, checkQemuBinary } from './kernel-image.js';
 import { ACK, CLOCK, GO, GUEST_FILES, GuestChannel, STOP, type GuestReport } from './protocol.js';
 import { pinVcpuThreads, setFifoPriority } from './threads.js';
-import { type Accelerator, Vm } from './vm.js';
+import { Vm } from './vm.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
