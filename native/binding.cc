@@ -20,6 +20,7 @@
 #include "core/hdr_counts.h"
 #include "core/rt_setup.h"
 #include "core/session.h"
+#include "trace_binding.h"
 
 namespace {
 
@@ -258,6 +259,7 @@ class RtlatAddon : public Napi::Addon<RtlatAddon> {
  public:
   RtlatAddon(Napi::Env env, Napi::Object exports) {
     DefineAddon(exports, {InstanceValue("NativeSession", NativeSession::Define(env), napi_enumerable),
+                          InstanceValue("NativePageReader", rtlat::defineNativePageReader(env), napi_enumerable),
                           InstanceMethod<&RtlatAddon::HypervisorVendor>("hypervisorVendor", napi_enumerable),
                           InstanceMethod<&RtlatAddon::PinThread>("pinThread", napi_enumerable),
                           InstanceMethod<&RtlatAddon::EncodeHistogramForTest>("encodeHistogramForTest", napi_enumerable)});

@@ -3,12 +3,13 @@
 // options.ts, which `rtlat matrix` shares).
 import { Command } from 'commander';
 import { OptionError } from '../errors.js';
+import { withHostSummary } from '../measurement/explain/host.js';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { renderReport } from '../outputs/report/report.js';
 import { writeRunFile } from '../outputs/run-json.js';
 import { labelRuns } from '../run-file/environment.js';
 import { checkKernelImage, DEFAULT_VCPUS, runGuest, type GuestOptions, type GuestResult } from '../targets/index.js';
-import { parseCpuList, parseInteger } from '../units.js';
+import { formatDuration, parseCpuList, parseInteger } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
 import { EXIT, reportError } from './exit.js';
@@ -19,6 +20,7 @@ import { writeStdout } from './stdout.js';
 
 interface GuestCommandFlags extends GuestFlags {
   kernel: string;
+  explainHost?: boolean;
   cpus: string;
   mainCpus?: string;
   json?: string;
@@ -43,7 +45,8 @@ export function guestCommand(): Command {
     .option('--cpus <n>', 'number of vCPUs (rtlat measures on each by default)', `${DEFAULT_VCPUS}`)
     .option('--json <file>', 'write the guest\'s run as JSON on the host')
     .option('--hdr-log <file>', 'write the guest\'s HdrHistogram interval log on the host')
-    .option('--report <file>', 'write an HTML report of the guest\'s run on the host (as rtlat report)');
+    .option('--report <file>', 'write an HTML report of the guest\'s run on the host (as rtlat report)')
+    .option('--explain-host', 'with --explain (implied), also trace the host: who kept each explained wake-up\'s vCPU thread off its CPU');
   addGuestOptions(command);
   addMeasureOptions(command, (name) => !GUEST_HOST_SIDE.includes(name));
   return command.action(async (flags: GuestCommandFlags) => {
@@ -72,7 +75,8 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
       kernel: checkKernelImage('kernel', flags.kernel),
       // A missing QEMU is said by runGuest after the options are checked, before the guest's image is built.
       vcpus,
-      measureArgs: measureArgsOf(command, GUEST_HOST_SIDE),
+      measureArgs: [...measureArgsOf(command, GUEST_HOST_SIDE), ...(flags.explainHost && command.getOptionValue('explain') === undefined ? ['--explain'] : [])],
+      explainHost: flags.explainHost ?? false,
       hdrLog: outputs.hdrLogPath !== null,
       commandLine: commandLine(),
       signal: stop.signal,
@@ -82,7 +86,9 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
       },
     };
     stopListening = onStopSignals(onSignal);
-    const result = await runGuest(options);
+    const guestResult = await runGuest(options);
+    const explain = guestResult.run?.explain;
+    const result = explain?.hostTrace ? { ...guestResult, run: { ...guestResult.run!, explain: withHostSummary(explain) } } : guestResult;
     await writeGuestOutputs(result, outputs);
     return result.status;
   } catch (error) {
@@ -93,7 +99,14 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
 }
 
 async function writeGuestOutputs(result: GuestResult, { jsonPath, hdrLogPath, reportPath }: GuestOutputs): Promise<void> {
-  await writeStdout(result.stdout);
+  const host = result.run?.explain?.summary.host;
+  await writeStdout(
+    result.stdout +
+      (host
+        ? `explain (host): vCPU threads kept off their CPUs ${formatDuration(host.preemptedNs)} in the explained wake-ups: ${host.headline}` +
+          `; ${result.run!.explain!.hostTrace?.lostEvents ?? 0} host trace events lost\n`
+        : ''),
+  );
   process.stderr.write(result.stderr);
   if (result.run && jsonPath) writeRunFile(jsonPath, result.run);
   if (result.hdrLog && hdrLogPath) writeFileAtomic(hdrLogPath, result.hdrLog);

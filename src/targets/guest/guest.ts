@@ -11,14 +11,16 @@ import { readFingerprint } from '../../fingerprint/index.js';
 import { startLoad, type LoadHandle } from '../../load/index.js';
 import type { RunFile, RunGuest, RunLoad } from '../../run-file/schema.js';
 import { usableCpus } from '../../engine/system.js';
+import { HostVcpuTrace, withHostViews } from '../../trace/host-vcpus.js';
 import { formatDuration, NS_PER_MS } from '../../units.js';
 import { chooseAccelerator, type AcceleratorChoice } from './accelerator.js';
+import { alignClocks, ClockExchange, type ClockSample } from './clock-align.js';
 import { findExecutable } from './contents.js';
 import { baseImage, defaultCacheDir, writeRunInitrd, type ExtraFile } from './initramfs.js';
 import { checkKernelImage, checkQemuBinary } from './kernel-image.js';
-import { ACK, GO, GUEST_FILES, GuestChannel, STOP, type GuestReport } from './protocol.js';
+import { ACK, CLOCK, GO, GUEST_FILES, GuestChannel, STOP, type GuestReport } from './protocol.js';
 import { pinVcpuThreads, setFifoPriority } from './threads.js';
-import { type Accelerator, Vm } from './vm.js';
+import { Vm } from './vm.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -39,6 +41,11 @@ export interface GuestOptions {
   qemuPriority?: number | null;
   /** A load on the host while the guest measures. */
   load?: { spec: string; cpus: readonly number[] | null } | null;
+  /**
+   * Trace the host's CPUs for the vCPU threads and add to each of the guest's explained wake-ups what the
+   * host did to its vCPU thread, on clocks aligned through the guest protocol (--explain-host).
+   */
+  explainHost?: boolean;
   bootTimeoutMs?: number;
   kvmProbeTimeoutMs?: number;
   cacheDir?: string;
@@ -72,6 +79,8 @@ const POWER_OFF_TIMEOUT_MS = 20_000;
 /** After an interrupt the guest stops measuring and sends what it has; it is killed if that takes longer. */
 const STOP_TIMEOUT_MS = 30_000;
 const CONSOLE_LINES_IN_ERRORS = 6;
+/** The guest's clock echo is a Node process of its own: under TCG it takes seconds to start. */
+const CLOCK_EXCHANGE_TIMEOUT_MS = 60_000;
 
 /** The package this module belongs to: what the guest runs. */
 const PACKAGE_ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -141,6 +150,7 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
   const dir = mkdtempSync(path.join(tmpdir(), 'rtlat-guest-'));
   let vm: Vm | null = null;
   let load: LoadHandle | null = null;
+  let hostTrace: HostVcpuTrace | null = null;
   const timers: NodeJS.Timeout[] = [];
   const after = (ms: number, message: () => string) =>
     new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(message())), ms)));
@@ -155,7 +165,12 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
     let reported!: (report: GuestReport) => void;
     const cameUp = new Promise<string>((resolve) => (ready = resolve));
     const report = new Promise<GuestReport>((resolve) => (reported = resolve));
-    const channel = new GuestChannel({ onReady: ready, onReport: reported });
+    // The second clock exchange, which the guest asks for once it has measured (--explain-host).
+    let clockAtEnd: Promise<ClockSample | null> = Promise.resolve(null);
+    const clock = new ClockExchange(() => {
+      clockAtEnd = clock.measure((text) => vm?.send(text), CLOCK_EXCHANGE_TIMEOUT_MS).catch(() => null);
+    });
+    const channel = new GuestChannel({ onReady: ready, onReport: reported, onClock: (event) => clock.handle(event) });
     vm = await Vm.start(
       { qemu, kernel: options.kernel, initrd, accelerator: decision.accelerator, vcpus, memoryMiB, kernelArgs: options.kernelArgs ?? [], dir },
       { onChannel: (text) => channel.push(text), ...(options.onConsole && { onConsole: options.onConsole }) },
@@ -189,6 +204,12 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
     if (options.load) {
       load = await startLoad(options.load.spec, { cpus: options.load.cpus ?? info.vcpuCpus ?? usableCpus().allowed });
     }
+    let clockAtStart: ClockSample | null = null;
+    if (options.explainHost) {
+      hostTrace = new HostVcpuTrace(await running.vcpuThreads(), info.vcpuCpus ? [...new Set(info.vcpuCpus)].sort((a, b) => a - b) : usableCpus().allowed);
+      running.send(CLOCK);
+      clockAtStart = await clock.measure((text) => running.send(text), CLOCK_EXCHANGE_TIMEOUT_MS);
+    }
     running.send(GO);
     progress(`the guest is up (kernel ${info.kernel.release}): measuring`);
     const stopTimedOut = new Promise<never>((_, reject) => {
@@ -203,9 +224,18 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
     progress('results received');
     await Promise.race([running.exited, after(POWER_OFF_TIMEOUT_MS, () => 'the guest did not power off after its results')]);
     const hostLoad = load ? await load.stop() : null;
+    let run = files.run ? guestRunFile(JSON.parse(files.run.toString('utf8')) as RunFile, options.commandLine, hostLoad, info) : null;
+    if (hostTrace && clockAtStart) {
+      hostTrace.stop();
+      const alignment = alignClocks(clockAtStart, await clockAtEnd);
+      if (run?.explain) {
+        const { offsetNs, errorNs, driftPpm } = alignment;
+        run = { ...run, explain: withHostViews(run.explain, hostTrace, alignment.toHost, { offsetNs, errorNs, driftPpm }) };
+      }
+    }
 
     return {
-      run: files.run ? guestRunFile(JSON.parse(files.run.toString('utf8')) as RunFile, options.commandLine, hostLoad, info) : null,
+      run,
       hdrLog: files.hdrLog ?? null,
       stdout: files.stdout?.toString('utf8') ?? '',
       stderr: files.stderr?.toString('utf8') ?? '',
@@ -215,6 +245,7 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
   } finally {
     for (const timer of timers) clearTimeout(timer);
     await vm?.kill();
+    hostTrace?.stop();
     await load?.stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }

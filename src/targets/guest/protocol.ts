@@ -2,11 +2,16 @@
 // serial port, ttyS1 (the first is the console, which the kernel shares with everything it prints):
 //
 //   guest -> host   RTLAT-READY <kernel release>        booted; waits for the host's go
+//   host -> guest   c (optional)                        align the clocks (--explain-host): the clock exchange below
 //   host -> guest   g                                   host-side set-up done (priorities, load): measure
 //   host -> guest   s                                   stop early (the host got SIGINT/SIGTERM)
+//   guest -> host   RTLAT-CLOCK-AGAIN (after c)         measured: the clock exchange once more
 //   guest -> host   RTLAT-FILE <name>, base64 of the gzipped file, RTLAT-END <name>   for each result file
 //   guest -> host   RTLAT-EXIT <status>                 rtlat's exit code
 //   host -> guest   a                                   all received: the guest powers off
+//
+// The clock exchange: the guest says RTLAT-CLOCK-READY, answers each "p" with RTLAT-CLOCK <its
+// CLOCK_MONOTONIC in ns> (src/targets/guest/clock-echo.ts), and ends at "e".
 //
 // The guest waits for that last "a" because poweroff does not wait for a serial port to drain: the
 // end of the results could otherwise be lost with the guest. Files travel as base64 so that no byte of them can be taken for a marker or changed by a tty.
@@ -17,6 +22,12 @@ export const READY = 'RTLAT-READY';
 export const GO = 'g';
 export const STOP = 's';
 export const ACK = 'a';
+export const CLOCK = 'c';
+export const CLOCK_PING = 'p';
+export const CLOCK_END = 'e';
+export const CLOCK_READY = 'RTLAT-CLOCK-READY';
+export const CLOCK_SAMPLE = 'RTLAT-CLOCK';
+const CLOCK_AGAIN = 'RTLAT-CLOCK-AGAIN';
 const FILE = 'RTLAT-FILE';
 const END = 'RTLAT-END';
 const EXIT = 'RTLAT-EXIT';
@@ -39,6 +50,7 @@ export function argsScript(args: readonly string[]): string {
 }
 
 const SIGINT_READY_MODULE = `${GUEST_PACKAGE_DIR}/dist/targets/guest/sigint-ready.js`;
+const CLOCK_ECHO = `${GUEST_NODE} ${GUEST_PACKAGE_DIR}/dist/targets/guest/clock-echo.js <&3 >&3`;
 const SIGINT_READY_FILE = '/tmp/sigint-ready';
 
 /** The /init of a measuring guest. */
@@ -59,6 +71,12 @@ stty -F /dev/ttyS1 raw -echo
 exec 3<>/dev/ttyS1
 echo "${READY} $(uname -r)" >&3
 read -n 1 go <&3
+aligned=
+if [ "$go" = "${CLOCK}" ]; then
+  aligned=1
+  ${CLOCK_ECHO}
+  read -n 1 go <&3
+fi
 
 cd /tmp
 RTLAT_SIGINT_READY_FILE=${SIGINT_READY_FILE} ${GUEST_NODE} --import ${SIGINT_READY_MODULE} ${GUEST_PACKAGE_DIR}/bin/rtlat "$@" \
@@ -80,6 +98,10 @@ watcher=$!
 wait $measuring
 status=$?
 kill $watcher 2>/dev/null
+if [ -n "$aligned" ]; then
+  echo "${CLOCK_AGAIN}" >&3
+  ${CLOCK_ECHO}
+fi
 
 send() {
   [ -f "$2" ] || return 0
@@ -117,7 +139,14 @@ export class GuestChannel {
   /** Everything the guest sent, once it has sent its exit status. */
   report: GuestReport | null = null;
 
-  constructor(private readonly events: { onReady?: (release: string) => void; onReport?: (report: GuestReport) => void } = {}) {}
+  constructor(
+    private readonly events: {
+      onReady?: (release: string) => void;
+      onReport?: (report: GuestReport) => void;
+      /** The clock exchange: the guest is ready for it, sends a sample (its CLOCK_MONOTONIC), or asks for it again at the end. */
+      onClock?: (event: { kind: 'ready' | 'again' } | { kind: 'sample'; guestNs: number }) => void;
+    } = {},
+  ) {}
 
   push(chunk: string): void {
     const lines = (this.pending + chunk).split(/\r?\n/);
@@ -137,6 +166,10 @@ export class GuestChannel {
       }
     } else if (marker === READY) {
       this.events.onReady?.(value);
+    } else if (marker === CLOCK_READY || marker === CLOCK_AGAIN) {
+      this.events.onClock?.({ kind: marker === CLOCK_READY ? 'ready' : 'again' });
+    } else if (marker === CLOCK_SAMPLE) {
+      this.events.onClock?.({ kind: 'sample', guestNs: Number(value) });
     } else if (marker === FILE) {
       this.current = { name: value, base64: [] };
     } else if (marker === EXIT) {
