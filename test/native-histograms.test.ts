@@ -72,6 +72,22 @@ describe('natively recorded histograms', () => {
     expect(huge.getValueAtPercentile(100)).toBe(top.getValueAtPercentile(100));
   });
 
+  it('hand a read histogram data, not samples: a take is its header and a few bytes per bucket, however many wake-ups are behind it', () => {
+    const { encodeHistogramForTest } = loadAddon();
+    // 100 latencies 1us apart from 10us: 100 buckets of their own at 3 significant digits.
+    const distinct = Array.from({ length: 100 }, (_, index) => 10_000 + index * 1_000);
+    const few = encodeHistogramForTest(new Float64Array(distinct));
+    const many = encodeHistogramForTest(new Float64Array(2_000_000).map((_, index) => distinct[index % distinct.length]!));
+    expect(fromUncompressedEncoding(few).totalCount).toBe(100);
+    expect(fromUncompressedEncoding(many).totalCount).toBe(2_000_000);
+    expect(buckets(fromUncompressedEncoding(many)).map(([lowestNs]) => lowestNs)).toEqual(buckets(fromUncompressedEncoding(few)).map(([lowestNs]) => lowestNs));
+    // The 40-byte header, then per bucket its count and at most one run of empty buckets before it,
+    // each a ZigZag LEB128 word of at most 9 bytes: 20,000 times the samples, the same bound.
+    const bound = 40 + 9 * (2 * distinct.length + 1);
+    expect(few.byteLength).toBeLessThanOrEqual(bound);
+    expect(many.byteLength).toBeLessThanOrEqual(bound);
+  });
+
   it('are only for a probe that runs until stopped, with no per-sample hooks', () => {
     expect(() => recordNatively(new Probe({ loops: 100 }))).toThrow(/runs until stopped \(no loops, duration or breaktrace\)/);
     expect(() => recordNatively(new Probe({ durationNs: 1e9 }))).toThrow(/runs until stopped/);
@@ -117,6 +133,30 @@ describe.skipIf(!isRoot)('a probe that records natively (needs root: run the tes
     const probe = recordNatively(new Probe({ periodNs: 1_000_000, cpus: [0, 1], dmaLatency: false })).start();
     expect(histogramThreads()).toBe(before + 1);
     await probe.stop();
+    expect(histogramThreads()).toBe(before);
+  });
+
+  it('ends its histogram thread when a worker running a service probe ends by itself, which the probe does not keep alive', async () => {
+    const before = histogramThreads();
+    const worker = new Worker(
+      `import { readdirSync, readFileSync } from 'node:fs';
+       import { startProbe } from ${JSON.stringify(distIndex)};
+       import { parentPort } from 'node:worker_threads';
+       startProbe({ periodNs: 1000000 });
+       // Nothing keeps the worker alive once this module has run: it ends with the probe running.
+       const named = (name) => readdirSync('/proc/self/task').filter((tid) => {
+         try { return readFileSync('/proc/self/task/' + tid + '/comm', 'utf8').trim() === name; } catch { return false; }
+       }).length;
+       parentPort.postMessage(named('rtlat/hist'));`,
+      { eval: true, type: 'module' } as never,
+    );
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    const whileRunning = await new Promise<number>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    expect(whileRunning).toBe(before + 1);
+    expect(await exited).toBe(0);
     expect(histogramThreads()).toBe(before);
   });
 
