@@ -12,7 +12,7 @@
 import { OptionError } from '../errors.js';
 import { hdrLogTag } from '../outputs/hdr-log.js';
 import type { CumulativeView } from '../outputs/prometheus.js';
-import { copyHistogram, newHistogram, type Histogram } from '../engine/histogram.js';
+import { addHistogram, copyHistogram, newHistogram, type Histogram } from '../engine/histogram.js';
 import type { ProbeConfig, ProbeOptions } from '../engine/options.js';
 import { Probe, recordNatively, summarize } from '../engine/probe.js';
 import { usableCpus } from '../engine/system.js';
@@ -259,9 +259,9 @@ export class ServiceProbe {
     const running = this.probe.running;
     this.probe.takeIntervals().forEach((taken, index) => {
       const state = this.threads[index]!;
-      state.cumulative.add(taken.histogram);
-      state.sinceSnapshot.add(taken.histogram);
-      if (this.log) state.sinceLog.add(taken.histogram);
+      addHistogram(state.cumulative, taken.histogram);
+      addHistogram(state.sinceSnapshot, taken.histogram);
+      if (this.log) addHistogram(state.sinceLog, taken.histogram);
       // Once stopping, the counters come from the final result instead (the live ones are gone).
       if (running) {
         state.overruns = taken.overruns;
@@ -270,9 +270,9 @@ export class ServiceProbe {
     });
     if (this.eventLoop) {
       const delays = this.eventLoop.monitor.harvest();
-      this.eventLoop.cumulative.add(delays);
-      this.eventLoop.sinceSnapshot.add(delays);
-      if (this.log) this.eventLoop.sinceLog.add(delays);
+      addHistogram(this.eventLoop.cumulative, delays);
+      addHistogram(this.eventLoop.sinceSnapshot, delays);
+      if (this.log) addHistogram(this.eventLoop.sinceLog, delays);
     }
   }
 
@@ -287,7 +287,7 @@ export class ServiceProbe {
     const threadLines = this.threads.map((state) => ({ tag: hdrLogTag(state.thread, state.cpu), histogram: state.sinceLog }));
     // The untagged line, all threads together, is the one readers take when given no tag.
     const allThreads = newHistogram('interval');
-    for (const { histogram } of threadLines) allThreads.add(histogram);
+    for (const { histogram } of threadLines) addHistogram(allThreads, histogram);
     const lines: LoggedInterval['lines'] = [...threadLines, { tag: null, histogram: allThreads }];
     if (this.eventLoop) lines.push({ tag: 'event-loop', histogram: this.eventLoop.sinceLog });
     // A failure (a full disk) drops the file being written and is reported; the probe goes on, and so does the log with the next interval.
