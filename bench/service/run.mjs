@@ -13,7 +13,7 @@
 // the cyclictest arm runs when cyclictest is installed (apt-get install rt-tests).
 // The service runs on the last CPU and wrk on the first: the probe's default CPU is the last one of the
 // service's affinity mask, so it shares the CPU with the event loop it measures beside (the worst
-// case). Scrapes /metrics once a second in both arms, as Prometheus would (more often than usual).
+// case). Scrapes /metrics once a second in every arm from the warm-up on, as Prometheus would (more often than usual).
 // Other work on the machine weighs on every arm: each run reports the CPU time others took meanwhile
 // (the machine's task time less this benchmark's own processes'). A run starts once others have left
 // the CPUs (under 2% of their time for 2 s), and one during which others took more than 5% is run
@@ -149,10 +149,13 @@ async function runOnce(arm) {
   const service = await startService(arm === 'probe');
   const stopCyclictest = arm === 'cyclictest' ? startCyclictest() : null;
   try {
-    await wrk(service.port, WARMUP_S);
-    await get(service.port, '/reset');
+    // Scraped from the warm-up on, as Prometheus scrapes a service from its start: the first scrape of a
+    // probe's life compiles its code (~14 ms here, once), which is not what every later scrape costs.
     let scrapes = 0;
     const scraper = setInterval(() => void get(service.port, '/metrics').then(() => scrapes++), SCRAPE_MS);
+    await wrk(service.port, WARMUP_S);
+    await get(service.port, '/reset');
+    scrapes = 0;
     const load = await wrk(service.port, seconds);
     clearInterval(scraper);
     const stats = await get(service.port, '/stats');
@@ -224,7 +227,7 @@ const lines = [
     `wrk (1 thread, ${connections} connections, ${seconds} s after a ${WARMUP_S} s warm-up) runs pinned to CPU ${loadCpu} on loopback. ` +
     `With the probe: \`startProbe()\` with its defaults (one thread, 1 ms, on CPU ${probeInfo.cpus.join(', ')}: the service's own CPU; ` +
     `${probeInfo.degraded.length ? `DEGRADED: ${probeInfo.degraded.join('; ')}` : 'SCHED_FIFO 99, memory locked'}) and its metrics ` +
-    `registered; every arm is scraped at /metrics once a second. ` +
+    `registered; every arm is scraped at /metrics once a second from the warm-up on. ` +
     (withCyclictest
       ? `The cyclictest arm runs \`cyclictest ${CYCLICTEST_ARGS.join(' ')}\` beside the service without the probe (\`--default-system\`: ` +
         'like the probe, it leaves /dev/cpu_dma_latency alone). '
