@@ -6,6 +6,8 @@
         "native/binding.cc",
         "native/core/code_lock.cc",
         "native/core/cpuid.cc",
+        "native/core/hdr_counts.cc",
+        "native/core/histogram_thread.cc",
         "native/core/locked_region.cc",
         "native/core/measuring_thread.cc",
         "native/core/rt_setup.cc",

@@ -6,6 +6,7 @@
 #include <napi.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <memory>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "core/cpuid.h"
+#include "core/hdr_counts.h"
 #include "core/rt_setup.h"
 #include "core/session.h"
 #include "trace_binding.h"
@@ -30,6 +32,7 @@ constexpr double kPeriodMinNs = 1000;
 constexpr double kPeriodMaxNs = 10e9;
 constexpr double kRingCapacityMax = 1 << 30;
 constexpr uint32_t kThreadsMax = 4096;
+constexpr double kRecordIntervalMaxNs = 60e9;  // the rings hold seconds, not minutes
 
 std::string describe(const Napi::Value& value) {
   if (value.IsUndefined()) return "undefined (missing)";
@@ -155,6 +158,7 @@ rtlat::SessionConfig parseConfig(const Reader& read, const Napi::Value& value) {
   config.allowDegraded = read.boolean(object, "config", "allowDegraded");
   config.breakThresholdNs = read.integer(object, "config", "breakThresholdNs", 0, kMaxSafeInteger);
   config.traceOnBreak = read.boolean(object, "config", "traceOnBreak");
+  config.recordIntervalNs = read.integer(object, "config", "recordIntervalNs", 0, kRecordIntervalMaxNs);
   return config;
 }
 
@@ -202,6 +206,12 @@ Napi::Object threadReport(Napi::Env env, const rtlat::SetupReport& report) {
   return result;
 }
 
+Napi::Uint8Array bytes(Napi::Env env, const std::vector<uint8_t>& data) {
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, data.size());
+  std::copy(data.begin(), data.end(), out.Data());
+  return out;
+}
+
 class RtlatAddon;
 
 class NativeSession : public Napi::ObjectWrap<NativeSession> {
@@ -211,6 +221,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
                        {InstanceMethod<&NativeSession::Start>("start"),
                         InstanceMethod<&NativeSession::Drain>("drain"),
                         InstanceMethod<&NativeSession::DrainBlocks>("drainBlocks"),
+                        InstanceMethod<&NativeSession::TakeHistogram>("takeHistogram"),
                         InstanceMethod<&NativeSession::Stats>("stats"),
                         InstanceMethod<&NativeSession::RequestStop>("requestStop"),
                         InstanceMethod<&NativeSession::Finished>("finished"),
@@ -229,6 +240,8 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value DrainBlocks(const Napi::CallbackInfo& info);
+  Napi::Value TakeHistogram(const Napi::CallbackInfo& info);
+  std::size_t threadIndex(const Napi::CallbackInfo& info, const char* name);
   std::pair<std::size_t, Napi::Float64Array> drainArguments(const Napi::CallbackInfo& info, const char* name);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   void RequestStop(const Napi::CallbackInfo&) { session_->requestStop(); }
@@ -248,7 +261,8 @@ class RtlatAddon : public Napi::Addon<RtlatAddon> {
     DefineAddon(exports, {InstanceValue("NativeSession", NativeSession::Define(env), napi_enumerable),
                           InstanceValue("NativePageReader", rtlat::defineNativePageReader(env), napi_enumerable),
                           InstanceMethod<&RtlatAddon::HypervisorVendor>("hypervisorVendor", napi_enumerable),
-                          InstanceMethod<&RtlatAddon::PinThread>("pinThread", napi_enumerable)});
+                          InstanceMethod<&RtlatAddon::PinThread>("pinThread", napi_enumerable),
+                          InstanceMethod<&RtlatAddon::EncodeHistogramForTest>("encodeHistogramForTest", napi_enumerable)});
     // One hook for the environment's whole life, never removed: removing a hook that already ran is
     // the double free node-addon-api's CleanupHook::Remove is known for. It stops every live session
     // before the environment goes, so no thread outlives the memory it writes to.
@@ -278,6 +292,27 @@ class RtlatAddon : public Napi::Addon<RtlatAddon> {
     }
     const int error = rtlat::pinThread(tid, cpus.data(), cpus.size());
     return Napi::Number::New(info.Env(), error);
+  }
+
+  // Test-only: encodeHistogramForTest(Float64Array of ns): the values recorded as a session's
+  // histogram thread records them, in the encoding takeHistogram() hands over.
+  Napi::Value EncodeHistogramForTest(const Napi::CallbackInfo& info) {
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+      Reader(info.Env()).fail(true, "encodeHistogramForTest.values", "a Float64Array", info[0]);
+    }
+    const Napi::Float64Array values = info[0].As<Napi::Float64Array>();
+    rtlat::HdrCounts counts;
+    for (std::size_t i = 0; i < values.ElementLength(); ++i) {
+      const double value = values[i];
+      // +-2^63: beyond, the conversion to int64_t is undefined.
+      if (!(std::fabs(value) < 9223372036854775808.0)) {
+        Reader(info.Env()).fail(false, "encodeHistogramForTest.values", "values of ns within +-2^63", Napi::Number::New(info.Env(), value));
+      }
+      counts.record(static_cast<int64_t>(value));
+    }
+    std::vector<uint8_t> encoded;
+    counts.takeEncoded(encoded);
+    return bytes(info.Env(), encoded);
   }
 
   static void StopAll(void* data) {
@@ -328,17 +363,22 @@ Napi::Value NativeSession::Start(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// The arguments of drain() and drainBlocks(): a thread's index and the Float64Array to fill, checked.
-std::pair<std::size_t, Napi::Float64Array> NativeSession::drainArguments(const Napi::CallbackInfo& info, const char* name) {
+// The first argument of drain(), drainBlocks() and takeHistogram(): a thread's index, checked.
+std::size_t NativeSession::threadIndex(const Napi::CallbackInfo& info, const char* name) {
   const Reader read(info.Env());
   const std::string method(name);
   const std::size_t threads = session_->threadCount();
   if (threads == 0) read.fail(false, method + ".threadIndex", "the index of a thread, but the session has none (closed, or not started)", info[0]);
   Napi::Object args = Napi::Object::New(info.Env());
   args.Set("threadIndex", info[0]);
-  const std::size_t index = static_cast<std::size_t>(read.integer(args, method, "threadIndex", 0, static_cast<double>(threads - 1)));
+  return static_cast<std::size_t>(read.integer(args, method, "threadIndex", 0, static_cast<double>(threads - 1)));
+}
+
+// The arguments of drain() and drainBlocks(): a thread's index and the Float64Array to fill, checked.
+std::pair<std::size_t, Napi::Float64Array> NativeSession::drainArguments(const Napi::CallbackInfo& info, const char* name) {
+  const std::size_t index = threadIndex(info, name);
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    read.fail(true, method + ".into", "a Float64Array", info[1]);
+    Reader(info.Env()).fail(true, std::string(name) + ".into", "a Float64Array", info[1]);
   }
   return {index, info[1].As<Napi::Float64Array>()};
 }
@@ -346,6 +386,10 @@ std::pair<std::size_t, Napi::Float64Array> NativeSession::drainArguments(const N
 // drain(threadIndex, Float64Array): fills triples (latencyNs, dueNs, cycle); returns the sample count.
 Napi::Value NativeSession::Drain(const Napi::CallbackInfo& info) {
   auto [index, buffer] = drainArguments(info, "drain");
+  // A ring has one consumer: in a session that records its histograms, that is its histogram thread.
+  if (session_->recordsHistograms()) {
+    throw Napi::Error::New(info.Env(), "rtlat: NativeSession.drain: this session records its samples itself (recordIntervalNs); takeHistogram() hands them over");
+  }
   double* out = buffer.Data();
   const std::size_t drained = session_->thread(index).ring().drain(buffer.ElementLength() / 3, [&](const rtlat::Sample& s) {
     // Nanosecond values stay exact as doubles up to 2^53 ns (104 days).
@@ -365,6 +409,19 @@ Napi::Value NativeSession::DrainBlocks(const Napi::CallbackInfo& info) {
     *out++ = static_cast<double>(b.block);
   });
   return Napi::Number::New(info.Env(), static_cast<double>(drained));
+}
+
+// takeHistogram(threadIndex): the latencies recorded since the previous take, as a Uint8Array in
+// HdrHistogram's V2 encoding (uncompressed; ns, 3 significant digits). Its size is bounded by the
+// histogram's buckets, never by the samples behind it.
+Napi::Value NativeSession::TakeHistogram(const Napi::CallbackInfo& info) {
+  const std::size_t index = threadIndex(info, "takeHistogram");
+  if (!session_->recordsHistograms()) {
+    throw Napi::Error::New(info.Env(), "rtlat: NativeSession.takeHistogram: this session does not record histograms (recordIntervalNs 0); drain() hands over its samples");
+  }
+  std::vector<uint8_t> encoded;
+  session_->takeHistogram(index, encoded);
+  return bytes(info.Env(), encoded);
 }
 
 Napi::Value NativeSession::Stats(const Napi::CallbackInfo& info) {

@@ -3,7 +3,7 @@
 // layout for speed, so both are checked against hdr-histogram-js's own answers.
 import { JsHistogram } from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
-import { copyHistogram, forEachBucket, newHistogram, newRecordingHistogram, type Histogram } from '../src/engine/histogram.js';
+import { addHistogram, copyHistogram, forEachBucket, newHistogram, newRecordingHistogram, type Histogram } from '../src/engine/histogram.js';
 
 /** From 1 ns to an hour: every power of two, its neighbours, and values in between. */
 const VALUES_NS = Array.from({ length: 42 }, (_, power) => 2 ** power).flatMap((value) => [value - 1, value, value + 1, Math.floor(value * 1.37)]);
@@ -58,5 +58,26 @@ describe('copyHistogram', () => {
     copy.recordValue(maxNs * 1_000);
     expect(copy.totalCount).toBe(expected.totalCount + 1);
     expect(copyHistogram(copy).totalCount).toBe(copy.totalCount);
+  });
+});
+
+describe('addHistogram', () => {
+  it("adds histograms of any sizes bucket for bucket, as hdr-histogram-js's add() does: counts, minimum, maximum and percentiles", () => {
+    const cases: [number[], number[]][] = [
+      [VALUES_NS.slice(0, 40), VALUES_NS], // a small histogram into an empty one that must grow twice
+      [VALUES_NS, VALUES_NS.slice(0, 40)], // a large one into a small one
+      [[0, 0, 5], [0]], // zero latencies only in one of them
+      [[], VALUES_NS],
+    ];
+    for (const [firstValues, secondValues] of cases) {
+      const [target, expected, source] = [newHistogram(), newHistogram(), newHistogram('interval')];
+      for (const valueNs of firstValues) [target, expected].forEach((histogram) => histogram.recordValue(valueNs));
+      secondValues.forEach((valueNs, index) => source.recordValueWithCount(valueNs, index + 1));
+      addHistogram(target, source);
+      expected.add(source);
+      expect(buckets(target)).toEqual(buckets(expected));
+      expect([target.totalCount, target.minNonZeroValue, target.maxValue]).toEqual([expected.totalCount, expected.minNonZeroValue, expected.maxValue]);
+      for (const percentile of [0, 50, 99, 100]) expect(target.getValueAtPercentile(percentile)).toBe(expected.getValueAtPercentile(percentile));
+    }
   });
 });

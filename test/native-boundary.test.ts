@@ -28,6 +28,7 @@ const valid: NativeSessionConfig = {
   allowDegraded: true,
   breakThresholdNs: 0,
   traceOnBreak: false,
+  recordIntervalNs: 0,
 };
 
 function construct(config: unknown) {
@@ -74,6 +75,8 @@ describe('new NativeSession(config) checks its config', () => {
     ['a missing flag', { ...valid, allowDegraded: undefined }, TypeError, 'config.allowDegraded: expected true or false, got undefined (missing)'],
     ['an unknown alignment', { ...valid, alignment: 'minute' }, RangeError, 'config.alignment: expected one of "none", "together", "second", got "minute"'],
     ['a negative start offset', withThread({ startOffsetNs: -1 }), RangeError, 'config.threads[0].startOffsetNs: expected a whole number from 0 to 1000000000, got -1'],
+    ['a negative record interval', { ...valid, recordIntervalNs: -1 }, RangeError, 'config.recordIntervalNs: expected a whole number from 0 to 60000000000, got -1'],
+    ['a missing record interval', { ...valid, recordIntervalNs: undefined }, TypeError, 'config.recordIntervalNs: expected a whole number from 0 to 60000000000, got undefined (missing)'],
   ];
   for (const [name, config, type, message] of cases) {
     it(`refuses ${name}: ${type.name} naming the field`, () => {
@@ -111,6 +114,30 @@ describe('the other native calls check their arguments', () => {
       session.close();
     }
     expect(() => session.drainBlocks(0, new Float64Array(2))).toThrow(/drainBlocks.threadIndex: expected the index of a thread, but the session has none/);
+  });
+
+  it('takeHistogram: the thread index, and only where the session records; drain() is then refused (a ring has one consumer)', () => {
+    const drained = construct(valid);
+    const recording = construct({ ...valid, loops: 0, recordIntervalNs: 10_000_000 });
+    try {
+      drained.start();
+      expect(() => drained.takeHistogram(0)).toThrow(/takeHistogram: this session does not record histograms \(recordIntervalNs 0\)/);
+      recording.start();
+      expect(recording.takeHistogram(0)).toBeInstanceOf(Uint8Array);
+      expect(() => recording.takeHistogram(1)).toThrow(new RangeError('rtlat: NativeSession: takeHistogram.threadIndex: expected a whole number from 0 to 0, got 1'));
+      expect(() => recording.drain(0, new Float64Array(3))).toThrow(/drain: this session records its samples itself \(recordIntervalNs\)/);
+    } finally {
+      drained.close();
+      recording.close();
+    }
+    expect(() => recording.takeHistogram(0)).toThrow(/takeHistogram.threadIndex: expected the index of a thread, but the session has none/);
+  });
+
+  it('encodeHistogramForTest: a Float64Array of values within +-2^63', () => {
+    const { encodeHistogramForTest } = loadAddon();
+    expect(() => encodeHistogramForTest([1] as never)).toThrow(new TypeError('rtlat: NativeSession: encodeHistogramForTest.values: expected a Float64Array, got an array'));
+    expect(() => encodeHistogramForTest(new Float64Array([Number.NaN]))).toThrow(RangeError);
+    expect(() => encodeHistogramForTest(new Float64Array([2 ** 63]))).toThrow(RangeError);
   });
 
   it('pinThread: the thread id and CPUs', () => {

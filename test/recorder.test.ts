@@ -13,31 +13,13 @@ function samples(latenciesNs: number[], periodNs: number): Float64Array {
 }
 
 describe('ThreadRecorder', () => {
-  it('without run views, as a service probe has it, keeps only what it hands over: every sample there, none in raw or corrected', () => {
-    const recorder = new ThreadRecorder({ thread: 0, cpu: 1, periodNs: 100_000, runViews: false });
-    recorder.record(samples([10_000, 1_000_000], 100_000), 2);
-    const first = recorder.takeSinceSnapshot();
-    recorder.record(samples([30_000], 100_000), 1);
-    expect(first.totalCount).toBe(2);
-    expect(recorder.cumulative().totalCount).toBe(0);
-    const { raw, corrected } = recorder.finish();
-    expect([raw.totalCount, corrected.totalCount]).toEqual([0, 0]);
-    // The samples since the last take are still handed over after finish().
-    expect(recorder.takeSinceSnapshot().totalCount).toBe(1);
-  });
-
-  it('keeps the raw view, the corrected one, and snapshots that add up to the cumulative', () => {
+  it('keeps the raw view and the corrected one; cumulative() copies the raw view so far', () => {
     const recorder = new ThreadRecorder({ thread: 0, cpu: 1, periodNs: 100_000 });
     recorder.record(samples([10_000, 20_000, 30_000], 100_000), 3);
-    const first = recorder.takeSinceSnapshot();
+    const first = recorder.cumulative();
     // One 1 ms stall at a 100us period: the corrected view adds the wake-ups it hid (900, 800, ... 100us).
     recorder.record(samples([40_000, 1_000_000], 100_000), 2);
-    const second = recorder.takeSinceSnapshot();
-    const added = newHistogram();
-    added.add(first);
-    added.add(second);
-    expect([first.totalCount, second.totalCount]).toEqual([3, 2]);
-    expect(added.totalCount).toBe(recorder.cumulative().totalCount);
+    expect([first.totalCount, recorder.cumulative().totalCount]).toEqual([3, 5]);
     const { raw, corrected } = recorder.finish();
     expect(raw.totalCount).toBe(5);
     expect(raw.maxValue).toBeGreaterThanOrEqual(999_000);
@@ -114,9 +96,6 @@ describe('ThreadRecorder', () => {
     const first = recorder.finish();
     expect(recorder.finish()).toBe(first);
     expect(recorder.cumulative()).toBe(first.raw);
-    // The samples since the last snapshot are not lost at finish: the next take hands them over, once.
-    expect(recorder.takeSinceSnapshot().totalCount).toBe(1);
-    expect(recorder.takeSinceSnapshot().totalCount).toBe(0);
     expect(() => recorder.record(samples([1_000], 1_000_000), 1)).toThrow(/finished/);
   });
 });

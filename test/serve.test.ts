@@ -181,6 +181,32 @@ describe.skipIf(!isRoot)('rtlat serve with real-time privileges (needs root: run
     expect((await served.terminate()).status).toBe(0);
   });
 
+  it("records on startProbe's path: one histogram thread beside the measuring threads, and /snapshot intervals that add up to the cumulative", async () => {
+    const served = await serve(['--period', '200us']);
+    const tasks = `/proc/${served.child.pid}/task`;
+    const names = () =>
+      readdirSync(tasks).map((tid) => {
+        try {
+          return readFileSync(`${tasks}/${tid}/comm`, 'utf8').trim();
+        } catch {
+          return ''; // ended while being read
+        }
+      });
+    expect(names().filter((name) => name === 'rtlat/hist')).toHaveLength(1);
+    expect(names().filter((name) => /^rtlat\/\d+$/.test(name))).toHaveLength(usableCpus().allowed.length);
+    const snapshots: ServiceSnapshotJson[] = [];
+    for (let read = 0; read < 3; read++) {
+      await sleep(100);
+      snapshots.push((await (await fetch(`${served.base}/snapshot`)).json()) as ServiceSnapshotJson);
+    }
+    snapshots.at(-1)!.threads.forEach((thread, index) => {
+      expect(thread.cumulative.count).toBeGreaterThan(0);
+      expect(snapshots.reduce((sum, snapshot) => sum + snapshot.threads[index]!.interval.count, 0)).toBe(thread.cumulative.count);
+    });
+    expect((await served.terminate()).status).toBe(0);
+    expect(served.stderr()).toBe('');
+  });
+
   it('writes an HdrHistogram interval log that appears whole on SIGTERM, with every sample /snapshot had seen', async () => {
     const dir = scratchDir();
     const log = path.join(dir, 'latency.hlog');

@@ -226,6 +226,24 @@ describe.skipIf(!isRoot)('startProbe with real-time privileges (needs root: run 
     expect(child.status).toBe(0);
   });
 
+  it('stops cleanly when the process calls process.exit() while it records: that exit code, nothing on stderr, the log whole', () => {
+    const log = path.join(scratchDir(), 'exit-call.hlog');
+    const child = runChild(
+      `import { startProbe } from ${JSON.stringify(distIndex)};
+       const probe = startProbe({ periodNs: 100000, hdrLog: { path: ${JSON.stringify(log)}, intervalMs: 50 } });
+       setInterval(() => probe.snapshot(), 10);
+       setTimeout(() => {
+         console.log(probe.snapshot().threads[0].cumulative.count > 0 ? 'measured' : 'empty');
+         process.exit(3);
+       }, 300);`,
+    );
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('measured');
+    expect(child.signal).toBeNull();
+    expect(child.status).toBe(3);
+    expect(readFileSync(log, 'utf8')).toMatch(/^Tag=cpu\d+,/m);
+  });
+
   it('keeps its memory flat: histograms, not samples, however many snapshots and scrapes', () => {
     const child = runChild(
       `import { startProbe } from ${JSON.stringify(distIndex)};

@@ -6,8 +6,9 @@
 //   node bench/service/server.mjs [--probe]      prints "port N" once listening on 127.0.0.1
 //
 // GET /reset starts a measurement window; GET /stats ends it: event-loop delay percentiles (ns, the
-// monitor's resolution subtracted), the process's CPU time in the window and its measuring thread's share.
-import { readFileSync } from 'node:fs';
+// monitor's resolution subtracted), the process's CPU time in the window, and of it the probe's own
+// threads': its measuring thread and the histogram thread that records its samples.
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -25,17 +26,16 @@ if (probe) registerProbeMetrics(probe, { registry });
 
 const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
 delay.enable();
-/** CPU time (us) of the probe's measuring thread, from /proc (USER_HZ ticks). */
 const probeTid = probe?.snapshot().threads[0].tid;
-function probeThreadCpuUs() {
-  if (probeTid === undefined) return 0;
-  const stat = readFileSync(`/proc/self/task/${probeTid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[14 - 3]) + Number(fields[15 - 3])) * 10_000;
+const histogramTid = probe ? readdirSync('/proc/self/task').find((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'rtlat/hist') : undefined;
+/** CPU time (us) of one of this process's threads, as the scheduler accounts it (schedstat, ns); 0 without it. */
+function threadCpuUs(tid) {
+  return tid === undefined ? 0 : Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e3;
 }
+const probeThreadsCpuUs = () => ({ measuring: threadCpuUs(probeTid), histogram: threadCpuUs(histogramTid) });
 
 let windowCpu = process.cpuUsage();
-let windowProbeCpuUs = probeThreadCpuUs();
+let windowProbeCpuUs = probeThreadsCpuUs();
 let windowStartNs = process.hrtime.bigint();
 
 /** The service's own work: ~20 us of arithmetic and a small JSON answer. */
@@ -52,7 +52,8 @@ function stats() {
     probe: probe && { cpus: probe.config.threads.map((plan) => plan.cpu), degraded: probe.degraded },
     eventLoopDelayNs: { p50: delayNs(50), p99: delayNs(99), p999: delayNs(99.9), max: Math.max(0, delay.max - RESOLUTION_MS * 1e6), samples: delay.count },
     cpuUs: cpu.user + cpu.system,
-    probeThreadCpuUs: probeThreadCpuUs() - windowProbeCpuUs,
+    probeThreadCpuUs: probeThreadsCpuUs().measuring - windowProbeCpuUs.measuring,
+    histogramThreadCpuUs: probeThreadsCpuUs().histogram - windowProbeCpuUs.histogram,
     windowNs: Number(process.hrtime.bigint() - windowStartNs),
   };
 }
@@ -64,7 +65,7 @@ const server = http.createServer(async (request, response) => {
   } else if (request.url === '/reset') {
     delay.reset();
     windowCpu = process.cpuUsage();
-    windowProbeCpuUs = probeThreadCpuUs();
+    windowProbeCpuUs = probeThreadsCpuUs();
     windowStartNs = process.hrtime.bigint();
     response.end();
   } else if (request.url === '/stats') {

@@ -43,6 +43,9 @@ struct SessionConfig {
   bool allowDegraded = false;
   int64_t breakThresholdNs = 0;  // 0: off; otherwise stop everything at the first latency above it
   bool traceOnBreak = true;      // at the break, write a trace mark and stop ftrace (cyclictest --tracemark)
+  // 0: the caller drains the rings (Session::thread(i).ring()); otherwise the session's histogram
+  // thread drains them this often into one histogram per thread, taken by Session::takeHistogram().
+  int64_t recordIntervalNs = 0;
 };
 
 }  // namespace rtlat

@@ -103,6 +103,12 @@ StartResult Session::start() {
     if (result.launchErrno != 0) break;
     launched++;
   }
+  if (result.launchErrno == 0 && recordsHistograms()) {
+    std::vector<SampleRing*> rings;
+    for (auto& thread : threads_) rings.push_back(&thread->ring());
+    histograms_ = std::make_unique<HistogramThread>(std::move(rings), config_.recordIntervalNs);
+    result.launchErrno = histograms_->launch();
+  }
 
   std::unique_lock<std::mutex> lock(gate_.mutex);
   gate_.changed.wait(lock, [&] { return gate_.ready == launched; });
@@ -156,6 +162,8 @@ void Session::join() {
     }
     thread->join();
   }
+  // After the measuring threads: its last pass then leaves nothing behind in the rings.
+  if (histograms_) histograms_->stop();
   joined_ = true;
   release();
 }
@@ -164,6 +172,7 @@ void Session::close() {
   if (control_ == nullptr) return;
   requestStop();
   join();
+  histograms_.reset();  // before the rings it reads go
   threads_.clear();
   closedBreak_ = breakInfo();
   control_->~SessionControl();

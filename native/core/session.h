@@ -8,6 +8,7 @@
 
 #include "code_lock.h"
 #include "config.h"
+#include "histogram_thread.h"
 #include "locked_region.h"
 #include "measuring_thread.h"
 
@@ -47,14 +48,19 @@ class Session {
   // again any thread that has not ended yet.
   void requestStop();
   bool finished() const;
-  // Waits for the threads (waking them until they end) and releases the DMA-latency request,
-  // tracefs files and code lock. Idempotent.
+  // Waits for the threads (waking them until they end), then for the histogram thread's last pass,
+  // and releases the DMA-latency request, tracefs files and code lock. Idempotent.
   void join();
   // Stops and joins, then frees every thread's stack, ring and counters and the session's control
   // block (and so unlocks them). Idempotent; afterwards the session has no threads.
   void close();
 
   std::size_t threadCount() const { return threads_.size(); }
+  // True when the session records its samples itself (config.recordIntervalNs): the rings are then
+  // its histogram thread's to drain, and takeHistogram() hands over what it recorded.
+  bool recordsHistograms() const { return config_.recordIntervalNs > 0; }
+  // Appends thread `index`'s latencies recorded since the previous take (HdrHistogram's V2 encoding).
+  void takeHistogram(std::size_t index, std::vector<uint8_t>& out) { histograms_->take(index, out); }
   MeasuringThread& thread(std::size_t index) { return *threads_[index]; }
   BreakInfo breakInfo() const;
   const SessionConfig& config() const { return config_; }
@@ -71,6 +77,7 @@ class Session {
   BreakInfo closedBreak_;  // breakInfo() after close()
   StartGate gate_;
   std::vector<std::unique_ptr<MeasuringThread>> threads_;
+  std::unique_ptr<HistogramThread> histograms_;  // with recordIntervalNs, from start() to close()
   int dmaLatencyFd_ = -1;
   bool holdsCodeLock_ = false;
   bool started_ = false;

@@ -42,14 +42,93 @@ function build(counts: 'cumulative' | 'interval', useWebAssembly: boolean): Hist
  * inflate code inside whatever called it (a service's first scrape).
  */
 export function copyHistogram(histogram: Histogram): Histogram {
+  if (histogram instanceof hdr.WasmHistogram) return fromUncompressedEncoding(histogram.encode());
   const copy = newHistogram('cumulative');
-  copy.add(histogram instanceof hdr.WasmHistogram ? decodeUncompressed(histogram.encode(), 64) : histogram);
+  addHistogram(copy, histogram);
   return copy;
 }
 
-// hdr-histogram-js attaches decode() to JsHistogram at load time (JsHistogram.encoding.js) but leaves it
-// out of its type declarations; it reads the uncompressed encoding that WasmHistogram.encode() writes.
-const decodeUncompressed = (hdr.JsHistogram as unknown as { decode(data: Uint8Array, bitBucketSize: 64): Histogram }).decode;
+/** HdrHistogram's V2 encoding cookie (uncompressed, ZigZag LEB128 counts), as the addon and WasmHistogram.encode() write it. */
+const V2_ENCODING_COOKIE = 0x1c849303 | 0x10;
+const V2_HEADER_BYTES = 40;
+
+/**
+ * A plain JS histogram from HdrHistogram's uncompressed V2 encoding, as WasmHistogram.encode() and the
+ * addon's takeHistogram() write it (3 significant digits from 1: rtlat's layout). One pass over the
+ * encoded bytes, each non-empty bucket's count set once, the highest first so that the histogram grows
+ * once: the cost follows the encoding's size, not the samples behind it.
+ */
+export function fromUncompressedEncoding(encoded: Uint8Array): Histogram {
+  const view = new DataView(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+  if (encoded.byteLength < V2_HEADER_BYTES || view.getInt32(0) !== V2_ENCODING_COOKIE) throw new TypeError('rtlat: expected an uncompressed V2 HdrHistogram encoding');
+  if (view.getInt32(12) !== 3 || view.getBigInt64(16) !== 1n) throw new TypeError("rtlat: expected an HdrHistogram encoding of 3 significant digits from 1 (rtlat's)");
+  const end = Math.min(encoded.byteLength, V2_HEADER_BYTES + view.getInt32(4));
+  const indexes: number[] = [];
+  const counts: number[] = [];
+  let index = 0;
+  for (let offset = V2_HEADER_BYTES; offset < end; ) {
+    // ZigZag LEB128-64b9B: 7 bits a byte, all 8 of the ninth. Counts stay below 2^53, which doubles hold.
+    let word = 0;
+    let scale = 1;
+    for (let byte = 0; byte < 9; byte++, scale *= 128) {
+      const value = encoded[offset++]!;
+      word += (byte === 8 ? value : value & 0x7f) * scale;
+      if (byte === 8 || (value & 0x80) === 0) break;
+    }
+    // Even: a count (word / 2); odd: a run of (word + 1) / 2 empty buckets.
+    if (word % 2 === 1) {
+      index += (word + 1) / 2;
+      continue;
+    }
+    if (word > 0) {
+      indexes.push(index);
+      counts.push(word / 2);
+    }
+    index++;
+  }
+  const histogram = newHistogram('cumulative') as hdr.JsHistogram;
+  const last = indexes.length - 1;
+  if (last < 0) return histogram;
+  // The highest bucket recorded as its highest value: the histogram grows to hold it and takes it as
+  // its maximum, as hdr-histogram-js's decode() does; the minimum is the lowest non-zero bucket's start.
+  histogram.recordValueWithCount(histogram.highestEquivalentValue(histogram.valueFromIndex(indexes[last]!)), counts[last]!);
+  let added = 0;
+  for (let at = 0; at < last; at++) {
+    histogram.addToCountAtIndex(indexes[at]!, counts[at]!);
+    added += counts[at]!;
+  }
+  histogram.addToTotalCount(added);
+  const lowestNonZero = indexes[0] === 0 ? indexes[1] : indexes[0];
+  if (lowestNonZero !== undefined) histogram.updateMinAndMax(histogram.valueFromIndex(lowestNonZero));
+  return histogram;
+}
+
+/**
+ * Adds `source` into `target` (plain JS histograms of rtlat's layout), index by index, whatever their
+ * sizes: a value's index is the same in histograms of any size with the same resolution. hdr-histogram-js's
+ * add() walks the indexes so only between histograms of the same size, and otherwise derives each
+ * bucket's value again (a pow() per bucket: a millisecond per take of a 50us probe's histogram).
+ */
+export function addHistogram(target: Histogram, source: Histogram): void {
+  if (!(target instanceof hdr.JsHistogram) || !(source instanceof hdr.JsHistogram)) throw new TypeError('rtlat: expected plain JS histograms (newHistogram, copyHistogram)');
+  if (source.totalCount === 0) return;
+  if (source.unitMagnitude !== target.unitMagnitude || source.subBucketCount !== target.subBucketCount) {
+    target.add(source);
+    return;
+  }
+  // The highest value first, as a count of 0: the target grows to hold it (and takes it as its maximum).
+  target.recordValueWithCount(source.maxValue, 0);
+  let added = 0;
+  for (let index = 0; added < source.totalCount && index < source.countsArrayLength; index++) {
+    const count = source.getCountAtIndex(index);
+    if (count === 0) continue;
+    target.addToCountAtIndex(index, count);
+    added += count;
+  }
+  target.addToTotalCount(added);
+  // Only zero latencies: the source has no minimum above zero (hdr-histogram-js says MAX_SAFE_INTEGER).
+  if (source.maxValue > 0) target.updateMinAndMax(source.minNonZeroValue);
+}
 
 /**
  * Samples needed before percentile p says something: ten beyond it (p99.99 needs 100,000).

@@ -37,6 +37,12 @@ export interface NativeSessionConfig {
   breakThresholdNs: number;
   /** At the break, write a trace mark and stop ftrace. */
   traceOnBreak: boolean;
+  /**
+   * 0: drain() hands the samples over for JS to record. Otherwise the session records them itself:
+   * a native thread of its own drains every ring this often into one histogram per measuring thread,
+   * and takeHistogram() hands those over (drain() then throws).
+   */
+  recordIntervalNs: number;
 }
 
 /** errno values of each set-up step (0: done or not needed). */
@@ -99,6 +105,12 @@ export interface NativeSession {
   drain(threadIndex: number, into: Float64Array): number;
   /** Fills `into` with (maxNs, block) pairs, one per completed block; returns how many it moved. */
   drainBlocks(threadIndex: number, into: Float64Array): number;
+  /**
+   * With recordIntervalNs: thread `threadIndex`'s latencies recorded since the previous take, in
+   * HdrHistogram's V2 encoding (uncompressed; ns, 3 significant digits); sized by the histogram's
+   * buckets, not by the samples.
+   */
+  takeHistogram(threadIndex: number): Uint8Array;
   stats(): NativeThreadStats[];
   requestStop(): void;
   finished(): boolean;
@@ -153,6 +165,8 @@ interface Addon {
   hypervisorVendor(): string | null;
   /** Pins thread `tid` of this process to `cpus` (sched_setaffinity); 0 or the errno. */
   pinThread(tid: number, cpus: number[]): number;
+  /** Test-only: `valuesNs` recorded as a session's histogram thread records them, encoded as takeHistogram() hands them over. */
+  encodeHistogramForTest(valuesNs: Float64Array): Uint8Array;
 }
 
 let addon: Addon | undefined;

@@ -1,16 +1,18 @@
 // The probe: starts the native measuring threads, drains their rings into histograms on a JS
 // timer, and stops them. Data flows one way: native ring -> drain -> ThreadRecorder -> results.
+// A service's probe leaves the recording to the addon instead (recordNatively): native ring ->
+// the session's histogram thread -> takeIntervals().
 import { constants } from 'node:os';
 import { PrivilegeError } from '../errors.js';
 import type { Breaktrace, MicrosecondHistogram, PercentileValue, Spike, StopReason, ThreadExtremes } from '../run-file/schema.js';
 import { combineLatencies } from '../run-file/summary.js';
-import { encodeHistogram, meanOf, newHistogram, percentilesOf, type Histogram } from './histogram.js';
+import { encodeHistogram, fromUncompressedEncoding, meanOf, newHistogram, percentilesOf, type Histogram } from './histogram.js';
 import { loadAddon, type NativeAppliedScheduling, type NativeSession, type NativeStartResult, type NativeThreadStats } from './native.js';
 import { resolveOptions, type ProbeConfig, type ProbeOptions } from './options.js';
 import { deadlineAdmissionError, deadlineAdmissionRefused, describeRefusals, privilegeMessage } from './privileges.js';
 import { ThreadRecorder, type CompletedInterval } from './recorder.js';
 import { threadIds } from './system.js';
-import { formatCpuList } from '../units.js';
+import { formatCpuList, NS_PER_MS } from '../units.js';
 
 export interface LatencySummary {
   count: number;
@@ -107,17 +109,24 @@ export function stallOnceForTest(probe: Probe, stall: TestStall): Probe {
   return probe;
 }
 
-// Probes whose owner keeps its own histograms of what takeIntervals() hands over (ServiceProbe): not
-// an option of the package's, as a probe's result is then only its counters.
-const intervalsOnly = new WeakSet<Probe>();
+// Probes whose session records their samples natively (ServiceProbe): not an option of the
+// package's, as such a probe's result is only its counters.
+const recordedNatively = new WeakSet<Probe>();
 
 /**
- * Makes `probe` (not yet started) record only the intervals takeIntervals() hands over: no run views
- * (raw, corrected) besides, so its result's histograms and percentiles are empty and only its
- * counters (count, min, max, overruns, dropped, ...) say something.
+ * Makes `probe` (not yet started) leave the recording to its native session: a thread of the addon's
+ * own moves each ring's samples into one histogram per measuring thread every drainIntervalMs, and
+ * takeIntervals() takes those histograms, at a cost bounded by their size. No JS runs per sample or on
+ * a timer, so there are no run views, spikes, intervals, -h histogram or extremes: the result's
+ * histograms are empty and only its counters (count, min, max, overruns, dropped, ...) say something.
+ * Such a probe runs until stop(): it takes no loops, duration or breaktrace, which a timer would watch.
  */
-export function recordIntervalsOnly(probe: Probe): Probe {
-  intervalsOnly.add(probe);
+export function recordNatively(probe: Probe): Probe {
+  const { loops, durationNs, breakThresholdNs } = probe.config;
+  if (loops !== null || durationNs !== null || breakThresholdNs !== null) {
+    throw new Error('rtlat: a probe that records natively runs until stopped (no loops, duration or breaktrace)');
+  }
+  recordedNatively.add(probe);
   return probe;
 }
 
@@ -154,7 +163,10 @@ export class Probe {
   private readonly hooks: ProbeHooks;
   private native: NativeSession | null = null;
   private startInfo: NativeStartResult | null = null;
+  /** One per thread, fed by the JS drain; none when the session records natively. */
   private recorders: ThreadRecorder[] = [];
+  /** Recording natively: what the session recorded after the last take before it closed, until taken. */
+  private leftOver: Histogram[] | null = null;
   private readonly drainBuffer = new Float64Array(3 * DRAIN_CHUNK);
   private readonly blockBuffer = new Float64Array(2 * BLOCK_CHUNK);
   private drainTimer: NodeJS.Timeout | null = null;
@@ -184,6 +196,10 @@ export class Probe {
     const { NativeSession } = loadAddon();
     const config = this.config;
     const stall = testStalls.get(this);
+    const natively = recordedNatively.has(this);
+    if (natively && (this.hooks.onSpike || this.hooks.onInterval || this.hooks.onSamples)) {
+      throw new Error('rtlat: a probe that records natively has no per-sample hooks');
+    }
     const native = new NativeSession({
       threads: config.threads.map((plan) => ({
         cpu: plan.cpu ?? -1,
@@ -193,7 +209,8 @@ export class Probe {
         runtimeNs: config.deadlineRuntimeNs,
         deadlineNs: plan.periodNs,
         ringCapacity: plan.ringCapacity,
-        blockSize: plan.blockSize,
+        // Natively recorded, nothing would take the block maxima.
+        blockSize: natively ? 0 : plan.blockSize,
         testStallAfterCycles: plan.thread === 0 && stall ? stall.afterCycles : 0,
         testStallNs: plan.thread === 0 && stall ? stall.stallNs : 0,
         startOffsetNs: plan.startOffsetNs,
@@ -207,6 +224,7 @@ export class Probe {
       allowDegraded: config.allowDegraded,
       breakThresholdNs: config.breakThresholdNs ?? 0,
       traceOnBreak: config.traceOnBreak,
+      recordIntervalNs: natively ? config.drainIntervalMs * NS_PER_MS : 0,
     });
     let startInfo: NativeStartResult;
     let refusals: string[];
@@ -230,6 +248,8 @@ export class Probe {
     this.startInfo = startInfo;
     this.degradedSteps = refusals;
     this.startTime = new Date();
+    runningProbes.add(this);
+    if (natively) return this;
     this.recorders = config.threads.map(
       (plan) =>
         new ThreadRecorder({
@@ -241,12 +261,10 @@ export class Probe {
           ...(config.spikeThresholdNs !== null && { spikeThresholdNs: config.spikeThresholdNs }),
           ...(config.histogramMaxUs !== null && { histogramMaxUs: config.histogramMaxUs }),
           intervalNs: config.intervalNs,
-          runViews: !intervalsOnly.has(this),
           ...(this.hooks.onSpike && { onSpike: this.hooks.onSpike }),
           ...(this.hooks.onInterval && { onInterval: this.hooks.onInterval }),
         }),
     );
-    runningProbes.add(this);
     this.drainTimer = setInterval(() => this.tick(), config.drainIntervalMs);
     if (!config.keepProcessAlive) this.drainTimer.unref();
     return this;
@@ -274,17 +292,24 @@ export class Probe {
   }
 
   /**
-   * Drains, and hands over per thread the samples since the previous take; recording
-   * goes on into the next interval. For callers that keep views of their own (startProbe).
+   * For a probe that records natively (recordNatively): per thread, the samples the session recorded
+   * since the previous take, with the live counters; recording goes on into the next take. Once
+   * stopping, the rest is handed over when the probe has stopped.
    */
   takeIntervals(): TakenInterval[] {
-    if (this.native && !this.result) this.drain();
+    if (!recordedNatively.has(this)) throw new Error('rtlat: takeIntervals() is for a probe that records natively (recordNatively)');
+    const histograms = this.native && !this.result ? this.takeHistograms() : (this.leftOver ?? []);
+    this.leftOver = null;
     const stats = this.liveStats();
-    return this.recorders.map((recorder, index) => ({
-      histogram: recorder.takeSinceSnapshot(),
+    return this.config.threads.map((_plan, index) => ({
+      histogram: histograms[index] ?? newHistogram('interval'),
       overruns: stats[index]?.overruns ?? 0,
       dropped: stats[index]?.dropped ?? 0,
     }));
+  }
+
+  private takeHistograms(): Histogram[] {
+    return this.config.threads.map((_plan, index) => fromUncompressedEncoding(this.native!.takeHistogram(index)));
   }
 
   /** Stops measuring (within milliseconds, at any period), drains what is left and returns the results. Idempotent. */
@@ -327,8 +352,10 @@ export class Probe {
       native.requestStop();
     }
     native.join();
-    clearInterval(this.drainTimer!);
-    this.drain();
+    if (this.drainTimer) clearInterval(this.drainTimer);
+    // The session's histogram thread made its last pass in join(): its histograms hold every sample.
+    if (recordedNatively.has(this)) this.leftOver = this.takeHistograms();
+    else this.drain();
     const endedAt = new Date();
     const views = this.recorders.map((recorder) => recorder.finish());
     const stats = native.stats();
@@ -344,7 +371,7 @@ export class Probe {
       degraded: this.degradedSteps,
       dmaLatencyHeld: this.startInfo!.dmaLatency.held,
       codeLockedBytes: this.startInfo!.codeLock.bytes,
-      threads: this.recorders.map((recorder, index) => this.threadResult(recorder, views[index]!, index, stats[index]!)),
+      threads: this.config.threads.map((_plan, index) => this.threadResult(index, stats[index]!, this.recorders[index], views[index])),
       all: this.allThreads(views.map((view) => view.raw), stats),
       breaktrace: broken && {
         thread: broken.thread,
@@ -355,7 +382,16 @@ export class Probe {
     };
   }
 
-  private threadResult(recorder: ThreadRecorder, views: { raw: Histogram; corrected: Histogram }, index: number, stats: NativeThreadStats): ThreadResult {
+  /**
+   * `recorder` and its `views` are undefined when the session recorded natively: its histograms went to
+   * takeIntervals(), and the result has the counters.
+   */
+  private threadResult(
+    index: number,
+    stats: NativeThreadStats,
+    recorder: ThreadRecorder | undefined,
+    views = { raw: newHistogram(), corrected: newHistogram() },
+  ): ThreadResult {
     const plan = this.config.threads[index]!;
     const report = this.startInfo!.threads[index]!;
     return {
@@ -379,8 +415,8 @@ export class Probe {
       },
       histogram: encodeHistogram(views.raw),
       correctedHistogram: encodeHistogram(views.corrected),
-      microsecondHistogram: recorder.microseconds,
-      extremes: recorder.extremes(stats.blocksLost),
+      microsecondHistogram: recorder?.microseconds ?? null,
+      extremes: recorder?.extremes(stats.blocksLost) ?? { blockSize: 0, blockMaximaNs: [], blocksLost: stats.blocksLost, thresholdNs: null, exceedances: [] },
     };
   }
 

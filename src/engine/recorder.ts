@@ -3,7 +3,7 @@
 // wake-up also stands for the wake-ups it made the loop skip), the current interval, an optional
 // per-microsecond histogram for cyclictest's -h format, and spikes; and keeps what extreme-value
 // analysis needs: the block maxima the loop hands over, and the run's largest latencies with their times.
-import { copyHistogram, newHistogram, newRecordingHistogram, type Histogram } from './histogram.js';
+import { copyHistogram, newRecordingHistogram, type Histogram } from './histogram.js';
 import type { Exceedance, MicrosecondHistogram, Spike, ThreadExtremes } from '../run-file/schema.js';
 import { DEFAULT_EXCEEDANCES_KEPT } from './options.js';
 import { NS_PER_US } from '../units.js';
@@ -109,26 +109,18 @@ export interface RecorderOptions {
   intervalNs?: number;
   onSpike?: (spike: Spike) => void;
   onInterval?: (interval: CompletedInterval) => void;
-  /**
-   * Keep the run's raw and corrected views (default true). False for an owner that keeps its own
-   * histograms of what takeSinceSnapshot() hands over (a service's probe): finish() then has empty ones.
-   */
-  runViews?: boolean;
 }
 
 export class ThreadRecorder {
   // WebAssembly histograms, owned here and destroyed by finish(): nothing outside sees them.
-  private readonly raw: Histogram | null;
-  private readonly corrected: Histogram | null;
-  private readonly sinceSnapshot = newRecordingHistogram('interval');
+  private readonly raw = newRecordingHistogram('cumulative');
+  private readonly corrected = newRecordingHistogram('cumulative');
   private readonly interval: Histogram | null;
   /** Where interval 0 starts: the thread's first due time minus one period; null before the first sample. */
   private intervalOriginNs: number | null = null;
   private intervalIndex = 0;
   private lastDueNs = 0;
   private final: { raw: Histogram; corrected: Histogram } | null = null;
-  /** After finish(): the samples since the last takeSinceSnapshot(), until they are taken. */
-  private lastInterval: Histogram | null = null;
   readonly microseconds: MicrosecondHistogram | null;
   private readonly largest: LargestLatencies;
   private readonly blockMaximaNs: number[] = [];
@@ -138,31 +130,11 @@ export class ThreadRecorder {
     const maxUs = options.histogramMaxUs;
     this.microseconds = maxUs ? { maxUs, buckets: new Array<number>(maxUs).fill(0), overflows: 0, overflowCycles: [] } : null;
     this.interval = options.intervalNs ? newRecordingHistogram('interval') : null;
-    const runViews = options.runViews ?? true;
-    this.raw = runViews ? newRecordingHistogram('cumulative') : null;
-    this.corrected = runViews ? newRecordingHistogram('cumulative') : null;
-  }
-
-  /** A JS copy of one of the run's views, or an empty one when they are not kept. */
-  private static copyOrEmpty(histogram: Histogram | null): Histogram {
-    return histogram ? copyHistogram(histogram) : newHistogram('cumulative');
   }
 
   /** The cumulative raw view so far, as a JS histogram of its own. */
   cumulative(): Histogram {
-    return this.final ? this.final.raw : ThreadRecorder.copyOrEmpty(this.raw);
-  }
-
-  /** The samples since the previous call, as a JS histogram of its own; starts the next such interval. */
-  takeSinceSnapshot(): Histogram {
-    if (this.final) {
-      const rest = this.lastInterval ?? newHistogram('interval');
-      this.lastInterval = null;
-      return rest;
-    }
-    const taken = copyHistogram(this.sinceSnapshot);
-    this.sinceSnapshot.reset();
-    return taken;
+    return this.final ? this.final.raw : copyHistogram(this.raw);
   }
 
   /**
@@ -172,9 +144,8 @@ export class ThreadRecorder {
   finish(): { raw: Histogram; corrected: Histogram } {
     if (this.final) return this.final;
     if (this.interval && this.interval.totalCount > 0) this.emitInterval(this.lastDueNs);
-    this.final = { raw: ThreadRecorder.copyOrEmpty(this.raw), corrected: ThreadRecorder.copyOrEmpty(this.corrected) };
-    this.lastInterval = copyHistogram(this.sinceSnapshot);
-    for (const histogram of [this.raw, this.corrected, this.sinceSnapshot, this.interval]) histogram?.destroy();
+    this.final = { raw: copyHistogram(this.raw), corrected: copyHistogram(this.corrected) };
+    for (const histogram of [this.raw, this.corrected, this.interval]) histogram?.destroy();
     return this.final;
   }
 
@@ -190,14 +161,13 @@ export class ThreadRecorder {
       // broken clock from throwing inside the histogram (the native minimum still shows it).
       const value = latencyNs > 0 ? latencyNs : 0;
       if (this.interval) this.moveIntervalTo(dueNs);
-      this.raw?.recordValue(value);
-      this.corrected?.recordValue(value);
+      this.raw.recordValue(value);
+      this.corrected.recordValue(value);
       // The loop skipped the ceil(L / P) - 1 wake-ups that fell due while this one was late (its
       // overruns); each would have woken now, L - P, L - 2P, ... late. Exactly one value per skipped
       // wake-up, so corrected.count == count + overruns: HdrHistogram's recordValueWithExpectedInterval
       // imputes only the values of at least P, floor(L / P) - 1 of them (none for P < L < 2P).
-      if (this.corrected) for (let missedNs = value - periodNs; missedNs > 0; missedNs -= periodNs) this.corrected.recordValue(missedNs);
-      this.sinceSnapshot.recordValue(value);
+      for (let missedNs = value - periodNs; missedNs > 0; missedNs -= periodNs) this.corrected.recordValue(missedNs);
       this.interval?.recordValue(value);
       if (this.microseconds) this.recordMicroseconds(value, cycle);
       this.largest.offer(latencyNs, cycle, dueNs);

@@ -29,14 +29,17 @@ export class EventLoopDelay {
   harvest(): Histogram {
     const delays = newHistogram();
     const count = this.monitor.count;
+    const recorded: [delayNs: number, count: number][] = [];
     if (count > 0) {
       let counted = 0;
       for (const [percentile, intervalNs] of [...this.monitor.percentiles].sort(([a], [b]) => a - b)) {
         const upTo = Math.round((count * percentile) / 100);
-        if (upTo > counted) delays.recordValueWithCount(Math.max(0, intervalNs - this.resolutionNs), upTo - counted);
+        if (upTo > counted) recorded.push([Math.max(0, intervalNs - this.resolutionNs), upTo - counted]);
         counted = Math.max(counted, upTo);
       }
     }
+    // The largest first: the histogram grows once to hold it, not once per larger delay.
+    for (const [delayNs, times] of recorded.reverse()) delays.recordValueWithCount(delayNs, times);
     this.monitor.reset();
     return delays;
   }

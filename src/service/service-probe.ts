@@ -3,15 +3,18 @@
 // jHiccup-style interval logs. Memory stays flat however long it runs: it keeps histograms, not
 // samples, and never keeps the process alive by itself.
 //
-// Every read moves what is new into this module's histograms first (harvest): the wake-ups the
-// Probe has drained since the previous read, and what the event-loop monitor recorded. From there
-// they fan out to the cumulative view, the snapshot interval and the log interval.
+// The service's event loop does no per-sample work: the addon records the wake-ups itself, on a
+// native thread of the session's (recordNatively), and nothing of the probe's runs on a timer but the
+// log's. Every read moves what is new into this module's histograms first (harvest): the histogram
+// the session recorded since the previous read, and what the event-loop monitor recorded, each at a
+// cost bounded by the histogram's size. From there they fan out to the cumulative view, the snapshot
+// interval and the log interval.
 import { OptionError } from '../errors.js';
 import { hdrLogTag } from '../outputs/hdr-log.js';
 import type { CumulativeView } from '../outputs/prometheus.js';
-import { copyHistogram, newHistogram, type Histogram } from '../engine/histogram.js';
+import { addHistogram, copyHistogram, newHistogram, type Histogram } from '../engine/histogram.js';
 import type { ProbeConfig, ProbeOptions } from '../engine/options.js';
-import { Probe, recordIntervalsOnly, summarize } from '../engine/probe.js';
+import { Probe, recordNatively, summarize } from '../engine/probe.js';
 import { usableCpus } from '../engine/system.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
@@ -124,8 +127,8 @@ export class ServiceProbe {
   constructor(options: StartProbeOptions = {}) {
     const resolutionMs = eventLoopResolutionMs(options.eventLoop);
     const logConfig = options.hdrLog === undefined ? null : resolveIntervalLogOptions(options.hdrLog);
-    // Its histograms are this module's (harvest): the probe records nothing else.
-    this.probe = recordIntervalsOnly(new Probe(productionDefaults(options)));
+    // The session records the wake-ups natively, off this thread; harvest() takes its histograms.
+    this.probe = recordNatively(new Probe(productionDefaults(options)));
     this.config = this.probe.config;
 
     this.startedAt = new Date();
@@ -256,9 +259,9 @@ export class ServiceProbe {
     const running = this.probe.running;
     this.probe.takeIntervals().forEach((taken, index) => {
       const state = this.threads[index]!;
-      state.cumulative.add(taken.histogram);
-      state.sinceSnapshot.add(taken.histogram);
-      if (this.log) state.sinceLog.add(taken.histogram);
+      addHistogram(state.cumulative, taken.histogram);
+      addHistogram(state.sinceSnapshot, taken.histogram);
+      if (this.log) addHistogram(state.sinceLog, taken.histogram);
       // Once stopping, the counters come from the final result instead (the live ones are gone).
       if (running) {
         state.overruns = taken.overruns;
@@ -267,9 +270,9 @@ export class ServiceProbe {
     });
     if (this.eventLoop) {
       const delays = this.eventLoop.monitor.harvest();
-      this.eventLoop.cumulative.add(delays);
-      this.eventLoop.sinceSnapshot.add(delays);
-      if (this.log) this.eventLoop.sinceLog.add(delays);
+      addHistogram(this.eventLoop.cumulative, delays);
+      addHistogram(this.eventLoop.sinceSnapshot, delays);
+      if (this.log) addHistogram(this.eventLoop.sinceLog, delays);
     }
   }
 
@@ -284,7 +287,7 @@ export class ServiceProbe {
     const threadLines = this.threads.map((state) => ({ tag: hdrLogTag(state.thread, state.cpu), histogram: state.sinceLog }));
     // The untagged line, all threads together, is the one readers take when given no tag.
     const allThreads = newHistogram('interval');
-    for (const { histogram } of threadLines) allThreads.add(histogram);
+    for (const { histogram } of threadLines) addHistogram(allThreads, histogram);
     const lines: LoggedInterval['lines'] = [...threadLines, { tag: null, histogram: allThreads }];
     if (this.eventLoop) lines.push({ tag: 'event-loop', histogram: this.eventLoop.sinceLog });
     // A failure (a full disk) drops the file being written and is reported; the probe goes on, and so does the log with the next interval.
