@@ -13,7 +13,7 @@ import { cpioBuffer, type CpioEntry } from '../src/guest/cpio.js';
 import { GUEST_PACKAGE_DIR, packageEntries, runtimePackageDirs, sharedLibraries } from '../src/guest/contents.js';
 import { baseImage, writeRunInitrd } from '../src/guest/initramfs.js';
 import { argsScript, GuestChannel, MEASURE_INIT } from '../src/guest/protocol.js';
-import { qemuArgs } from '../src/guest/vm.js';
+import { linuxCommandLine, multibootModules, qemuArgs } from '../src/guest/vm.js';
 import { scratchDir } from './helpers/cli.js';
 import { commandRuns, itWithTool, requireTool } from './helpers/tools.js';
 
@@ -176,7 +176,7 @@ describe('the guest init and its protocol', () => {
 });
 
 describe('QEMU command line', () => {
-  const config = { qemu: 'qemu', kernel: '/k', initrd: '/i', vcpus: 2, memoryMiB: 512, kernelArgs: ['isolcpus=1'], dir: '/d' };
+  const config = { qemu: 'qemu', kernel: '/k', initrd: '/i', vcpus: 2, memoryMiB: 512, commandLine: linuxCommandLine(['isolcpus=1']), dir: '/d' };
   const sockets = { channel: '/d/channel.sock', qmp: '/d/qmp.sock' };
   const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 
@@ -190,6 +190,14 @@ describe('QEMU command line', () => {
     expect(after(tcg, '-append')).toBe('console=ttyS0 quiet panic=-1 isolcpus=1');
     // The console first (ttyS0), the channel second (ttyS1).
     expect(tcg.filter((arg) => arg.startsWith('chardev:'))).toEqual(['chardev:console', 'chardev:channel']);
+  });
+
+  it('boots a multiboot kernel (Xen) with its modules and their command lines, and refuses a comma in them', () => {
+    const modules = multibootModules([{ path: '/c/vmlinuz', args: 'console=hvc0 quiet' }, { path: '/c/initrd.cpio' }]);
+    expect(modules).toBe('/c/vmlinuz console=hvc0 quiet,/c/initrd.cpio');
+    const xen = qemuArgs({ ...config, kernel: '/c/xen', initrd: modules, commandLine: 'console=com1 dom0_mem=1024M', cpu: 'max', accelerator: 'tcg' }, sockets);
+    expect([after(xen, '-kernel'), after(xen, '-initrd'), after(xen, '-append')]).toEqual(['/c/xen', modules, 'console=com1 dom0_mem=1024M']);
+    expect(() => multibootModules([{ path: '/c/vmlinuz', args: 'a=1,2' }])).toThrow(/cannot have a comma/);
   });
 });
 

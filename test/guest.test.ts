@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../src/fingerprint/index.js';
-import type { RunFile } from '../src/run.js';
+import type { RunFile, RunQemuGuest } from '../src/run.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';
@@ -87,7 +87,7 @@ describe('rtlat guest booting a kernel', () => {
     expect(environment.kernel.release.value).toMatch(/-cloud-amd64$/);
     expect((run.hostEnvironment as Fingerprint).kernel.release.value).toBe(readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
 
-    const guest = run.guest!;
+    const guest = run.guest as RunQemuGuest;
     expect(guest.kernel).toEqual({ path: kernels.nrt, release: environment.kernel.release.value });
     expect([guest.vcpus, guest.vcpuCpus, guest.qemuPriority]).toEqual([1, [1], 1]);
     expect(guest.emulated).toBe(guest.accelerator === 'tcg');
@@ -109,7 +109,7 @@ describe('rtlat guest booting a kernel', () => {
     const json = path.join(dir, 'guest.json');
     const outcome = await rtlatAsync(['guest', '--kernel', kernels.nrt, '--loops', '50', '--json', json, '--quiet']);
     expect(outcome.status, outcome.stderr).toBe(0);
-    const guest = readGuestRun(json).guest!;
+    const guest = readGuestRun(json).guest as RunQemuGuest;
     if (guest.accelerator === 'kvm') expect(guest.acceleratorReason).toBe('a KVM probe boot came up');
     else expect(guest.acceleratorReason).toMatch(/^(\/dev\/kvm is (absent|not accessible)|KVM does not work here: .+)/);
     // Even with --quiet.

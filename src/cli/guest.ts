@@ -6,10 +6,12 @@ import { writeFileAtomic } from '../atomic-file.js';
 import { OptionError } from '../errors.js';
 import { parseExtraFile, type ExtraFile } from '../guest/initramfs.js';
 import { DEFAULT_BOOT_TIMEOUT_MS, DEFAULT_MEMORY_MIB, DEFAULT_VCPUS, runGuest, type GuestOptions, type GuestResult } from '../guest/run.js';
+import { XEN_GUEST_TYPES, type XenGuestType } from '../targets/xen/config.js';
+import { runXenGuest, type XenGuestOptions } from '../targets/xen/run.js';
 import { parseLoadSpec } from '../load/index.js';
 import { DURATION_RULE, NS_PER_MS, parseCpuList, parseDurationNs, parseInteger } from '../units.js';
 import { commandLine } from './command-line.js';
-import { EXIT, reportError } from './errors.js';
+import { EXIT, reportError, UsageError } from './errors.js';
 import { addMeasureOptions, measureCommand, parseMeasureFlags } from './measure.js';
 import { checkOutputPath } from './output-path.js';
 import { collect } from './run-files.js';
@@ -42,6 +44,8 @@ export function checkMeasureOptions(command: Command, except: readonly string[])
 }
 
 export interface GuestFlags {
+  hypervisor: 'qemu' | 'xen';
+  kernelModules?: string;
   accel: 'auto' | 'kvm' | 'tcg';
   memory: string;
   pinVcpus?: string;
@@ -57,21 +61,23 @@ export interface GuestFlags {
 /** The options of a guest's set-up, shared by `rtlat guest` and `rtlat matrix`. */
 export function addGuestOptions(command: Command): Command {
   return command
+    .addOption(new Option('--hypervisor <kind>', 'qemu (KVM or TCG, from this host) or xen (a domU, from Dom0)').choices(['qemu', 'xen']).default('qemu'))
     .option('--memory <size>', 'guest memory: MiB, or with M or G', `${DEFAULT_MEMORY_MIB}M`)
-    .option('--pin-vcpus <list>', 'host CPUs to pin the vCPU threads to, vCPU i on the i-th (round-robin), e.g. 2-3')
-    .option('--qemu-priority <prio>', 'run every QEMU thread at SCHED_FIFO with this priority (1-99) while the guest measures')
+    .option('--pin-vcpus <list>', 'host (Xen: physical) CPUs to pin the vCPUs to, vCPU i on the i-th (round-robin), e.g. 2-3')
+    .option('--qemu-priority <prio>', 'run every QEMU thread (Xen HVM: of the device model) at SCHED_FIFO with this priority (1-99) while the guest measures')
+    .option('--kernel-modules <dir>', 'xen HVM: the guest kernel\'s modules folder, for its xen-blkfront (default /lib/modules/RELEASE)')
     .addOption(new Option('--accel <accel>', 'KVM, TCG, or KVM when a short probe boot comes up with it').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .option('--initrd-extra <host[:guest]>', 'add a file or folder of the host to the guest (repeatable)', collect, [])
     .option('--kernel-args <text>', 'more of the guest kernel\'s command line, e.g. "isolcpus=1 nohz_full=1"')
     .option('--qemu <path>', 'the QEMU binary (default: qemu-system-x86_64 on PATH)')
     .option('--boot-timeout <time>', 'give up when the guest has not come up in this time', `${DEFAULT_BOOT_TIMEOUT_MS / 1000}s`)
-    .option('--load <kinds>', 'run load generators on the host while the guest measures (see rtlat measure --load)')
-    .option('--load-cpus <list>', 'host CPUs for the load (default: those of --pin-vcpus, else every CPU)');
+    .option('--load <kinds>', 'run load generators on the host (Xen: in Dom0) while the guest measures (see rtlat measure --load)')
+    .option('--load-cpus <list>', 'host CPUs for the load (Xen: physical CPUs Dom0\'s vCPUs are pinned to for it); default: those of --pin-vcpus, else every CPU');
 }
 
 const MEMORY = /^(\d+)([mg]?)$/i;
 
-function parseMemoryMiB(text: string): number {
+export function parseMemoryMiB(text: string): number {
   const match = MEMORY.exec(text.trim());
   const mib = match ? Number(match[1]) * (match[2]!.toLowerCase() === 'g' ? 1024 : 1) : NaN;
   if (!Number.isSafeInteger(mib) || mib < 128 || mib > 1024 * 1024) throw new OptionError('memory', text, 'a size from 128M to 1024G, e.g. 1024, 512M or 2G');
@@ -79,9 +85,17 @@ function parseMemoryMiB(text: string): number {
 }
 
 /** The guest set-up of `flags`, checked. */
-export function parseGuestFlags(flags: GuestFlags): Omit<GuestOptions, 'kernel' | 'measureArgs' | 'commandLine'> {
+export function parseGuestFlags(flags: GuestFlags, command: Command): Omit<GuestOptions, 'kernel' | 'measureArgs' | 'commandLine'> {
   if (flags.loadCpus !== undefined && flags.load === undefined) throw new OptionError('load-cpus', flags.loadCpus, 'a CPU list together with --load');
   if (flags.load !== undefined) parseLoadSpec(flags.load);
+  const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+  if (flags.hypervisor === 'xen') {
+    for (const [name, option] of [['accel', '--accel'], ['qemu', '--qemu']] as const) {
+      if (given(name)) throw new UsageError(`${option} is for QEMU's guests; a Xen guest runs on Xen (--hypervisor xen)`);
+    }
+  } else if (flags.kernelModules !== undefined) {
+    throw new UsageError('--kernel-modules is for Xen HVM guests (--hypervisor xen --xen-type hvm)');
+  }
   return {
     accelerator: flags.accel,
     memoryMiB: parseMemoryMiB(flags.memory),
@@ -97,6 +111,7 @@ export function parseGuestFlags(flags: GuestFlags): Omit<GuestOptions, 'kernel' 
 
 interface GuestCommandFlags extends GuestFlags {
   kernel: string;
+  xenType?: XenGuestType;
   cpus: string;
   json?: string;
   hdrLog?: string;
@@ -110,6 +125,7 @@ export function guestCommand(): Command {
         'works with it, else TCG: emulated, and the run file says so.',
     )
     .requiredOption('--kernel <vmlinuz>', 'the guest kernel (e.g. /boot/vmlinuz-*; modules are not needed)')
+    .addOption(new Option('--xen-type <type>', 'with --hypervisor xen: the kind of domU').choices([...XEN_GUEST_TYPES]))
     .option('--cpus <n>', 'number of vCPUs (rtlat measures on each by default)', `${DEFAULT_VCPUS}`)
     .option('--json <file>', 'write the guest\'s run as JSON on the host')
     .option('--hdr-log <file>', 'write the guest\'s HdrHistogram interval log on the host');
@@ -126,10 +142,12 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
   const onSignal = () => stop.abort();
   try {
     checkMeasureOptions(command, NOT_TO_GUEST);
+    if (flags.hypervisor === 'xen' && flags.xenType === undefined) throw new UsageError('--hypervisor xen needs --xen-type pv, pvh or hvm');
+    if (flags.hypervisor !== 'xen' && flags.xenType !== undefined) throw new UsageError('--xen-type is for Xen guests: give --hypervisor xen too');
     const jsonPath = flags.json === undefined ? null : checkOutputPath('json', flags.json);
     const hdrLogPath = flags.hdrLog === undefined ? null : checkOutputPath('hdr-log', flags.hdrLog);
     const options: GuestOptions = {
-      ...parseGuestFlags(flags),
+      ...parseGuestFlags(flags, command),
       kernel: flags.kernel,
       vcpus: parseInteger('cpus', flags.cpus, 1, 256),
       measureArgs: measureArgsOf(command, NOT_TO_GUEST),
@@ -142,7 +160,7 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
       },
     };
     stopListening = onStopSignals(onSignal);
-    const result = await runGuest(options);
+    const result = flags.hypervisor === 'xen' ? await runXenGuest(xenGuestOptions(options, flags.xenType!, flags.kernelModules)) : await runGuest(options);
     writeGuestOutputs(result, jsonPath, hdrLogPath);
     return result.status;
   } catch (error) {
@@ -152,12 +170,36 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
   }
 }
 
+/** A Xen guest's options from the same flags as a QEMU guest's. */
+export function xenGuestOptions(options: GuestOptions, type: XenGuestType, kernelModules: string | undefined): XenGuestOptions {
+  return {
+    type,
+    kernel: options.kernel,
+    kernelModules: kernelModules ?? null,
+    measureArgs: options.measureArgs,
+    hdrLog: options.hdrLog ?? false,
+    vcpus: options.vcpus ?? DEFAULT_VCPUS,
+    memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
+    kernelArgs: options.kernelArgs ?? [],
+    extras: options.extras ?? [],
+    pinVcpus: options.pinVcpus ?? null,
+    qemuPriority: options.qemuPriority ?? null,
+    load: options.load ?? null,
+    ...(options.bootTimeoutMs !== undefined && { bootTimeoutMs: options.bootTimeoutMs }),
+    commandLine: options.commandLine,
+    ...(options.signal && { signal: options.signal }),
+    ...(options.onProgress && { onProgress: options.onProgress }),
+  };
+}
+
 function writeGuestOutputs(result: GuestResult, jsonPath: string | null, hdrLogPath: string | null): void {
   process.stdout.write(result.stdout);
   process.stderr.write(result.stderr);
   if (result.run && jsonPath) writeFileAtomic(jsonPath, `${JSON.stringify(result.run, null, 2)}\n`);
   if (result.hdrLog && hdrLogPath) writeFileAtomic(hdrLogPath, result.hdrLog);
-  if (result.info.emulated) {
+  if (result.info.hypervisor === 'xen') {
+    if (result.info.emulated) process.stderr.write(`rtlat guest: EMULATED: ${result.info.emulation}; these latencies are the emulation's, not Xen's on real hardware\n`);
+  } else if (result.info.emulated) {
     process.stderr.write('rtlat guest: EMULATED: measured under TCG, not a hypervisor; these latencies are QEMU\'s emulator\'s\n');
   }
   if (result.status === EXIT.ok && result.run === null) throw new Error('the guest measured but sent no run file back');

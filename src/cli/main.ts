@@ -6,6 +6,7 @@ import { compareCommand } from './compare.js';
 import { guestCommand } from './guest.js';
 import { importCommand } from './import.js';
 import { infoCommand } from './info.js';
+import { labCommand } from './lab.js';
 import { matrixCommand } from './matrix.js';
 import { measureCommand } from './measure.js';
 import { mergeCommand } from './merge.js';
@@ -14,7 +15,7 @@ import { serveCommand } from './serve.js';
 import { sweepCommand } from './sweep.js';
 
 // Each command's module exports a factory; add new commands to this list.
-const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), sweepCommand(), compareCommand(), mergeCommand(), reportCommand(), guestCommand(), matrixCommand(), serveCommand()];
+const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), sweepCommand(), compareCommand(), mergeCommand(), reportCommand(), guestCommand(), matrixCommand(), labCommand(), serveCommand()];
 
 const program = new Command('rtlat')
   .description('Real-time wake-up latency of Linux hosts, containers and guests (cyclictest-compatible).')

@@ -94,7 +94,7 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
     if (!flags.kernels && !flags.container) throw new UsageError('nothing to compare the host with: give --kernels, --container, or both');
     checkMeasureOptions(command, HOST_OUTPUTS_AND_LOAD);
     const kernels = flags.kernels === undefined ? [] : parseKernels(flags.kernels);
-    const guest = parseGuestFlags(flags);
+    const guest = parseGuestFlags(flags, command);
     const vcpus = parseInteger('guest-cpus', flags.guestCpus, 1, 256);
     const hostCpus = flags.cpus === undefined ? null : parseCpuList('cpus', flags.cpus);
     const measureArgs = measureArgsOf(command, HOST_OUTPUTS_AND_LOAD);

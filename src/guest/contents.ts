@@ -6,6 +6,9 @@ import { accessSync, constants, lstatSync, readdirSync, readFileSync, readlinkSy
 import path from 'node:path';
 import type { CpioEntry } from './cpio.js';
 
+/** This package's folder (package.json, bin/, dist/, build/): what a guest or a lab host runs. */
+export const PACKAGE_ROOT = path.resolve(import.meta.dirname, '../..');
+
 /** Where the package lives inside the guest. */
 export const GUEST_PACKAGE_DIR = '/opt/rtlat';
 export const GUEST_NODE = '/usr/bin/node';
@@ -36,10 +39,11 @@ export function findExecutable(name: string, extraDirs: readonly string[] = []):
 
 /**
  * The shared libraries `binary` loads, as ldd lists them (the dynamic loader included), at the paths
- * the loader will look them up under. Empty for a static binary.
+ * the loader will look them up under, `libraryPath` first (LD_LIBRARY_PATH). Empty for a static binary.
  */
-export function sharedLibraries(binary: string): string[] {
-  const ldd = spawnSync('ldd', [binary], { encoding: 'utf8' });
+export function sharedLibraries(binary: string, libraryPath: readonly string[] = []): string[] {
+  const env = libraryPath.length > 0 ? { ...process.env, LD_LIBRARY_PATH: libraryPath.join(':') } : process.env;
+  const ldd = spawnSync('ldd', [binary], { encoding: 'utf8', env });
   if (ldd.error) throw new Error(`ldd is needed to list the libraries of ${binary}: ${ldd.error.message}`);
   // "not a dynamic executable" (exit 1) for a static binary such as busybox-static's.
   if (ldd.status !== 0) return [];

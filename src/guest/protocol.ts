@@ -8,6 +8,10 @@
 //   guest -> host   RTLAT-EXIT <status>                 rtlat's exit code
 //   host -> guest   a                                   all received: the guest powers off
 //
+// A lab host (src/targets/lab) speaks it too, with its files named by their paths, and two more lines:
+// RTLAT-ERR <line> for each line its command writes to stderr, as it comes, and RTLAT-LEFT <what> for
+// each domain or QEMU still running once its command has ended.
+//
 // The guest waits for that last "a" because poweroff does not wait for a serial port to drain: the
 // end of the results could otherwise be lost with the guest. Files travel as base64 so that no byte of them can be taken for a marker or changed by a tty.
 import { gunzipSync } from 'node:zlib';
@@ -17,9 +21,11 @@ export const READY = 'RTLAT-READY';
 export const GO = 'g';
 export const STOP = 's';
 export const ACK = 'a';
-const FILE = 'RTLAT-FILE';
-const END = 'RTLAT-END';
-const EXIT = 'RTLAT-EXIT';
+export const FILE = 'RTLAT-FILE';
+export const END = 'RTLAT-END';
+export const EXIT = 'RTLAT-EXIT';
+export const STDERR = 'RTLAT-ERR';
+export const LEFT = 'RTLAT-LEFT';
 
 /** Files the guest sends back, by name; the host maps them to its own outputs. */
 export const GUEST_FILES = {
@@ -30,6 +36,9 @@ export const GUEST_FILES = {
 } as const;
 export type GuestFileName = keyof typeof GUEST_FILES;
 
+/** The kernel command-line parameter naming the channel's device when it is not ttyS1 (rtlat.channel=hvc0). */
+export const CHANNEL_PARAMETER = 'rtlat.channel';
+
 /** Holds the rtlat arguments, written by the host into each run's own small archive. */
 export const GUEST_ARGS_FILE = '/rtlat/args.sh';
 
@@ -38,8 +47,8 @@ export function argsScript(args: readonly string[]): string {
   return `set -- ${args.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ')}\n`;
 }
 
-const SIGINT_READY_MODULE = `${GUEST_PACKAGE_DIR}/dist/guest/sigint-ready.js`;
-const SIGINT_READY_FILE = '/tmp/sigint-ready';
+export const SIGINT_READY_MODULE = `${GUEST_PACKAGE_DIR}/dist/guest/sigint-ready.js`;
+export const SIGINT_READY_FILE = '/tmp/sigint-ready';
 
 /** The /init of a measuring guest. */
 export const MEASURE_INIT = `#!${GUEST_BUSYBOX} sh
@@ -55,8 +64,15 @@ mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 . ${GUEST_ARGS_FILE}
 
-stty -F /dev/ttyS1 raw -echo
-exec 3<>/dev/ttyS1
+# The channel is ttyS1 unless the kernel's command line names another (a Xen guest's console, hvc0).
+channel=/dev/ttyS1
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in ${CHANNEL_PARAMETER}=*) channel=/dev/\${arg#${CHANNEL_PARAMETER}=} ;; esac
+done
+# Nothing of the kernel's on the channel from here on, even where it is the console.
+dmesg -n 1
+stty -F $channel raw -echo
+exec 3<>$channel
 echo "${READY} $(uname -r)" >&3
 read -n 1 go <&3
 
@@ -104,33 +120,52 @@ ${GUEST_BUSYBOX} poweroff -f
 
 /** What came back from the guest. */
 export interface GuestReport {
-  files: Partial<Record<GuestFileName, Buffer>>;
+  /** By the name the guest sent them under: a GuestFileName, or a lab host's path. */
+  files: Partial<Record<string, Buffer>>;
   /** rtlat's exit status in the guest. */
   status: number;
+}
+
+export interface ChannelEvents {
+  onReady?: (release: string) => void;
+  onReport?: (report: GuestReport) => void;
+  /** A line the command wrote to stderr (a lab host's). */
+  onStderr?: (line: string) => void;
+  /** Something still running after the command (a lab host's). */
+  onLeft?: (what: string) => void;
 }
 
 /** Reads the guest's lines on ttyS1 as they arrive; tells when it is ready and when its report is complete. */
 export class GuestChannel {
   private pending = '';
   private current: { name: string; base64: string[] } | null = null;
-  private readonly files: Partial<Record<GuestFileName, Buffer>> = {};
+  private readonly files: Partial<Record<string, Buffer>> = {};
   /** Everything the guest sent, once it has sent its exit status. */
   report: GuestReport | null = null;
 
-  constructor(private readonly events: { onReady?: (release: string) => void; onReport?: (report: GuestReport) => void } = {}) {}
+  constructor(private readonly events: ChannelEvents = {}) {}
 
   push(chunk: string): void {
     const lines = (this.pending + chunk).split(/\r?\n/);
     this.pending = lines.pop()!;
-    for (const line of lines) this.line(line.trim());
+    for (const line of lines) this.line(line);
   }
 
-  private line(line: string): void {
-    const [marker, value = ''] = line.split(' ', 2);
+  private line(raw: string): void {
+    // A stderr line keeps its own spacing; the rest may come with a tty's carriage returns and padding.
+    const stderrAt = raw.indexOf(`${STDERR} `);
+    if (this.current === null && stderrAt >= 0) {
+      this.events.onStderr?.(raw.slice(stderrAt + STDERR.length + 1));
+      return;
+    }
+    const line = raw.trim();
+    const space = line.indexOf(' ');
+    const marker = space < 0 ? line : line.slice(0, space);
+    const value = space < 0 ? '' : line.slice(space + 1);
     if (this.current) {
       if (marker === END) {
         const { name, base64 } = this.current;
-        if (name in GUEST_FILES) this.files[name as GuestFileName] = gunzipSync(Buffer.from(base64.join(''), 'base64'));
+        this.files[name] = gunzipSync(Buffer.from(base64.join(''), 'base64'));
         this.current = null;
       } else {
         this.current.base64.push(line);
@@ -139,6 +174,8 @@ export class GuestChannel {
       this.events.onReady?.(value);
     } else if (marker === FILE) {
       this.current = { name: value, base64: [] };
+    } else if (marker === LEFT) {
+      this.events.onLeft?.(value);
     } else if (marker === EXIT) {
       this.report = { files: this.files, status: Number(value) };
       this.events.onReport?.(this.report);

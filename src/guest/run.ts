@@ -9,15 +9,15 @@ import path from 'node:path';
 import { OptionError } from '../errors.js';
 import { readFingerprint } from '../fingerprint/index.js';
 import { startLoad, type LoadHandle } from '../load/index.js';
-import type { RunFile, RunGuest, RunLoad } from '../run.js';
+import type { RunFile, RunGuest, RunLoad, RunQemuGuest } from '../run.js';
 import { usableCpus } from '../system.js';
 import { formatDuration, NS_PER_MS } from '../units.js';
 import { chooseAccelerator, type AcceleratorChoice } from './accelerator.js';
-import { findExecutable } from './contents.js';
+import { findExecutable, PACKAGE_ROOT } from './contents.js';
 import { baseImage, defaultCacheDir, writeRunInitrd, type ExtraFile } from './initramfs.js';
 import { ACK, GO, GUEST_FILES, GuestChannel, STOP, type GuestReport } from './protocol.js';
-import { pinVcpuThreads, setFifoPriority } from './threads.js';
-import { type Accelerator, Vm } from './vm.js';
+import { pinVcpuThreads, readThreadStates, setFifoPriority } from './threads.js';
+import { type Accelerator, linuxCommandLine, Vm } from './vm.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -51,7 +51,7 @@ export interface GuestOptions {
   onConsole?: (text: string) => void;
 }
 
-export interface GuestResult {
+export interface GuestResult<Guest extends RunGuest = RunGuest> {
   /** Null when rtlat in the guest wrote none (e.g. it refused an option). */
   run: RunFile | null;
   hdrLog: Buffer | null;
@@ -59,7 +59,7 @@ export interface GuestResult {
   stdout: string;
   stderr: string;
   status: number;
-  info: RunGuest;
+  info: Guest;
 }
 
 export const DEFAULT_VCPUS = 1;
@@ -67,13 +67,11 @@ export const DEFAULT_MEMORY_MIB = 1024;
 export const DEFAULT_BOOT_TIMEOUT_MS = 120_000;
 const DEFAULT_KVM_PROBE_TIMEOUT_MS = 20_000;
 /** A guest powers off right after sending its results. */
-const POWER_OFF_TIMEOUT_MS = 20_000;
+export const POWER_OFF_TIMEOUT_MS = 20_000;
 /** After an interrupt the guest stops measuring and sends what it has; it is killed if that takes longer. */
-const STOP_TIMEOUT_MS = 30_000;
+export const STOP_TIMEOUT_MS = 30_000;
 const CONSOLE_LINES_IN_ERRORS = 6;
 
-/** The package this module belongs to: what the guest runs. */
-const PACKAGE_ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** qemu-system-x86_64 on PATH, or the one given; an Error that says how to get it otherwise. */
 export function findQemu(given?: string): string {
@@ -103,11 +101,16 @@ function checkQemuPriority(priority: number, vcpus: number, pinVcpus: readonly n
 }
 
 /** The guest's run file as the host keeps it: its own command line, the host's load and fingerprint, and how the guest ran. */
-function guestRunFile(measured: RunFile, commandLine: string, hostLoad: RunLoad | null, info: RunGuest): RunFile {
+export function guestRunFile(measured: RunFile, commandLine: string, hostLoad: RunLoad | null, info: RunGuest): RunFile {
   return { ...measured, commandLine, load: hostLoad ?? measured.load, hostEnvironment: readFingerprint(), guest: info };
 }
 
-export async function runGuest(options: GuestOptions): Promise<GuestResult> {
+/** The rtlat command a guest runs: measure, writing its results where the guest's init sends them from. */
+export function guestMeasureCommand(measureArgs: readonly string[], hdrLog: boolean): string[] {
+  return ['measure', ...measureArgs, '--json', GUEST_FILES.run, ...(hdrLog ? ['--hdr-log', GUEST_FILES.hdrLog] : [])];
+}
+
+export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQemuGuest>> {
   const qemu = findQemu(options.qemu);
   if (!statSync(options.kernel, { throwIfNoEntry: false })?.isFile()) throw new OptionError('kernel', options.kernel, 'a kernel image file (vmlinuz)');
   const vcpus = options.vcpus ?? DEFAULT_VCPUS;
@@ -125,8 +128,9 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
       : `booting under KVM (${decision.reason})`,
   );
 
-  const guestArgs = ['measure', ...options.measureArgs, '--json', GUEST_FILES.run, ...(options.hdrLog ? ['--hdr-log', GUEST_FILES.hdrLog] : [])];
-  const info: RunGuest = {
+  const guestArgs = guestMeasureCommand(options.measureArgs, options.hdrLog ?? false);
+  const info: RunQemuGuest = {
+    hypervisor: 'qemu',
     accelerator: decision.accelerator,
     emulated: decision.accelerator === 'tcg',
     acceleratorReason: decision.reason,
@@ -158,7 +162,7 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
     const report = new Promise<GuestReport>((resolve) => (reported = resolve));
     const channel = new GuestChannel({ onReady: ready, onReport: reported });
     vm = await Vm.start(
-      { qemu, kernel: options.kernel, initrd, accelerator: decision.accelerator, vcpus, memoryMiB, kernelArgs: options.kernelArgs ?? [], dir },
+      { qemu, kernel: options.kernel, initrd, accelerator: decision.accelerator, vcpus, memoryMiB, commandLine: linuxCommandLine(options.kernelArgs ?? []), dir },
       { onChannel: (text) => channel.push(text), ...(options.onConsole && { onConsole: options.onConsole }) },
     );
     const running = vm;
@@ -171,7 +175,8 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
       options.signal?.addEventListener('abort', () => reject(new Error('interrupted before the guest came up')), { once: true });
     });
 
-    if (options.pinVcpus?.length) info.vcpuCpus = pinVcpuThreads(await running.vcpuThreads(), options.pinVcpus);
+    const vcpuThreads = await running.vcpuThreads();
+    if (options.pinVcpus?.length) info.vcpuCpus = pinVcpuThreads(vcpuThreads, options.pinVcpus);
     await running.resume();
     // QEMU has read the kernel and initrd and holds its sockets open: nothing in the folder is needed
     // any more, and nothing is left on disk even if rtlat is killed.
@@ -187,6 +192,8 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
     if (options.qemuPriority != null) {
       setFifoPriority(running.threads(), options.qemuPriority, (tid) => existsSync(`/proc/${running.pid}/task/${tid}`));
     }
+    // What the kernel says of each QEMU thread, as chrt -p and taskset -p show it: the set-up as it really was.
+    info.threads = readThreadStates(running.threads()).map((state) => ({ ...state, vcpu: vcpuThreads.includes(state.tid) ? vcpuThreads.indexOf(state.tid) : null }));
     if (options.load) {
       load = await startLoad(options.load.spec, { cpus: options.load.cpus ?? info.vcpuCpus ?? usableCpus().allowed });
     }

@@ -1,0 +1,287 @@
+// One measurement in a Xen domU, run from Dom0: the same image as a QEMU guest's (busybox, Node, rtlat),
+// an xl configuration of the type asked for, the domain created paused, its console opened as the
+// channel, then the research's knobs once it is up (the HVM device model's threads at SCHED_FIFO, the
+// load in Dom0 on chosen physical CPUs), the measurement, its results, and the domain destroyed on
+// every way out (domain.ts). The run file is the guest's own, with Dom0's fingerprint as its
+// hostEnvironment and the guest block saying how Xen ran it.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { OptionError } from '../../errors.js';
+import { readFingerprint, type Fingerprint } from '../../fingerprint/index.js';
+import { PACKAGE_ROOT } from '../../guest/contents.js';
+import { baseImage, defaultCacheDir, runFiles, writeRunInitrd, type ExtraFile } from '../../guest/initramfs.js';
+import { ACK, CHANNEL_PARAMETER, GO, GuestChannel, STOP, type GuestReport } from '../../guest/protocol.js';
+import { guestMeasureCommand, guestRunFile, POWER_OFF_TIMEOUT_MS, STOP_TIMEOUT_MS, type GuestResult } from '../../guest/run.js';
+import { readThreadStates, setFifoPriority } from '../../guest/threads.js';
+import { startLoad, type LoadHandle } from '../../load/index.js';
+import { labMarker } from '../../run-file/lab.js';
+import type { RunFile, RunXenGuest } from '../../run.js';
+import { usableCpus } from '../../system.js';
+import { formatCpuList, formatDuration, NS_PER_MS } from '../../units.js';
+import { kernelImageRelease } from '../guest/modules.js';
+import { ConsoleChannel } from './console.js';
+import { xlConfig, type XenGuestType } from './config.js';
+import { destroyOrphans, Domain, domainName } from './domain.js';
+import { blockFrontend, guestKernelModules, HVM_LOADER, writeHvmImage } from './hvm.js';
+import { dom0Problem, parseVcpuList, parseXlInfo, xl } from './xl.js';
+
+export interface XenGuestOptions {
+  type: XenGuestType;
+  kernel: string;
+  /** The guest kernel's modules folder (an HVM guest needs its xen-blkfront); default /lib/modules/RELEASE. */
+  kernelModules?: string | null;
+  /** `rtlat measure` options for the guest; --json and --hdr-log are rtlat's to add. */
+  measureArgs: readonly string[];
+  hdrLog?: boolean;
+  vcpus?: number;
+  memoryMiB?: number;
+  kernelArgs?: readonly string[];
+  extras?: readonly ExtraFile[];
+  /** Physical CPUs for the vCPUs (xl cpus=, vCPU i on pinVcpus[i % length]). */
+  pinVcpus?: readonly number[] | null;
+  /** SCHED_FIFO priority for every thread of an HVM guest's device model while measuring. */
+  qemuPriority?: number | null;
+  /** A load in Dom0 while the guest measures; `cpus` are physical CPUs Dom0's vCPUs are pinned to for it. */
+  load?: { spec: string; cpus: readonly number[] | null } | null;
+  bootTimeoutMs?: number;
+  cacheDir?: string;
+  commandLine: string;
+  signal?: AbortSignal;
+  onProgress?: (line: string) => void;
+}
+
+export const DEFAULT_XEN_BOOT_TIMEOUT_MS = 300_000;
+const CONSOLE_LINES_IN_ERRORS = 6;
+
+/** Why Xen counts as emulated here, from Dom0's fingerprint: rtlat lab's marker, or CPUID naming QEMU's TCG. */
+function emulationOf(dom0: Fingerprint): string | null {
+  const marker = labMarker(dom0.kernel.commandLine.value);
+  if (marker) return `Xen runs in an rtlat lab host (lab ${marker.host}/${marker.accelerator})`;
+  // A PV Dom0 sees the CPU's own CPUID unless Xen traps it: under QEMU's TCG, TCG's signature.
+  if (dom0.virtualization.cpuidVendor.value === 'TCGTCGTCGTCG') return 'Xen runs on a CPU QEMU emulates (TCG)';
+  return null;
+}
+
+/** The process of domain `id`'s device model in Dom0 (qemu-system-i386 -xen-domid ID), or null. */
+export function deviceModelOf(id: number): { pid: number; path: string | null } | null {
+  for (const name of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const at = args.indexOf('-xen-domid');
+    if (at >= 0 && args[at + 1] === `${id}`) return { pid: Number(name), path: args[0] || null };
+  }
+  return null;
+}
+
+function threadsOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Dom0's vCPUs pinned to physical CPUs for the load, and put back as they were. */
+class Dom0Pinning {
+  private constructor(
+    readonly pairs: { vcpu: number; pcpu: number }[],
+    private readonly before: { vcpu: number; hard: number[] | null }[],
+  ) {}
+
+  static pin(pcpus: readonly number[]): Dom0Pinning {
+    const before = parseVcpuList(xl(['vcpu-list', 'Domain-0']), 'Domain-0');
+    if (pcpus.length > before.length) {
+      throw new OptionError('load-cpus', formatCpuList(pcpus), `at most ${before.length} physical CPUs: Dom0 has ${before.length} vCPUs to run the load on`);
+    }
+    const pairs = pcpus.map((pcpu, vcpu) => ({ vcpu, pcpu }));
+    for (const { vcpu, pcpu } of pairs) xl(['vcpu-pin', 'Domain-0', `${vcpu}`, `${pcpu}`]);
+    return new Dom0Pinning(pairs, before);
+  }
+
+  restore(): void {
+    for (const { vcpu } of this.pairs) {
+      const hard = this.before.find((entry) => entry.vcpu === vcpu)?.hard ?? null;
+      xl(['vcpu-pin', 'Domain-0', `${vcpu}`, hard === null ? 'all' : formatCpuList(hard)]);
+    }
+  }
+}
+
+export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult<RunXenGuest>> {
+  const problem = dom0Problem();
+  if (problem !== null) throw new Error(`--hypervisor xen runs in Xen's Dom0, and ${problem}`);
+  if (!statSync(options.kernel, { throwIfNoEntry: false })?.isFile()) throw new OptionError('kernel', options.kernel, 'a kernel image file (vmlinuz)');
+  if (options.qemuPriority != null && options.type !== 'hvm') {
+    throw new OptionError('qemu-priority', options.qemuPriority, 'an HVM guest (--xen-type hvm): PV and PVH guests have no device model');
+  }
+  const progress = options.onProgress ?? (() => {});
+  const vcpus = options.vcpus ?? 1;
+  const memoryMiB = options.memoryMiB ?? 1024;
+  const bootTimeoutMs = options.bootTimeoutMs ?? DEFAULT_XEN_BOOT_TIMEOUT_MS;
+  const dom0 = readFingerprint();
+  const emulation = emulationOf(dom0);
+  const xen = parseXlInfo(xl(['info']));
+  const release = kernelImageRelease(options.kernel);
+
+  for (const orphan of destroyOrphans()) progress(`destroyed ${orphan}, left by an rtlat that is gone`);
+  const base = baseImage(PACKAGE_ROOT, options.cacheDir ?? defaultCacheDir());
+  if (!base.reused) progress(`built the guest image ${base.path}`);
+
+  const guestArgs = guestMeasureCommand(options.measureArgs, options.hdrLog ?? false);
+  const name = domainName(options.type);
+  const info: RunXenGuest = {
+    hypervisor: 'xen',
+    type: options.type,
+    emulated: emulation !== null,
+    emulation,
+    xen,
+    domain: { name, id: null },
+    kernel: { path: path.resolve(options.kernel), release },
+    vcpus,
+    memoryMiB,
+    vcpuCpus: null,
+    image: 'ramdisk',
+    deviceModel: null,
+    dom0LoadCpus: null,
+    guestCommandLine: ['rtlat', ...guestArgs].join(' '),
+  };
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'rtlat-xen-'));
+  let domain: Domain | null = null;
+  let console: ConsoleChannel | null = null;
+  let load: LoadHandle | null = null;
+  let pinning: Dom0Pinning | null = null;
+  const timers: NodeJS.Timeout[] = [];
+  const after = (ms: number, message: () => string) => new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(message())), ms)));
+  const lastLines = () => {
+    const lines = console?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? [];
+    return lines.length > 0 ? `; the console's last lines: ${lines.map((line) => line.trim()).join(' | ')}` : '; the console printed nothing';
+  };
+  try {
+    const files = runFiles(guestArgs, options.extras ?? []);
+    const commandLine = ['console=hvc0', 'quiet', 'panic=-1', `${CHANNEL_PARAMETER}=hvc0`];
+    let ramdisk: string;
+    let imageDisk: string | null = null;
+    const frontend = options.type === 'hvm' ? blockFrontend(guestKernelModules(options.kernelModules ?? null, release)) : null;
+    if (frontend !== null) {
+      ({ ramdisk, disk: imageDisk } = writeHvmImage(dir, base.path, files, frontend));
+      commandLine.push(`rdinit=${HVM_LOADER}`);
+      info.image = 'disk';
+    } else {
+      ramdisk = path.join(dir, 'initrd.cpio');
+      writeRunInitrd(ramdisk, base.path, guestArgs, options.extras ?? []);
+      if (options.type === 'hvm') {
+        progress(`no xen-blkfront for kernel ${release ?? '(unknown release)'} (give --kernel-modules): the whole image goes in the ramdisk, which an HVM guest's firmware loads slowly`);
+      }
+    }
+    const configFile = path.join(dir, `${name}.cfg`);
+    const config = xlConfig({
+      name,
+      type: options.type,
+      kernel: path.resolve(options.kernel),
+      ramdisk,
+      commandLine: [...commandLine, ...(options.kernelArgs ?? [])].join(' '),
+      memoryMiB,
+      vcpus,
+      pinVcpus: options.pinVcpus ?? null,
+      imageDisk,
+      emulatedCpu: emulation !== null,
+    });
+    writeFileSync(configFile, config);
+
+    progress(`creating ${options.type.toUpperCase()} domain ${name} (Xen ${xen.version ?? '?'}, ${xen.scheduler ?? '?'} scheduler)${emulation ? `, EMULATED: ${emulation}` : ''}`);
+    domain = await Domain.create(name, configFile);
+    const created = domain;
+    info.domain.id = created.id;
+    let ready!: (release: string) => void;
+    let reported!: (report: GuestReport) => void;
+    const cameUp = new Promise<string>((resolve) => (ready = resolve));
+    const report = new Promise<GuestReport>((resolve) => (reported = resolve));
+    const channel = new GuestChannel({ onReady: ready, onReport: reported });
+    console = await ConsoleChannel.open(created.id, (text) => channel.push(text));
+    const opened = console;
+    const interrupted = new Promise<never>((_, reject) => {
+      const abort = () => reject(new Error('interrupted before the guest came up'));
+      if (options.signal?.aborted) abort();
+      options.signal?.addEventListener('abort', abort, { once: true });
+    });
+    created.unpause();
+    // Xen has loaded the kernel and ramdisk, and the device model holds the disk open.
+    rmSync(dir, { recursive: true, force: true });
+    const reportedRelease = await Promise.race([
+      cameUp,
+      interrupted,
+      after(bootTimeoutMs, () => `the ${options.type.toUpperCase()} guest did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)}${lastLines()}`),
+    ]);
+    info.kernel.release = reportedRelease;
+
+    info.vcpuCpus = readBackPinning(name, options.pinVcpus ?? null);
+    if (options.type === 'hvm') {
+      const model = deviceModelOf(created.id);
+      if (model === null) throw new Error(`domain ${name}'s device model (qemu-system-i386 -xen-domid ${created.id}) is not running`);
+      if (options.qemuPriority != null) setFifoPriority(threadsOf(model.pid), options.qemuPriority, (tid) => threadsOf(model.pid).includes(tid));
+      info.deviceModel = { path: model.path, pid: model.pid, priority: options.qemuPriority ?? null, threads: readThreadStates(threadsOf(model.pid)) };
+    }
+    if (options.load) {
+      const pcpus = options.load.cpus ?? options.pinVcpus ?? null;
+      if (pcpus !== null) {
+        pinning = Dom0Pinning.pin([...new Set(pcpus)]);
+        info.dom0LoadCpus = pinning.pairs;
+      }
+      load = await startLoad(options.load.spec, { cpus: pinning ? pinning.pairs.map((pair) => pair.vcpu) : usableCpus().allowed });
+    }
+    opened.send(GO);
+    progress(`the guest is up (kernel ${reportedRelease}): measuring`);
+    const stopTimedOut = new Promise<never>((_, reject) => {
+      const stop = () => {
+        opened.send(STOP);
+        timers.push(setTimeout(() => reject(new Error(`the guest did not stop within ${STOP_TIMEOUT_MS / 1000}s of the interrupt${lastLines()}`)), STOP_TIMEOUT_MS));
+      };
+      options.signal?.addEventListener('abort', stop, { once: true });
+    });
+    const { files: results, status } = await Promise.race([report, stopTimedOut]);
+    opened.send(ACK);
+    progress('results received');
+    const hostLoad = load ? await load.stop() : null;
+    await waitUntilGone(name, POWER_OFF_TIMEOUT_MS);
+    return {
+      run: results.run ? guestRunFile(JSON.parse(results.run.toString('utf8')) as RunFile, options.commandLine, hostLoad, info) : null,
+      hdrLog: results.hdrLog ?? null,
+      stdout: results.stdout?.toString('utf8') ?? '',
+      stderr: results.stderr?.toString('utf8') ?? '',
+      status,
+      info,
+    };
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+    console?.close();
+    await load?.stop().catch(() => {});
+    pinning?.restore();
+    await domain?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Each vCPU's physical CPU as Xen reports it (xl vcpu-list); null when not pinned. */
+function readBackPinning(name: string, pinVcpus: readonly number[] | null): number[] | null {
+  if (!pinVcpus?.length) return null;
+  return parseVcpuList(xl(['vcpu-list', name]), name).map(({ vcpu, hard }) => {
+    if (hard === null || hard.length !== 1) throw new Error(`vCPU ${vcpu} of ${name} is not pinned to one physical CPU (xl vcpu-list says ${hard === null ? 'all' : formatCpuList(hard)})`);
+    return hard[0]!;
+  });
+}
+
+/** A guest that sent its results powers off, and on_poweroff destroys its domain. */
+async function waitUntilGone(name: string, timeoutMs: number): Promise<void> {
+  for (const started = Date.now(); Date.now() - started < timeoutMs; await new Promise((resolve) => setTimeout(resolve, 250))) {
+    try {
+      xl(['domid', name]);
+    } catch {
+      return;
+    }
+  }
+}
