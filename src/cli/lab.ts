@@ -15,6 +15,7 @@ interface LabFlags {
   accel: 'auto' | 'kvm' | 'tcg';
   qemu?: string;
   bootTimeout: string;
+  console?: boolean;
 }
 
 export function labCommand(): Command {
@@ -30,6 +31,7 @@ export function labCommand(): Command {
     .addOption(new Option('--accel <accel>', 'how QEMU runs the lab host: KVM, TCG, or KVM when a probe boot comes up with it').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .option('--qemu <path>', 'the QEMU binary (default: qemu-system-x86_64 on PATH)')
     .option('--boot-timeout <time>', 'give up when the lab host has not come up in this time', `${DEFAULT_LAB_BOOT_TIMEOUT_MS / 1000}s`)
+    .option('--console', 'also print the lab host\'s console (Xen\'s and its kernel\'s messages) on stderr')
     .argument('<command...>', 'the rtlat command to run in the lab host, after --, e.g. -- guest --hypervisor xen --xen-type pvh ...');
   return command.action(async (args: string[], flags: LabFlags) => {
     process.exitCode = await lab(args, flags);
@@ -62,6 +64,7 @@ async function lab(args: string[], flags: LabFlags): Promise<number> {
       onCommandStarted: (send) => (forward = send),
       onProgress: say,
       onStderr: (line) => process.stderr.write(`${line}\n`),
+      ...(flags.console && { onConsole: (text: string) => process.stderr.write(text) }),
     });
     process.stdout.write(result.stdout);
     if (result.files.length > 0) say(`brought back ${result.files.join(', ')}`);

@@ -52,6 +52,8 @@ export interface LabOptions {
   onProgress?: (line: string) => void;
   /** Each line the command writes to stderr, as it comes. */
   onStderr?: (line: string) => void;
+  /** Everything the lab host's console prints (Xen's and the kernel's messages). */
+  onConsole?: (text: string) => void;
 }
 
 export interface LabResult {
@@ -165,7 +167,7 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
     const report = new Promise<GuestReport>((resolve) => (reported = resolve));
     const left: string[] = [];
     const channel = new GuestChannel({ onReady: ready, onReport: reported, onStderr: options.onStderr, onLeft: (what) => left.push(what) });
-    vm = await Vm.start({ qemu, ...boot, accelerator: decision.accelerator, vcpus: cpus, memoryMiB, dir }, { onChannel: (text) => channel.push(text) });
+    vm = await Vm.start({ qemu, ...boot, accelerator: decision.accelerator, vcpus: cpus, memoryMiB, dir }, { onChannel: (text) => channel.push(text), ...(options.onConsole && { onConsole: options.onConsole }) });
     const running = vm;
     const ended = (when: string) =>
       running.exited.then(({ code, signal }) => {
