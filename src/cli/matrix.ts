@@ -1,7 +1,9 @@
 // `rtlat matrix`: the research's experiment in one command. Measures the host, then a guest for each
-// kernel, then (if asked) a container, with the same measure options and the same load on the host
-// during each, and writes every run file, the host/guest kernel table (rtlat compare --matrix) and
-// the HTML report into one folder. A run that fails is reported and the others still go ahead.
+// kernel (in Xen's Dom0, with --hypervisor xen: a domU of each --xen-types with each kernel), then (if
+// asked) a container, with the same measure options and the same load on the host during each (or,
+// with --with-and-without-load, each of them twice), and writes every run file, the research's tables
+// (rtlat compare --matrix) and the HTML report into one folder. A run that fails is reported and the
+// others still go ahead.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -12,7 +14,9 @@ import { labelRuns } from '../compare/environment.js';
 import { readRunFile } from '../compare/read.js';
 import { CONTAINER_OUT_DIR, runContainer } from '../container/run.js';
 import { OptionError } from '../errors.js';
-import { runGuest } from '../guest/run.js';
+import { runGuest, type GuestOptions } from '../guest/run.js';
+import { XEN_GUEST_TYPES, type XenGuestType } from '../targets/xen/config.js';
+import { runXenGuest, startDom0Load } from '../targets/xen/run.js';
 import { startLoad, type LoadHandle } from '../load/index.js';
 import { renderReport } from '../report/report.js';
 import type { RunFile } from '../run.js';
@@ -22,13 +26,15 @@ import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { addMeasureOptions } from './measure.js';
-import { addGuestOptions, checkMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf, NOT_TO_GUEST, parseGuestFlags, type GuestFlags } from './guest.js';
+import { addGuestOptions, checkMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf, NOT_TO_GUEST, parseGuestFlags, xenGuestOptions, type GuestFlags } from './guest.js';
 import { collect } from './run-files.js';
 import { onStopSignals } from './signals.js';
 
 interface MatrixFlags extends GuestFlags {
   output: string;
   kernels?: string;
+  xenTypes: string;
+  withAndWithoutLoad?: boolean;
   guestCpus: string;
   container?: string;
   engine: string;
@@ -61,12 +67,14 @@ function parseKernels(text: string): Kernel[] {
 export function matrixCommand(): Command {
   const command = new Command('matrix')
     .description(
-      'Measure the host, a guest for each kernel (rtlat guest) and a container, with the same options and host load; ' +
-        'write the runs, the host/guest kernel table and the HTML report into one folder.',
+      'Measure the host, a guest for each kernel (rtlat guest; in Xen\'s Dom0 a domU of each type) and a container, with the same ' +
+        'options and host load (or each without and with it); write the runs, the research\'s tables and the HTML report into one folder.',
     )
     .requiredOption('-o, --output <dir>', 'the folder for everything written (created if missing)')
     .option('--kernels <list>', 'guest kernels as LABEL=PATH, comma-separated, e.g. nrt=/boot/vmlinuz-6.1,rt=/boot/vmlinuz-6.1-rt')
     .option('--guest-cpus <n>', 'vCPUs of each guest', '1')
+    .option('--xen-types <list>', 'with --hypervisor xen (run in Dom0): the domU types, each measured with each kernel', XEN_GUEST_TYPES.join(','))
+    .option('--with-and-without-load', 'measure each step twice: without --load, then with it (files NAME.json and NAME-load.json)')
     .option('--container <image>', 'also measure in a container of this image (the Dockerfile\'s)')
     .option('--engine <command>', 'the container engine: podman or docker', 'podman')
     .option('--engine-arg <arg>', 'one more option for the engine\'s run, e.g. --engine-arg=--ulimit=nofile=1024 (repeatable)', collect, []);
@@ -77,13 +85,38 @@ export function matrixCommand(): Command {
   });
 }
 
+type GuestLoad = NonNullable<GuestOptions['load']>;
+type Outcome = { stdout: string; stderr: string; status: number | null };
+
 /** One entry of the experiment: its file, and how to measure it. */
 interface Step {
   name: string;
   file: string;
-  measure: (signal: AbortSignal) => Promise<{ stdout: string; stderr: string; status: number | null }>;
+  measure: (signal: AbortSignal) => Promise<Outcome>;
   /** The load runs on the host around the step (guests start theirs when they are up). */
   hostLoad: boolean;
+  load: GuestLoad | null;
+}
+
+/** A step before its load is chosen: its file's name without .json, and how to measure into a file with a load. */
+interface BaseStep {
+  name: string;
+  file: string;
+  hostLoad: boolean;
+  measure: (file: string, load: GuestLoad | null) => (signal: AbortSignal) => Promise<Outcome>;
+}
+
+/** --xen-types for --hypervisor xen (default all three); null for QEMU's guests. */
+function parseXenTypes(flags: MatrixFlags, command: Command): XenGuestType[] | null {
+  if (flags.hypervisor !== 'xen') {
+    if (command.getOptionValueSource('xenTypes') === 'cli') throw new UsageError('--xen-types is for Xen guests: give --hypervisor xen too');
+    return null;
+  }
+  const types = flags.xenTypes.split(',').map((type) => type.trim());
+  if (types.length === 0 || types.some((type) => !(XEN_GUEST_TYPES as readonly string[]).includes(type)) || new Set(types).size !== types.length) {
+    throw new OptionError('xen-types', flags.xenTypes, 'distinct Xen guest types of pv, pvh and hvm, comma-separated, e.g. pv,pvh,hvm');
+  }
+  return types as XenGuestType[];
 }
 
 async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
@@ -103,46 +136,51 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
     mkdirSync(dir, { recursive: true });
     const say = (line: string) => process.stderr.write(`rtlat matrix: ${line}\n`);
 
-    const steps: Step[] = [
-      {
-        name: 'host',
-        file: path.join(dir, 'host.json'),
-        hostLoad: true,
-        measure: (signal) => runRtlat(['measure', ...measureArgs, '--json', path.join(dir, 'host.json')], signal),
-      },
-      ...kernels.map(
-        (kernel): Step => ({
-          name: `guest ${kernel.label}`,
-          file: path.join(dir, `guest-${kernel.label}.json`),
-          hostLoad: false,
-          measure: async (signal) => {
-            const result = await runGuest({
-              ...guest,
-              kernel: kernel.path,
-              vcpus,
-              measureArgs: guestMeasureArgs,
-              commandLine: commandLine(),
-              signal,
-              onProgress: (line) => say(`guest ${kernel.label}: ${line}`),
-            });
-            if (result.run) writeFileAtomic(path.join(dir, `guest-${kernel.label}.json`), `${JSON.stringify(result.run, null, 2)}\n`);
-            return result;
-          },
-        }),
+    const xenTypes = parseXenTypes(flags, command);
+    if (xenTypes !== null && kernels.length === 0) throw new UsageError('--hypervisor xen measures a domU of each --xen-types with each kernel: give --kernels');
+    if (flags.withAndWithoutLoad && guest.load == null) throw new UsageError('--with-and-without-load measures each step with --load and without it: give --load');
+    const guestRun = (kernel: Kernel, type: XenGuestType | null, file: string, load: GuestLoad | null) => async (signal: AbortSignal) => {
+      const name = type === null ? `guest ${kernel.label}` : `xen ${type} ${kernel.label}`;
+      const options: GuestOptions = {
+        ...guest,
+        load,
+        kernel: kernel.path,
+        vcpus,
+        measureArgs: guestMeasureArgs,
+        commandLine: commandLine(),
+        signal,
+        onProgress: (line) => say(`${name}: ${line}`),
+      };
+      const result = type === null ? await runGuest(options) : await runXenGuest(xenGuestOptions(options, type, flags.kernelModules));
+      if (result.run) writeFileAtomic(file, `${JSON.stringify(result.run, null, 2)}\n`);
+      return result;
+    };
+
+    const bases: BaseStep[] = [
+      { name: 'host', file: 'host', hostLoad: true, measure: (file) => (signal) => runRtlat(['measure', ...measureArgs, '--json', file], signal) },
+      ...kernels.flatMap((kernel) =>
+        (xenTypes ?? [null]).map(
+          (type): BaseStep => ({
+            name: type === null ? `guest ${kernel.label}` : `xen ${type} ${kernel.label}`,
+            file: type === null ? `guest-${kernel.label}` : `xen-${type}-${kernel.label}`,
+            hostLoad: false,
+            measure: (file, load) => guestRun(kernel, type, file, load),
+          }),
+        ),
       ),
       ...(flags.container === undefined
         ? []
         : [
             {
               name: 'container',
-              file: path.join(dir, 'container.json'),
+              file: 'container',
               hostLoad: true,
-              measure: (signal: AbortSignal) =>
+              measure: (file: string) => (signal: AbortSignal) =>
                 runContainer({
                   signal,
                   engine: flags.engine,
                   image: flags.container!,
-                  args: ['measure', ...measureArgs, '--json', `${CONTAINER_OUT_DIR}/container.json`],
+                  args: ['measure', ...measureArgs, '--json', `${CONTAINER_OUT_DIR}/${path.basename(file)}`],
                   cpus: hostCpus,
                   outDir: dir,
                   engineArgs: flags.engineArg,
@@ -150,6 +188,15 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
             },
           ]),
     ];
+    // Each step once with the load as given, or (--with-and-without-load) without it and then with it.
+    const loads: (GuestLoad | null)[] = flags.withAndWithoutLoad ? [null, guest.load!] : [guest.load ?? null];
+    const steps: Step[] = bases.flatMap((base) =>
+      loads.map((load) => {
+        const suffix = flags.withAndWithoutLoad && load !== null ? '-load' : '';
+        const file = path.join(dir, `${base.file}${suffix}.json`);
+        return { name: `${base.name}${suffix ? ' with load' : ''}`, file, hostLoad: base.hostLoad, load, measure: base.measure(file, load) };
+      }),
+    );
 
     stopListening = onStopSignals(onSignal);
     const measured: Step[] = [];
@@ -158,7 +205,7 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
       if (stop.signal.aborted) break;
       say(`${step.name}: measuring`);
       try {
-        await measureStep(step, stop.signal, guest.load, hostCpus);
+        await measureStep(step, stop.signal, (load) => (xenTypes === null ? startLoad(load.spec, { cpus: load.cpus ?? hostCpus ?? usableCpus().allowed }) : startDom0Load(load.spec, load.cpus).then(({ load: handle }) => handle)));
         measured.push(step);
       } catch (error) {
         failed.push(step.name);
@@ -183,10 +230,11 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
   }
 }
 
-async function measureStep(step: Step, signal: AbortSignal, load: { spec: string; cpus: readonly number[] | null } | null | undefined, hostCpus: number[] | null): Promise<void> {
+/** Measures a step, with the load around it on the host when the step runs there (in Dom0 for Xen's matrix). */
+async function measureStep(step: Step, signal: AbortSignal, startHostLoad: (load: GuestLoad) => Promise<LoadHandle>): Promise<void> {
   let hostLoad: LoadHandle | null = null;
   try {
-    if (load && step.hostLoad) hostLoad = await startLoad(load.spec, { cpus: load.cpus ?? hostCpus ?? usableCpus().allowed });
+    if (step.load && step.hostLoad) hostLoad = await startHostLoad(step.load);
     const outcome = await step.measure(signal);
     process.stdout.write(`== ${step.name}\n${outcome.stdout}`);
     if (outcome.status !== EXIT.ok) throw new Error(`exit code ${outcome.status}: ${outcome.stderr.trim().split('\n').pop() ?? ''}`);

@@ -111,6 +111,33 @@ class Dom0Pinning {
   }
 }
 
+/**
+ * The load "in Dom0" of the research: with `pcpus`, Dom0's vCPU i is pinned to the i-th of them while it
+ * runs, and the load runs on those vCPUs; without, on every CPU Dom0 has. Stopping it puts the pinning back.
+ */
+export async function startDom0Load(spec: string, pcpus: readonly number[] | null): Promise<{ load: LoadHandle; pinned: { vcpu: number; pcpu: number }[] | null }> {
+  const pinning = pcpus === null ? null : Dom0Pinning.pin([...new Set(pcpus)]);
+  let restored = false;
+  const restore = () => {
+    if (!restored) pinning?.restore();
+    restored = true;
+  };
+  try {
+    const load = await startLoad(spec, { cpus: pinning ? pinning.pairs.map((pair) => pair.vcpu) : usableCpus().allowed });
+    const stop = async () => {
+      try {
+        return await load.stop();
+      } finally {
+        restore();
+      }
+    };
+    return { load: { spec: load.spec, cpus: load.cpus, stop }, pinned: pinning?.pairs ?? null };
+  } catch (error) {
+    restore();
+    throw error;
+  }
+}
+
 export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult<RunXenGuest>> {
   const problem = dom0Problem();
   if (problem !== null) throw new Error(`--hypervisor xen runs in Xen's Dom0, and ${problem}`);
@@ -154,7 +181,6 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
   let domain: Domain | null = null;
   let console: ConsoleChannel | null = null;
   let load: LoadHandle | null = null;
-  let pinning: Dom0Pinning | null = null;
   const timers: NodeJS.Timeout[] = [];
   const after = (ms: number, message: () => string) => new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(message())), ms)));
   const lastLines = () => {
@@ -227,12 +253,9 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
       info.deviceModel = { path: model.path, pid: model.pid, priority: options.qemuPriority ?? null, threads: readThreadStates(threadsOf(model.pid)) };
     }
     if (options.load) {
-      const pcpus = options.load.cpus ?? options.pinVcpus ?? null;
-      if (pcpus !== null) {
-        pinning = Dom0Pinning.pin([...new Set(pcpus)]);
-        info.dom0LoadCpus = pinning.pairs;
-      }
-      load = await startLoad(options.load.spec, { cpus: pinning ? pinning.pairs.map((pair) => pair.vcpu) : usableCpus().allowed });
+      const started = await startDom0Load(options.load.spec, options.load.cpus ?? options.pinVcpus ?? null);
+      load = started.load;
+      info.dom0LoadCpus = started.pinned;
     }
     opened.send(GO);
     progress(`the guest is up (kernel ${reportedRelease}): measuring`);
@@ -260,7 +283,6 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
     for (const timer of timers) clearTimeout(timer);
     console?.close();
     await load?.stop().catch(() => {});
-    pinning?.restore();
     await domain?.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
