@@ -142,7 +142,7 @@ export interface RunQemuGuest {
   memoryMiB: number;
   /** The host CPU each vCPU thread was pinned to, in vCPU order; null when not pinned. */
   vcpuCpus: number[] | null;
-  /** SCHED_FIFO priority of every QEMU thread while measuring; null when left as they were. */
+  /** SCHED_FIFO priority of every vCPU thread while measuring; null when left as they were. */
   qemuPriority: number | null;
   /** The command rtlat ran in the guest. */
   guestCommandLine: string;

@@ -64,7 +64,7 @@ export function addGuestOptions(command: Command): Command {
     .addOption(new Option('--hypervisor <kind>', 'qemu (KVM or TCG, from this host) or xen (a domU, from Dom0)').choices(['qemu', 'xen']).default('qemu'))
     .option('--memory <size>', 'guest memory: MiB, or with M or G', `${DEFAULT_MEMORY_MIB}M`)
     .option('--pin-vcpus <list>', 'host (Xen: physical) CPUs to pin the vCPUs to, vCPU i on the i-th (round-robin), e.g. 2-3')
-    .option('--qemu-priority <prio>', 'run every QEMU thread (Xen HVM: of the device model) at SCHED_FIFO with this priority (1-99) while the guest measures')
+    .option('--qemu-priority <prio>', 'run every vCPU thread (Xen HVM: every thread of the device model) at SCHED_FIFO with this priority (1-99) while the guest measures')
     .option('--kernel-modules <dir>', 'xen HVM: the guest kernel\'s modules folder, for its xen-blkfront (default /lib/modules/RELEASE)')
     .addOption(new Option('--accel <accel>', 'KVM, TCG, or KVM when a short probe boot comes up with it').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .option('--initrd-extra <host[:guest]>', 'add a file or folder of the host to the guest (repeatable)', collect, [])

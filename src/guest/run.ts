@@ -121,7 +121,10 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
 
   const base = baseImage(PACKAGE_ROOT, options.cacheDir ?? defaultCacheDir());
   if (!base.reused) progress(`built the guest image ${base.path}`);
-  const decision = await chooseAccelerator(options.accelerator ?? 'auto', qemu, options.kernel, options.kvmProbeTimeoutMs ?? DEFAULT_KVM_PROBE_TIMEOUT_MS);
+  // Asked for, KVM gets the whole boot time-out for its probe: under nested virtualization (a KVM that is
+  // itself emulated) even the probe's boot takes its time; unasked, a short probe keeps TCG's start quick.
+  const probeTimeoutMs = options.kvmProbeTimeoutMs ?? (options.accelerator === 'kvm' ? bootTimeoutMs : DEFAULT_KVM_PROBE_TIMEOUT_MS);
+  const decision = await chooseAccelerator(options.accelerator ?? 'auto', qemu, options.kernel, probeTimeoutMs);
   progress(
     decision.accelerator === 'tcg'
       ? `booting under TCG, EMULATED (${decision.reason}): the latencies are QEMU's emulator's, not a hypervisor's`
@@ -188,9 +191,11 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
       after(bootTimeoutMs, () => `the guest did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)} under ${decision.accelerator.toUpperCase()}${lastLines()}`),
     ]);
 
-    // While it boots the guest is not measured, so QEMU keeps its ordinary priority until now.
+    // While it boots the guest is not measured, so QEMU keeps its ordinary priority until now. Only the
+    // vCPU threads: QEMU's main loop and workers at SCHED_FIFO too were seen to starve a (nested) KVM
+    // host's own kernel threads for good.
     if (options.qemuPriority != null) {
-      setFifoPriority(running.threads(), options.qemuPriority, (tid) => existsSync(`/proc/${running.pid}/task/${tid}`));
+      setFifoPriority(vcpuThreads, options.qemuPriority, (tid) => existsSync(`/proc/${running.pid}/task/${tid}`));
     }
     // What the kernel says of each QEMU thread, as chrt -p and taskset -p show it: the set-up as it really was.
     info.threads = readThreadStates(running.threads()).map((state) => ({ ...state, vcpu: vcpuThreads.includes(state.tid) ? vcpuThreads.indexOf(state.tid) : null }));

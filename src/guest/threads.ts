@@ -1,5 +1,6 @@
-// Host-side tuning of QEMU's threads, as the research did it: each vCPU thread pinned to a host CPU,
-// and every QEMU thread at SCHED_FIFO (which removed the device model's latencies from the guest's).
+// Host-side tuning of QEMU's threads, as the research did it: each vCPU thread pinned to a host CPU and
+// at SCHED_FIFO, and every thread of a Xen HVM guest's device model at SCHED_FIFO (which removed its
+// latencies from the guest's).
 // Through util-linux's taskset and chrt (and read back with them): the addon sets up only its own
 // measuring threads.
 import { spawnSync } from 'node:child_process';
@@ -27,7 +28,7 @@ export function pinVcpuThreads(threadIds: readonly number[], cpus: readonly numb
 export function setFifoPriority(threadIds: readonly number[], priority: number, isAlive: (tid: number) => boolean): void {
   for (const tid of threadIds) {
     try {
-      run('chrt', ['-f', '-p', `${priority}`, `${tid}`], `could not set QEMU thread ${tid} to SCHED_FIFO ${priority}`);
+      run('chrt', ['-f', '-p', `${priority}`, `${tid}`], `could not set thread ${tid} to SCHED_FIFO ${priority}`);
     } catch (error) {
       if (isAlive(tid)) throw error;
     }

@@ -60,6 +60,8 @@ export function qemuArgs(config: VmConfig, sockets: { channel: string; qmp: stri
   const kvm = config.accelerator === 'kvm';
   return [
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    // Threads named for what they run ("CPU 0/KVM"), as top -H and the run file show them.
+    '-name', 'rtlat,debug-threads=on',
     // Paused until vCPU threads are pinned: resume() starts the guest.
     '-S',
     '-accel', config.accelerator,
