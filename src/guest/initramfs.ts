@@ -75,11 +75,20 @@ export interface BaseImage {
   reused: boolean;
 }
 
+/** Names a base image to use as it is instead of building one (for one made elsewhere from the same files). */
+export const GUEST_IMAGE_VARIABLE = 'RTLAT_GUEST_IMAGE';
+
 /**
  * The measuring guest's base archive for the package at `packageRoot`, from `cacheDir`/guest when
  * it holds one with the same contents; otherwise built there (replacing older ones).
  */
 export function baseImage(packageRoot: string, cacheDir: string): BaseImage {
+  // rtlat lab builds it outside, where that is quick, and hands it to the rtlat in its host this way.
+  const given = process.env[GUEST_IMAGE_VARIABLE];
+  if (given) {
+    if (!statSync(given, { throwIfNoEntry: false })?.isFile()) throw new Error(`${GUEST_IMAGE_VARIABLE}=${given}: no such file`);
+    return { path: given, reused: true };
+  }
   return cachedImage(path.join(cacheDir, 'guest'), BASE_PREFIX, [script('/init', MEASURE_INIT), ...rtlatRuntime(packageRoot)]);
 }
 

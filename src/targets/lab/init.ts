@@ -4,7 +4,8 @@
 // the command created or changed at a path on its command line (paths.ts), and its stdout, report
 // what is still running (a domain, a QEMU), send the exit status and power off.
 import { GUEST_BUSYBOX, GUEST_NODE, GUEST_PACKAGE_DIR } from '../../guest/contents.js';
-import { ACK, argsScript, END, EXIT, FILE, GO, LEFT, READY, SIGINT_READY_FILE, SIGINT_READY_MODULE, STDERR, STOP } from '../../guest/protocol.js';
+import { GUEST_IMAGE_VARIABLE } from '../../guest/initramfs.js';
+import { argsScript, END, EXIT, FILE, LEFT, READY, SIGINT_READY_FILE, SIGINT_READY_MODULE, STDERR, STOP } from '../../guest/protocol.js';
 
 /** The host's signals as the lab passes them to its command: STOP is SIGINT, as for a guest. */
 export const TERMINATE = 't';
@@ -15,6 +16,8 @@ export const LAB_ARGS_FILE = `${LAB_DIR}/args.sh`;
 export const LAB_CANDIDATES_FILE = `${LAB_DIR}/candidates`;
 /** Inside the lab host, rtlat keeps its images here (a tmpfs: the lab host has no disk). */
 export const LAB_CACHE_DIR = '/var/cache/rtlat';
+/** The guests' image, built outside and put in the lab host's (RTLAT_GUEST_IMAGE points rtlat to it). */
+export const LAB_GUEST_IMAGE = '/var/lib/rtlat/guest-image.cpio';
 /** The name the command's stdout comes back under (the files' names are absolute paths). */
 export const STDOUT_NAME = 'stdout';
 
@@ -30,7 +33,7 @@ export function labInit(setup: string, extraPath: readonly string[]): string {
   return `#!${GUEST_BUSYBOX} sh
 # rtlat's lab host init (src/targets/lab/init.ts).
 ${GUEST_BUSYBOX} --install -s /bin
-export PATH=${[...extraPath, '/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'].join(':')} HOME=/root RTLAT_CACHE_DIR=${LAB_CACHE_DIR}
+export PATH=${[...extraPath, '/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'].join(':')} HOME=/root RTLAT_CACHE_DIR=${LAB_CACHE_DIR} ${GUEST_IMAGE_VARIABLE}=${LAB_GUEST_IMAGE}
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -57,6 +60,8 @@ snapshot() {
     echo "$(stat -c %Y:%s "$file") $file"
   done
 }
+# The folders of the command's paths exist here as they do outside (an output folder's, too).
+while IFS= read -r candidate; do mkdir -p "$(dirname "$candidate")"; done < ${LAB_CANDIDATES_FILE}
 snapshot > /tmp/.lab-before
 mkdir -p "$cwd" && cd "$cwd"
 mkfifo /tmp/.lab-stderr
@@ -91,6 +96,10 @@ kill $watcher 2>/dev/null
 ( sleep 60; kill $forwarder 2>/dev/null ) &
 wait $forwarder
 cd /
+# Killed by a signal: the kernel may say why (a segfault, the OOM killer).
+if [ $status -gt 128 ]; then
+  dmesg | tail -n 5 | while IFS= read -r line; do echo "${STDERR} rtlat lab: the lab host's kernel: $line" >&3; done
+fi
 
 if command -v xl >/dev/null; then
   xl list 2>/dev/null | awk 'NR > 1 && $1 != "Domain-0" { print "domain " $1 }' | while IFS= read -r left; do echo "${LEFT} $left" >&3; done
@@ -110,5 +119,3 @@ read -t 60 -n 1 ack <&3
 poweroff -f
 `;
 }
-
-export { ACK, GO, STOP };

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { chooseAccelerator, type AcceleratorChoice } from '../../guest/accelerator.js';
 import { hostFile, PACKAGE_ROOT, treeEntries, type GuestFile } from '../../guest/contents.js';
-import { cachedImage, defaultCacheDir, rtlatRuntime, script, writeLayeredArchive, type BaseImage } from '../../guest/initramfs.js';
+import { baseImage, cachedImage, defaultCacheDir, rtlatRuntime, script, writeLayeredArchive, type BaseImage } from '../../guest/initramfs.js';
 import { ACK, GO, GuestChannel, STOP, type GuestReport } from '../../guest/protocol.js';
 import { findQemu } from '../../guest/run.js';
 import { linuxCommandLine, multibootModules, Vm, type Accelerator } from '../../guest/vm.js';
@@ -18,7 +18,7 @@ import type { RunFile, RunLab } from '../../run.js';
 import { formatDuration, NS_PER_MS } from '../../units.js';
 import { DebianCache } from './debian.js';
 import { prepareLabHost, type LabHost, type LabHostKind } from './hosts.js';
-import { KILL, LAB_ARGS_FILE, LAB_CANDIDATES_FILE, labArgsScript, labInit, RTLAT_WRAPPER, STDOUT_NAME, TERMINATE } from './init.js';
+import { KILL, LAB_ARGS_FILE, LAB_CANDIDATES_FILE, LAB_GUEST_IMAGE, labArgsScript, labInit, RTLAT_WRAPPER, STDOUT_NAME, TERMINATE } from './init.js';
 import { commandInputs, commandLinePaths, isReturnable } from './paths.js';
 
 export const DEFAULT_LAB_CPUS = 2;
@@ -89,12 +89,14 @@ function returnedContents(file: string, data: Buffer, lab: LabResult['lab']): Bu
   }
 }
 
-function labImage(host: LabHost, cacheDir: string): BaseImage {
+/** The lab host's image: its kind's parts, rtlat, and the image of rtlat's guests (made here, where it is quick). */
+function labImage(host: LabHost, cacheDir: string, guestImage: string): BaseImage {
   return cachedImage(path.join(cacheDir, 'images'), `${host.kind}-`, [
     script('/init', labInit(host.setup, host.path)),
     script('/usr/bin/rtlat', RTLAT_WRAPPER),
     ...rtlatRuntime(PACKAGE_ROOT),
     ...host.entries,
+    hostFile(guestImage, LAB_GUEST_IMAGE, 0o644),
   ]);
 }
 
@@ -134,13 +136,14 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
   const cpus = options.cpus ?? DEFAULT_LAB_CPUS;
   const memoryMiB = options.memoryMiB ?? DEFAULT_LAB_MEMORY_MIB;
   const bootTimeoutMs = options.bootTimeoutMs ?? DEFAULT_LAB_BOOT_TIMEOUT_MS;
-  const cacheDir = path.join(options.cacheDir ?? defaultCacheDir(), 'lab');
+  const rtlatCacheDir = options.cacheDir ?? defaultCacheDir();
+  const cacheDir = path.join(rtlatCacheDir, 'lab');
   const qemu = findQemu(options.qemu);
   const candidates = commandLinePaths(options.args, cwd);
   const perRun = runFiles(cwd, options.args, candidates);
 
   const host = prepareLabHost(options.host, new DebianCache(cacheDir, progress));
-  const image = labImage(host, cacheDir);
+  const image = labImage(host, cacheDir, baseImage(PACKAGE_ROOT, rtlatCacheDir).path);
   if (!image.reused) progress(`built the lab host's image ${image.path}`);
   const decision = await chooseAccelerator(options.accelerator ?? 'auto', qemu, host.linuxKernel, 20_000);
   const lab: LabResult['lab'] = { host: options.host, accelerator: decision.accelerator, description: host.description, packages: host.packages };

@@ -74,7 +74,8 @@ export class Domain {
       '/bin/sh',
       [
         '-c',
-        `read done || { echo "rtlat guest: rtlat (pid ${process.pid}) ended without destroying domain ${name}: destroying it" >&2; exec "${xlBinary}" destroy "${name}" 2>/dev/null; }`,
+        // Not exec'd: the shell keeps stderr open until the domain is gone, so whoever reads it sees the end after that.
+        `read done || { echo "rtlat guest: rtlat (pid ${process.pid}) ended without destroying domain ${name}: destroying it" >&2; "${xlBinary}" destroy "${name}" 2>/dev/null; }`,
       ],
       { detached: true, stdio: ['pipe', 'ignore', 'inherit'] },
     );
@@ -92,6 +93,11 @@ export class Domain {
 
   unpause(): void {
     xl(['unpause', this.name]);
+  }
+
+  /** False once the domain is gone (it crashed, or powered off, and was destroyed). */
+  exists(): boolean {
+    return parseXlList(xl(['list'])).some((domain) => domain.name === this.name);
   }
 
   /** Destroys the domain (and an HVM guest's device model with it); idempotent. */

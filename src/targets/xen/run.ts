@@ -53,6 +53,7 @@ export interface XenGuestOptions {
 
 export const DEFAULT_XEN_BOOT_TIMEOUT_MS = 300_000;
 const CONSOLE_LINES_IN_ERRORS = 6;
+const DOMAIN_POLL_MS = 3_000;
 
 /** Why Xen counts as emulated here, from Dom0's fingerprint: rtlat lab's marker, or CPUID naming QEMU's TCG. */
 function emulationOf(dom0: Fingerprint): string | null {
@@ -182,6 +183,7 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
   let console: ConsoleChannel | null = null;
   let load: LoadHandle | null = null;
   const timers: NodeJS.Timeout[] = [];
+  let poll: NodeJS.Timeout | undefined;
   const after = (ms: number, message: () => string) => new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(message())), ms)));
   const lastLines = () => {
     const lines = console?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? [];
@@ -238,10 +240,18 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
     created.unpause();
     // Xen has loaded the kernel and ramdisk, and the device model holds the disk open.
     rmSync(dir, { recursive: true, force: true });
+    // A guest that crashes early is destroyed (on_crash): say so then, not at the boot time-out.
+    const vanished = new Promise<never>((_, reject) => {
+      poll = setInterval(() => {
+        if (!created.exists()) reject(new Error(`domain ${name} ended before the guest came up (it crashed or powered off)${lastLines()}`));
+      }, DOMAIN_POLL_MS);
+    });
+    vanished.catch(() => {});
     const reportedRelease = await Promise.race([
-      cameUp,
+      cameUp.finally(() => clearInterval(poll)),
       interrupted,
-      after(bootTimeoutMs, () => `the ${options.type.toUpperCase()} guest did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)}${lastLines()}`),
+      vanished,
+      after(bootTimeoutMs, () => `the ${options.type.toUpperCase()} guest did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)}${options.type === 'hvm' ? ' (an HVM guest\'s firmware loads its kernel slowly on an emulated CPU: give --boot-timeout)' : ''}${lastLines()}`),
     ]);
     info.kernel.release = reportedRelease;
 
@@ -281,6 +291,7 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
     };
   } finally {
     for (const timer of timers) clearTimeout(timer);
+    clearInterval(poll);
     console?.close();
     await load?.stop().catch(() => {});
     await domain?.destroy();
