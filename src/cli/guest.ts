@@ -170,26 +170,10 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
   }
 }
 
-/** A Xen guest's options from the same flags as a QEMU guest's. */
+/** A Xen guest's options from the same flags as a QEMU guest's (those for QEMU itself left out). */
 export function xenGuestOptions(options: GuestOptions, type: XenGuestType, kernelModules: string | undefined): XenGuestOptions {
-  return {
-    type,
-    kernel: options.kernel,
-    kernelModules: kernelModules ?? null,
-    measureArgs: options.measureArgs,
-    hdrLog: options.hdrLog ?? false,
-    vcpus: options.vcpus ?? DEFAULT_VCPUS,
-    memoryMiB: options.memoryMiB ?? DEFAULT_MEMORY_MIB,
-    kernelArgs: options.kernelArgs ?? [],
-    extras: options.extras ?? [],
-    pinVcpus: options.pinVcpus ?? null,
-    qemuPriority: options.qemuPriority ?? null,
-    load: options.load ?? null,
-    ...(options.bootTimeoutMs !== undefined && { bootTimeoutMs: options.bootTimeoutMs }),
-    commandLine: options.commandLine,
-    ...(options.signal && { signal: options.signal }),
-    ...(options.onProgress && { onProgress: options.onProgress }),
-  };
+  const { qemu: _qemu, accelerator: _accelerator, ...setup } = options;
+  return { ...setup, type, kernelModules: kernelModules ?? null };
 }
 
 function writeGuestOutputs(result: GuestResult, jsonPath: string | null, hdrLogPath: string | null): void {

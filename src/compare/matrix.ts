@@ -12,6 +12,9 @@ import { shortName } from './read.js';
 import { renderTable } from './tables.js';
 import type { OutputFormat } from './format.js';
 
+/** How the note on runs made in an rtlat lab host begins. */
+const EMULATED_NOTE = '* EMULATED:';
+
 /** The four rows the table always has, in the research's order. */
 export const KERNEL_PAIRS = ['NRT/NRT', 'NRT/RT', 'RT/NRT', 'RT/RT'] as const;
 
@@ -101,7 +104,7 @@ export function buildMatrix(runs: readonly LabeledRun[], options: MatrixOptions 
     }));
   const notes: string[] = [];
   const nestings = [...new Set(placed.map(({ lab }) => lab?.nesting).filter((nesting): nesting is string => nesting !== undefined))];
-  if (nestings.length > 0) notes.push(`* EMULATED: measured in an rtlat lab host (${nestings.join('; ')}): the latencies are the emulation's, not real hardware's`);
+  if (nestings.length > 0) notes.push(`${EMULATED_NOTE} measured in an rtlat lab host (${nestings.join('; ')}): the latencies are the emulation's, not real hardware's`);
   const loads = [...new Set(placed.map(({ entry }) => entry.run.load?.spec).filter((spec): spec is string => spec !== undefined))];
   if (placed.some(({ entry }) => !entry.run.load) && loads.length > 0) notes.push(`stress: the load on the host (Xen: in Dom0) while measuring: ${loads.join('; ')}`);
   const hostUnknown = placed.filter(({ host, guest }) => host === null && guest !== null).map(({ entry }) => entry.label);
@@ -119,6 +122,12 @@ export function formatMatrix(matrix: Matrix, format: OutputFormat): string {
   if (format === 'csv') return renderTable(header, rows, 'csv');
   const intro = 'worst case (max latency, us) by host/guest kernel (rows) and environment (columns)';
   const table = renderTable(header, rows, format);
-  if (format === 'markdown') return `${intro}\n\n${table}${matrix.notes.length ? `\n${matrix.notes.map((note) => `> ${note}`).join('\n>\n')}\n` : ''}`;
-  return [`${intro}\n`, table, ...matrix.notes.map((note) => `note: ${note}\n`)].join('');
+  // That the numbers are an emulation's is said before them, the rest after.
+  const emulated = matrix.notes.filter((note) => note.startsWith(EMULATED_NOTE));
+  const notes = matrix.notes.filter((note) => !note.startsWith(EMULATED_NOTE));
+  if (format === 'markdown') {
+    const quote = (lines: string[]) => (lines.length ? `${lines.map((note) => `> ${note}`).join('\n>\n')}\n\n` : '');
+    return `${intro}\n\n${quote(emulated)}${table}${notes.length ? `\n${quote(notes).trimEnd()}\n` : ''}`;
+  }
+  return [`${intro}\n`, ...emulated.map((note) => `${note}\n`), table, ...notes.map((note) => `note: ${note}\n`)].join('');
 }

@@ -21,25 +21,24 @@ import { type Accelerator, linuxCommandLine, Vm } from './vm.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
-export interface GuestOptions {
+/** What any guest's measurement takes, whatever runs the guest (QEMU here, Xen in targets/xen). */
+export interface GuestSetup {
   kernel: string;
   /** `rtlat measure` options for the guest; --json and --hdr-log are rtlat's to add. */
   measureArgs: readonly string[];
   /** Bring the HdrHistogram log back too. */
   hdrLog?: boolean;
-  qemu?: string;
-  accelerator?: AcceleratorChoice;
   vcpus?: number;
   memoryMiB?: number;
   kernelArgs?: readonly string[];
   extras?: readonly ExtraFile[];
-  /** Host CPUs for the vCPU threads (vCPU i on pinVcpus[i % length]). */
+  /** Host (Xen: physical) CPUs for the vCPUs, vCPU i on pinVcpus[i % length]. */
   pinVcpus?: readonly number[] | null;
+  /** SCHED_FIFO priority for the vCPU threads (Xen HVM: the device model's threads) while measuring. */
   qemuPriority?: number | null;
-  /** A load on the host while the guest measures. */
+  /** A load on the host (Xen: in Dom0) while the guest measures. */
   load?: { spec: string; cpus: readonly number[] | null } | null;
   bootTimeoutMs?: number;
-  kvmProbeTimeoutMs?: number;
   cacheDir?: string;
   /** The host's command line, for the run file. */
   commandLine: string;
@@ -47,6 +46,12 @@ export interface GuestOptions {
   signal?: AbortSignal;
   /** Progress, one line at a time ("building the guest image", "booting under TCG"). */
   onProgress?: (line: string) => void;
+}
+
+export interface GuestOptions extends GuestSetup {
+  qemu?: string;
+  accelerator?: AcceleratorChoice;
+  kvmProbeTimeoutMs?: number;
   /** Everything the guest's console prints. */
   onConsole?: (text: string) => void;
 }

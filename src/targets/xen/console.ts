@@ -12,11 +12,20 @@ export class ConsoleChannel {
   private readonly tail = new LineTail();
   private closed = false;
 
+  /** Settles when the console's backend closes it: the domain is gone (it crashed, or powered off, and was destroyed). */
+  readonly ended: Promise<void>;
+
   private constructor(
     /** Written to with a descriptor of its own: libuv makes the stream's non-blocking. */
     private readonly writeFd: number,
     private readonly stream: tty.ReadStream,
-  ) {}
+  ) {
+    // EIO once the domain is gone and its backend closes the terminal.
+    this.ended = new Promise((resolve) => {
+      stream.once('error', () => resolve());
+      stream.once('end', () => resolve());
+    });
+  }
 
   /** Opens domain `id`'s console, waiting for its backend to name its pseudo-terminal. */
   static async open(id: number, onText: (text: string) => void): Promise<ConsoleChannel> {
@@ -36,7 +45,6 @@ export class ConsoleChannel {
       channel.tail.push(text);
       onText(text);
     });
-    // EIO once the domain is gone and its backend closes the terminal.
     stream.on('error', () => {});
     return channel;
   }

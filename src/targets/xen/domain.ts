@@ -95,11 +95,6 @@ export class Domain {
     xl(['unpause', this.name]);
   }
 
-  /** False once the domain is gone (it crashed, or powered off, and was destroyed). */
-  exists(): boolean {
-    return parseXlList(xl(['list'])).some((domain) => domain.name === this.name);
-  }
-
   /** Destroys the domain (and an HVM guest's device model with it); idempotent. */
   async destroy(): Promise<void> {
     if (!this.destroyed) {

@@ -12,7 +12,7 @@ import { readFingerprint, type Fingerprint } from '../../fingerprint/index.js';
 import { PACKAGE_ROOT } from '../../guest/contents.js';
 import { baseImage, defaultCacheDir, runFiles, writeRunInitrd, type ExtraFile } from '../../guest/initramfs.js';
 import { ACK, CHANNEL_PARAMETER, GO, GuestChannel, STOP, type GuestReport } from '../../guest/protocol.js';
-import { guestMeasureCommand, guestRunFile, POWER_OFF_TIMEOUT_MS, STOP_TIMEOUT_MS, type GuestResult } from '../../guest/run.js';
+import { DEFAULT_MEMORY_MIB, DEFAULT_VCPUS, guestMeasureCommand, guestRunFile, POWER_OFF_TIMEOUT_MS, STOP_TIMEOUT_MS, type GuestResult, type GuestSetup } from '../../guest/run.js';
 import { readThreadStates, setFifoPriority } from '../../guest/threads.js';
 import { startLoad, type LoadHandle } from '../../load/index.js';
 import { labMarker } from '../../run-file/lab.js';
@@ -26,34 +26,14 @@ import { destroyOrphans, Domain, domainName } from './domain.js';
 import { blockFrontend, guestKernelModules, HVM_LOADER, writeHvmImage } from './hvm.js';
 import { dom0Problem, parseVcpuList, parseXlInfo, xl } from './xl.js';
 
-export interface XenGuestOptions {
+export interface XenGuestOptions extends GuestSetup {
   type: XenGuestType;
-  kernel: string;
   /** The guest kernel's modules folder (an HVM guest needs its xen-blkfront); default /lib/modules/RELEASE. */
   kernelModules?: string | null;
-  /** `rtlat measure` options for the guest; --json and --hdr-log are rtlat's to add. */
-  measureArgs: readonly string[];
-  hdrLog?: boolean;
-  vcpus?: number;
-  memoryMiB?: number;
-  kernelArgs?: readonly string[];
-  extras?: readonly ExtraFile[];
-  /** Physical CPUs for the vCPUs (xl cpus=, vCPU i on pinVcpus[i % length]). */
-  pinVcpus?: readonly number[] | null;
-  /** SCHED_FIFO priority for every thread of an HVM guest's device model while measuring. */
-  qemuPriority?: number | null;
-  /** A load in Dom0 while the guest measures; `cpus` are physical CPUs Dom0's vCPUs are pinned to for it. */
-  load?: { spec: string; cpus: readonly number[] | null } | null;
-  bootTimeoutMs?: number;
-  cacheDir?: string;
-  commandLine: string;
-  signal?: AbortSignal;
-  onProgress?: (line: string) => void;
 }
 
 export const DEFAULT_XEN_BOOT_TIMEOUT_MS = 300_000;
 const CONSOLE_LINES_IN_ERRORS = 6;
-const DOMAIN_POLL_MS = 3_000;
 
 /** Why Xen counts as emulated here, from Dom0's fingerprint: rtlat lab's marker, or CPUID naming QEMU's TCG. */
 function emulationOf(dom0: Fingerprint): string | null {
@@ -147,8 +127,8 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
     throw new OptionError('qemu-priority', options.qemuPriority, 'an HVM guest (--xen-type hvm): PV and PVH guests have no device model');
   }
   const progress = options.onProgress ?? (() => {});
-  const vcpus = options.vcpus ?? 1;
-  const memoryMiB = options.memoryMiB ?? 1024;
+  const vcpus = options.vcpus ?? DEFAULT_VCPUS;
+  const memoryMiB = options.memoryMiB ?? DEFAULT_MEMORY_MIB;
   const bootTimeoutMs = options.bootTimeoutMs ?? DEFAULT_XEN_BOOT_TIMEOUT_MS;
   const dom0 = readFingerprint();
   const emulation = emulationOf(dom0);
@@ -183,7 +163,6 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
   let console: ConsoleChannel | null = null;
   let load: LoadHandle | null = null;
   const timers: NodeJS.Timeout[] = [];
-  let poll: NodeJS.Timeout | undefined;
   const after = (ms: number, message: () => string) => new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(message())), ms)));
   const lastLines = () => {
     const lines = console?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? [];
@@ -240,15 +219,12 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
     created.unpause();
     // Xen has loaded the kernel and ramdisk, and the device model holds the disk open.
     rmSync(dir, { recursive: true, force: true });
-    // A guest that crashes early is destroyed (on_crash): say so then, not at the boot time-out.
-    const vanished = new Promise<never>((_, reject) => {
-      poll = setInterval(() => {
-        if (!created.exists()) reject(new Error(`domain ${name} ended before the guest came up (it crashed or powered off)${lastLines()}`));
-      }, DOMAIN_POLL_MS);
+    // A guest that crashes early is destroyed (on_crash), which closes its console: say so then, not at the boot time-out.
+    const vanished = opened.ended.then(() => {
+      throw new Error(`domain ${name} ended before the guest came up (it crashed or powered off)${lastLines()}`);
     });
-    vanished.catch(() => {});
     const reportedRelease = await Promise.race([
-      cameUp.finally(() => clearInterval(poll)),
+      cameUp,
       interrupted,
       vanished,
       after(bootTimeoutMs, () => `the ${options.type.toUpperCase()} guest did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)}${options.type === 'hvm' ? ' (an HVM guest\'s firmware loads its kernel slowly on an emulated CPU: give --boot-timeout)' : ''}${lastLines()}`),
@@ -276,7 +252,10 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
       };
       options.signal?.addEventListener('abort', stop, { once: true });
     });
-    const { files: results, status } = await Promise.race([report, stopTimedOut]);
+    const endedEarly = opened.ended.then(() => {
+      throw new Error(`domain ${name} ended before the guest sent its results${lastLines()}`);
+    });
+    const { files: results, status } = await Promise.race([report, stopTimedOut, endedEarly]);
     opened.send(ACK);
     progress('results received');
     const hostLoad = load ? await load.stop() : null;
@@ -291,7 +270,6 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
     };
   } finally {
     for (const timer of timers) clearTimeout(timer);
-    clearInterval(poll);
     console?.close();
     await load?.stop().catch(() => {});
     await domain?.destroy();
