@@ -9,7 +9,8 @@
         "native/core/locked_region.cc",
         "native/core/measuring_thread.cc",
         "native/core/rt_setup.cc",
-        "native/core/session.cc"
+        "native/core/session.cc",
+        "native/core/wake_signal.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],

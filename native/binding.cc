@@ -1,11 +1,17 @@
 // The N-API binding: converts between JS values and the engine's structs, and nothing else.
-// Validation and every user-facing message live in the TypeScript layer (src/native.ts).
+// Every user-facing message lives in the TypeScript layer (src/native.ts, src/options.ts), which
+// validates first; this file checks again everything that crosses the boundary, as better-sqlite3
+// does, so that no caller can hand the engine a value it would misuse (a ring of capacity 0, whose
+// mask is 2^64-1; a CPU past CPU_SETSIZE; a period of 0, which would spin at SCHED_FIFO 99).
 #include <napi.h>
 #include <sched.h>
 
+#include <cmath>
+#include <initializer_list>
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <system_error>
 #include <vector>
 
@@ -17,11 +23,138 @@ namespace {
 
 using rtlat::Policy;
 
-Policy parsePolicy(const std::string& name) {
-  if (name == "rr") return Policy::RoundRobin;
-  if (name == "other") return Policy::Other;
-  if (name == "deadline") return Policy::Deadline;
-  return Policy::Fifo;
+// The engine's own bounds; src/options.ts narrows them further for people.
+constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1: exact in a JS number
+constexpr double kPeriodMinNs = 1000;
+constexpr double kPeriodMaxNs = 10e9;
+constexpr double kRingCapacityMax = 1 << 30;
+constexpr uint32_t kThreadsMax = 4096;
+
+std::string describe(const Napi::Value& value) {
+  if (value.IsUndefined()) return "undefined (missing)";
+  if (value.IsNull()) return "null";
+  if (value.IsNumber()) {
+    const double number = value.As<Napi::Number>().DoubleValue();
+    if (std::isnan(number)) return "NaN";
+    return Napi::Value(value).ToString().Utf8Value();
+  }
+  if (value.IsString()) {
+    const std::string text = value.As<Napi::String>().Utf8Value();
+    return "\"" + (text.size() > 40 ? text.substr(0, 40) + "..." : text) + "\"";
+  }
+  if (value.IsBoolean()) return "a boolean";
+  if (value.IsArray()) return "an array";
+  if (value.IsFunction()) return "a function";
+  return "an object";
+}
+
+// Reads one checked field after another; every failure names the field by its path in the config.
+class Reader {
+ public:
+  explicit Reader(Napi::Env env) : env_(env) {}
+
+  [[noreturn]] void fail(bool typeError, const std::string& path, const std::string& expected,
+                         const Napi::Value& got) const {
+    const std::string message = "rtlat: NativeSession: " + path + ": expected " + expected + ", got " + describe(got);
+    if (typeError) throw Napi::TypeError::New(env_, message);
+    throw Napi::RangeError::New(env_, message);
+  }
+
+  Napi::Object object(const Napi::Value& value, const std::string& path) const {
+    if (!value.IsObject() || value.IsArray()) fail(true, path, "an object", value);
+    return value.As<Napi::Object>();
+  }
+
+  // A whole number from min to max.
+  int64_t integer(const Napi::Object& owner, const std::string& path, const char* key, double min, double max) const {
+    const Napi::Value value = owner.Get(key);
+    const std::string field = path + "." + key;
+    const std::string expected = "a whole number from " + format(min) + " to " + format(max);
+    if (!value.IsNumber()) fail(true, field, expected, value);
+    const double number = value.As<Napi::Number>().DoubleValue();
+    if (!(number >= min && number <= max) || std::trunc(number) != number) fail(false, field, expected, value);
+    return static_cast<int64_t>(number);
+  }
+
+  bool boolean(const Napi::Object& owner, const std::string& path, const char* key) const {
+    const Napi::Value value = owner.Get(key);
+    if (!value.IsBoolean()) fail(true, path + "." + key, "true or false", value);
+    return value.As<Napi::Boolean>().Value();
+  }
+
+  // One of `names`; returns its index.
+  std::size_t oneOf(const Napi::Object& owner, const std::string& path, const char* key,
+                    std::initializer_list<const char*> names) const {
+    const Napi::Value value = owner.Get(key);
+    std::string expected;
+    for (const char* name : names) expected += (expected.empty() ? "" : ", ") + std::string("\"") + name + "\"";
+    expected = "one of " + expected;
+    if (!value.IsString()) fail(true, path + "." + key, expected, value);
+    const std::string given = value.As<Napi::String>().Utf8Value();
+    std::size_t index = 0;
+    for (const char* name : names) {
+      if (given == name) return index;
+      index++;
+    }
+    fail(false, path + "." + key, expected, value);
+  }
+
+ private:
+  static std::string format(double value) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.0f", value);
+    return text;
+  }
+
+  Napi::Env env_;
+};
+
+rtlat::ThreadConfig parseThread(const Reader& read, const Napi::Value& value, const std::string& path) {
+  const Napi::Object thread = read.object(value, path);
+  rtlat::ThreadConfig entry;
+  entry.cpu = static_cast<int>(read.integer(thread, path, "cpu", -1, CPU_SETSIZE - 1));
+  constexpr Policy policies[] = {Policy::Fifo, Policy::RoundRobin, Policy::Other, Policy::Deadline};
+  entry.policy = policies[read.oneOf(thread, path, "policy", {"fifo", "rr", "other", "deadline"})];
+  entry.priority = static_cast<int>(read.integer(thread, path, "priority", 0, 99));
+  entry.periodNs = read.integer(thread, path, "periodNs", kPeriodMinNs, kPeriodMaxNs);
+  const double periodNs = static_cast<double>(entry.periodNs);
+  entry.runtimeNs = read.integer(thread, path, "runtimeNs", 0, periodNs);
+  entry.deadlineNs = read.integer(thread, path, "deadlineNs", 0, periodNs);
+  const int64_t capacity = read.integer(thread, path, "ringCapacity", 1, kRingCapacityMax);
+  if ((capacity & (capacity - 1)) != 0) {
+    read.fail(false, path + ".ringCapacity", "a power of two from 1 to 1073741824", thread.Get("ringCapacity"));
+  }
+  entry.ringCapacity = static_cast<std::size_t>(capacity);
+  entry.blockSize = static_cast<uint64_t>(read.integer(thread, path, "blockSize", 0, kMaxSafeInteger));
+  entry.testStallAfterCycles = static_cast<uint64_t>(read.integer(thread, path, "testStallAfterCycles", 0, kMaxSafeInteger));
+  entry.testStallNs = read.integer(thread, path, "testStallNs", 0, kPeriodMaxNs);
+  entry.startOffsetNs = read.integer(thread, path, "startOffsetNs", 0, 1e9);
+  return entry;
+}
+
+rtlat::SessionConfig parseConfig(const Reader& read, const Napi::Value& value) {
+  const Napi::Object object = read.object(value, "config");
+  rtlat::SessionConfig config;
+  const Napi::Value threads = object.Get("threads");
+  if (!threads.IsArray()) read.fail(true, "config.threads", "an array of thread configurations", threads);
+  const Napi::Array list = threads.As<Napi::Array>();
+  if (list.Length() < 1 || list.Length() > kThreadsMax) {
+    read.fail(false, "config.threads", "from 1 to 4096 thread configurations", Napi::Number::New(value.Env(), list.Length()));
+  }
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    config.threads.push_back(parseThread(read, list.Get(i), "config.threads[" + std::to_string(i) + "]"));
+  }
+  config.clock = read.oneOf(object, "config", "clock", {"monotonic", "realtime"}) == 0 ? CLOCK_MONOTONIC : CLOCK_REALTIME;
+  config.loops = static_cast<uint64_t>(read.integer(object, "config", "loops", 0, kMaxSafeInteger));
+  config.durationNs = read.integer(object, "config", "durationNs", 0, kMaxSafeInteger);
+  constexpr rtlat::Alignment alignments[] = {rtlat::Alignment::None, rtlat::Alignment::Together, rtlat::Alignment::FullSecond};
+  config.alignment = alignments[read.oneOf(object, "config", "alignment", {"none", "together", "second"})];
+  config.lockMemory = read.boolean(object, "config", "lockMemory");
+  config.requestDmaLatency = read.boolean(object, "config", "requestDmaLatency");
+  config.allowDegraded = read.boolean(object, "config", "allowDegraded");
+  config.breakThresholdNs = read.integer(object, "config", "breakThresholdNs", 0, kMaxSafeInteger);
+  config.traceOnBreak = read.boolean(object, "config", "traceOnBreak");
+  return config;
 }
 
 const char* policyName(int policy) {
@@ -34,44 +167,6 @@ const char* policyName(int policy) {
     case 6: return "deadline";
     default: return "unknown";
   }
-}
-
-int64_t int64Field(const Napi::Object& object, const char* key, int64_t fallback = 0) {
-  const Napi::Value value = object.Get(key);
-  return value.IsNumber() ? value.As<Napi::Number>().Int64Value() : fallback;
-}
-
-bool boolField(const Napi::Object& object, const char* key, bool fallback) {
-  const Napi::Value value = object.Get(key);
-  return value.IsBoolean() ? value.As<Napi::Boolean>().Value() : fallback;
-}
-
-rtlat::SessionConfig parseConfig(const Napi::Object& object) {
-  rtlat::SessionConfig config;
-  const Napi::Array threads = object.Get("threads").As<Napi::Array>();
-  for (uint32_t i = 0; i < threads.Length(); ++i) {
-    const Napi::Object thread = threads.Get(i).As<Napi::Object>();
-    rtlat::ThreadConfig entry;
-    entry.cpu = static_cast<int>(int64Field(thread, "cpu", -1));
-    entry.policy = parsePolicy(thread.Get("policy").ToString().Utf8Value());
-    entry.priority = static_cast<int>(int64Field(thread, "priority", 99));
-    entry.periodNs = int64Field(thread, "periodNs", 1000000);
-    entry.runtimeNs = int64Field(thread, "runtimeNs");
-    entry.deadlineNs = int64Field(thread, "deadlineNs");
-    entry.ringCapacity = static_cast<std::size_t>(int64Field(thread, "ringCapacity", 1 << 16));
-    entry.testStallAfterCycles = static_cast<uint64_t>(int64Field(thread, "testStallAfterCycles"));
-    entry.testStallNs = int64Field(thread, "testStallNs");
-    config.threads.push_back(entry);
-  }
-  config.clock = object.Get("clock").ToString().Utf8Value() == "realtime" ? CLOCK_REALTIME : CLOCK_MONOTONIC;
-  config.loops = static_cast<uint64_t>(int64Field(object, "loops"));
-  config.durationNs = int64Field(object, "durationNs");
-  config.alignToSecond = boolField(object, "alignToSecond", false);
-  config.lockMemory = boolField(object, "lockMemory", true);
-  config.requestDmaLatency = boolField(object, "requestDmaLatency", true);
-  config.allowDegraded = boolField(object, "allowDegraded", false);
-  config.breakThresholdNs = int64Field(object, "breakThresholdNs");
-  return config;
 }
 
 Napi::Array cpuList(Napi::Env env, const cpu_set_t& set) {
@@ -114,6 +209,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
     return DefineClass(env, "NativeSession",
                        {InstanceMethod<&NativeSession::Start>("start"),
                         InstanceMethod<&NativeSession::Drain>("drain"),
+                        InstanceMethod<&NativeSession::DrainBlocks>("drainBlocks"),
                         InstanceMethod<&NativeSession::Stats>("stats"),
                         InstanceMethod<&NativeSession::RequestStop>("requestStop"),
                         InstanceMethod<&NativeSession::Finished>("finished"),
@@ -125,15 +221,14 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   NativeSession(const Napi::CallbackInfo& info);
   ~NativeSession() override;
 
-  // Called when the environment (the main thread or a worker) is torn down.
-  void stopNow() {
-    session_->requestStop();
-    session_->join();
-  }
+  // Called when the environment (the main thread or a worker) is torn down: wakes, joins and frees.
+  void stopNow() { session_->close(); }
 
  private:
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
+  Napi::Value DrainBlocks(const Napi::CallbackInfo& info);
+  std::pair<std::size_t, Napi::Float64Array> drainArguments(const Napi::CallbackInfo& info, const char* name);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   void RequestStop(const Napi::CallbackInfo&) { session_->requestStop(); }
   Napi::Value Finished(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), session_->finished()); }
@@ -169,10 +264,17 @@ class RtlatAddon : public Napi::Addon<RtlatAddon> {
 
   // pinThread(tid, cpus): 0 or the errno of sched_setaffinity.
   Napi::Value PinThread(const Napi::CallbackInfo& info) {
+    const Reader read(info.Env());
+    Napi::Object args = Napi::Object::New(info.Env());
+    args.Set("tid", info[0]);
+    const int tid = static_cast<int>(read.integer(args, "pinThread", "tid", 1, 4194304));  // PID_MAX_LIMIT
+    if (!info[1].IsArray()) read.fail(true, "pinThread.cpus", "an array of CPU numbers", info[1]);
     const Napi::Array list = info[1].As<Napi::Array>();
     std::vector<int> cpus(list.Length());
-    for (uint32_t i = 0; i < list.Length(); i++) cpus[i] = list.Get(i).As<Napi::Number>().Int32Value();
-    const int error = rtlat::pinThread(info[0].As<Napi::Number>().Int32Value(), cpus.data(), cpus.size());
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      cpus[i] = static_cast<int>(read.integer(list, "pinThread.cpus", std::to_string(i).c_str(), 0, CPU_SETSIZE - 1));
+    }
+    const int error = rtlat::pinThread(tid, cpus.data(), cpus.size());
     return Napi::Number::New(info.Env(), error);
   }
 
@@ -183,10 +285,7 @@ class RtlatAddon : public Napi::Addon<RtlatAddon> {
 
 NativeSession::NativeSession(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<NativeSession>(info), addon_(info.Env().GetInstanceData<RtlatAddon>()) {
-  if (info.Length() < 1 || !info[0].IsObject()) {
-    throw Napi::TypeError::New(info.Env(), "NativeSession needs a configuration object");
-  }
-  session_ = std::make_unique<rtlat::Session>(parseConfig(info[0].As<Napi::Object>()));
+  session_ = std::make_unique<rtlat::Session>(parseConfig(Reader(info.Env()), info[0]));
   addon_->live.insert(this);
 }
 
@@ -220,24 +319,48 @@ Napi::Value NativeSession::Start(const Napi::CallbackInfo& info) {
   out.Set("tracingReachable", result.tracingReachable);
   out.Set("epochNs", static_cast<double>(result.epochNs));
   Napi::Array threads = Napi::Array::New(env);
-  for (std::size_t i = 0; i < session_->threadCount(); ++i) {
-    threads.Set(static_cast<uint32_t>(i), threadReport(env, session_->thread(i).setupReport()));
+  for (std::size_t i = 0; i < result.threads.size(); ++i) {
+    threads.Set(static_cast<uint32_t>(i), threadReport(env, result.threads[i]));
   }
   out.Set("threads", threads);
   return out;
 }
 
+// The arguments of drain() and drainBlocks(): a thread's index and the Float64Array to fill, checked.
+std::pair<std::size_t, Napi::Float64Array> NativeSession::drainArguments(const Napi::CallbackInfo& info, const char* name) {
+  const Reader read(info.Env());
+  const std::string method(name);
+  const std::size_t threads = session_->threadCount();
+  if (threads == 0) read.fail(false, method + ".threadIndex", "the index of a thread, but the session has none (closed, or not started)", info[0]);
+  Napi::Object args = Napi::Object::New(info.Env());
+  args.Set("threadIndex", info[0]);
+  const std::size_t index = static_cast<std::size_t>(read.integer(args, method, "threadIndex", 0, static_cast<double>(threads - 1)));
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    read.fail(true, method + ".into", "a Float64Array", info[1]);
+  }
+  return {index, info[1].As<Napi::Float64Array>()};
+}
+
 // drain(threadIndex, Float64Array): fills triples (latencyNs, dueNs, cycle); returns the sample count.
 Napi::Value NativeSession::Drain(const Napi::CallbackInfo& info) {
-  const uint32_t index = info[0].As<Napi::Number>().Uint32Value();
-  Napi::Float64Array buffer = info[1].As<Napi::Float64Array>();
-  if (index >= session_->threadCount()) throw Napi::RangeError::New(info.Env(), "thread index out of range");
+  auto [index, buffer] = drainArguments(info, "drain");
   double* out = buffer.Data();
   const std::size_t drained = session_->thread(index).ring().drain(buffer.ElementLength() / 3, [&](const rtlat::Sample& s) {
     // Nanosecond values stay exact as doubles up to 2^53 ns (104 days).
     *out++ = static_cast<double>(s.latencyNs);
     *out++ = static_cast<double>(s.dueNs);
     *out++ = static_cast<double>(s.cycle);
+  });
+  return Napi::Number::New(info.Env(), static_cast<double>(drained));
+}
+
+// drainBlocks(threadIndex, Float64Array): fills pairs (maxNs, block); returns the block count.
+Napi::Value NativeSession::DrainBlocks(const Napi::CallbackInfo& info) {
+  auto [index, buffer] = drainArguments(info, "drainBlocks");
+  double* out = buffer.Data();
+  const std::size_t drained = session_->thread(index).blocks().drain(buffer.ElementLength() / 2, [&](const rtlat::BlockMaximum& b) {
+    *out++ = static_cast<double>(b.maxNs);
+    *out++ = static_cast<double>(b.block);
   });
   return Napi::Number::New(info.Env(), static_cast<double>(drained));
 }
@@ -252,6 +375,7 @@ Napi::Value NativeSession::Stats(const Napi::CallbackInfo& info) {
     out.Set("count", static_cast<double>(count));
     out.Set("overruns", static_cast<double>(stats.overruns.load(std::memory_order_relaxed)));
     out.Set("dropped", static_cast<double>(stats.dropped.load(std::memory_order_relaxed)));
+    out.Set("blocksLost", static_cast<double>(stats.blocksLost.load(std::memory_order_relaxed)));
     out.Set("minNs", count ? static_cast<double>(stats.minNs.load(std::memory_order_relaxed)) : 0.0);
     out.Set("maxNs", count ? static_cast<double>(stats.maxNs.load(std::memory_order_relaxed)) : 0.0);
     out.Set("sumNs", static_cast<double>(stats.sumNs.load(std::memory_order_relaxed)));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the addon under AddressSanitizer + UndefinedBehaviorSanitizer (native/CMakeLists.txt, with
-# cmake-js, into build-sanitize/) and runs the engine tests against it. Fails on a failing test and
+# cmake-js, into build-sanitize/) and runs the engine tests (and the addon's own checks) against it. Fails on a failing test and
 # on any sanitizer report from any process of the run (vitest, its workers, the tests' children).
 #
 #   scripts/test-sanitized.sh [extra vitest arguments]
@@ -12,7 +12,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=build-sanitize
-reports="$root/$out/reports"
 addon="$root/$out/Release/rtlat.node"
 # The local tools themselves, not npx: inside `npm exec -c` a nested npx misreads its arguments.
 bin="$root/node_modules/.bin"
@@ -44,9 +43,11 @@ if [[ "$libasan" != /* || ! -e "$libasan" ]]; then
   exit 1
 fi
 
-rm -rf "$reports"
-mkdir -p "$reports"
-chmod 1777 "$reports"  # some tests run their child node as nobody
+# The reports go to a temporary folder, removed at the end (they are printed below when they fail
+# the run): some tests run their child node as nobody, who may not reach a clone under a 0700 folder.
+reports=$(mktemp -d "${TMPDIR:-/tmp}/rtlat-sanitize-XXXXXX")
+trap 'rm -rf "$reports"' EXIT
+chmod 1777 "$reports"
 
 # Reports go to files, one per process, so none hides in a child's captured stderr.
 # Memory and UB errors abort the process on the spot (abort_on_error). Leak checking stays on, but
@@ -60,7 +61,7 @@ export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1
 
 status=0
 # libasan must come first in the process: a sanitized .node loaded into an unsanitized node.
-LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}" "$bin/vitest" run test/engine.test.ts "$@" || status=$?
+LD_PRELOAD="$libasan${LD_PRELOAD:+:$LD_PRELOAD}" "$bin/vitest" run test/engine.test.ts test/engine-claims.test.ts test/engine-extremes.test.ts test/native-boundary.test.ts "$@" || status=$?
 
 shopt -s nullglob
 logs=("$reports"/*)

@@ -33,3 +33,14 @@ export class PlatformError extends Error {
     this.name = 'PlatformError';
   }
 }
+
+/** An input file is not what it should be. Its message names the file and the field, what was given and what is accepted. */
+export class InputError extends Error {
+  readonly file: string;
+
+  constructor(file: string, message: string) {
+    super(`${file}: ${message}`);
+    this.name = 'InputError';
+    this.file = file;
+  }
+}

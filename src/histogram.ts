@@ -11,8 +11,20 @@ export const PERCENTILES = [50, 90, 99, 99.9, 99.99] as const;
 export interface PercentileValue {
   percentile: number;
   valueNs: number;
-  /** False when the run has too few samples for this percentile to mean anything. */
+  /** False when the run has too few samples for this percentile to mean anything, or valueNs is only a bound. */
   reliable: boolean;
+  /**
+   * True when the percentile lies beyond the histogram's last bucket, among samples known only to be
+   * that high (cyclictest -h's overflows): valueNs is then a lower bound, not a value.
+   */
+  atLeast?: true;
+}
+
+/** Samples kept out of a histogram because all that is known of them is a lower bound (cyclictest -h's overflows). */
+export interface BeyondHistogram {
+  count: number;
+  /** Each of them was at least this late. */
+  fromNs: number;
 }
 
 /** Cumulative histograms count up to days of samples; interval ones never get near 2^32. */
@@ -105,13 +117,37 @@ export function meanOf(histogram: Histogram): number {
   return histogram.totalCount ? sum / histogram.totalCount : 0;
 }
 
-export function percentilesOf(histogram: Histogram): PercentileValue[] {
-  const count = histogram.totalCount;
-  return PERCENTILES.map((percentile) => ({
-    percentile,
-    valueNs: count === 0 ? 0 : histogram.getValueAtPercentile(percentile),
-    reliable: count >= minSamplesFor(percentile),
-  }));
+/**
+ * The percentiles of the histogram's samples and, when given, of those beyond it: a percentile that
+ * falls among the latter is only known to be at least their bound.
+ */
+export function percentilesOf(histogram: Histogram, beyond?: BeyondHistogram | null): PercentileValue[] {
+  const count = histogram.totalCount + (beyond?.count ?? 0);
+  return PERCENTILES.map((percentile) => {
+    const reliable = count >= minSamplesFor(percentile);
+    if (count === 0) return { percentile, valueNs: 0, reliable };
+    const valueNs = valueAtPercentile(histogram, percentile, beyond);
+    return valueNs === null ? { percentile, valueNs: beyond!.fromNs, reliable: false, atLeast: true } : { percentile, valueNs, reliable };
+  });
+}
+
+/**
+ * The value at `percentile` of the histogram's samples and those beyond it, as HdrHistogram ranks
+ * them; null when it falls among the samples beyond (whose values are unknown).
+ */
+export function valueAtPercentile(histogram: Histogram, percentile: number, beyond?: BeyondHistogram | null): number | null {
+  if (!beyond?.count) return histogram.getValueAtPercentile(percentile);
+  const inHistogram = histogram.totalCount;
+  const rank = Math.max(1, Math.floor((percentile / 100) * (inHistogram + beyond.count) + 0.5));
+  // Within the histogram, that rank is another percentile of its own.
+  return rank > inHistogram ? null : histogram.getValueAtPercentile((100 * rank) / inHistogram);
+}
+
+/** The samples beyond each part's histogram, together (null when none are). */
+export function addBeyond(parts: readonly (BeyondHistogram | null | undefined)[]): BeyondHistogram | null {
+  const known = parts.filter((part): part is BeyondHistogram => !!part?.count);
+  if (known.length === 0) return null;
+  return { count: known.reduce((total, part) => total + part.count, 0), fromNs: Math.min(...known.map((part) => part.fromNs)) };
 }
 
 export function encodeHistogram(histogram: Histogram): string {

@@ -16,8 +16,12 @@ export interface NativeThreadConfig {
   runtimeNs: number;
   deadlineNs: number;
   ringCapacity: number;
+  /** Wake-ups per block of the block maxima; 0: none kept. */
+  blockSize: number;
   testStallAfterCycles: number;
   testStallNs: number;
+  /** With an alignment: the first wake-up this long after the common start. */
+  startOffsetNs: number;
 }
 
 export interface NativeSessionConfig {
@@ -25,11 +29,14 @@ export interface NativeSessionConfig {
   clock: ClockName;
   loops: number;
   durationNs: number;
-  alignToSecond: boolean;
+  /** First wake-ups: each thread's own, one common time, or the next full second. */
+  alignment: 'none' | 'together' | 'second';
   lockMemory: boolean;
   requestDmaLatency: boolean;
   allowDegraded: boolean;
   breakThresholdNs: number;
+  /** At the break, write a trace mark and stop ftrace. */
+  traceOnBreak: boolean;
 }
 
 /** errno values of each set-up step (0: done or not needed). */
@@ -74,6 +81,8 @@ export interface NativeThreadStats {
   count: number;
   overruns: number;
   dropped: number;
+  /** Block maxima lost to a full block ring. */
+  blocksLost: number;
   minNs: number;
   maxNs: number;
   sumNs: number;
@@ -88,6 +97,8 @@ export interface NativeSession {
   start(): NativeStartResult;
   /** Fills `into` with (latencyNs, dueNs, cycle) triples; returns how many samples it moved. */
   drain(threadIndex: number, into: Float64Array): number;
+  /** Fills `into` with (maxNs, block) pairs, one per completed block; returns how many it moved. */
+  drainBlocks(threadIndex: number, into: Float64Array): number;
   stats(): NativeThreadStats[];
   requestStop(): void;
   finished(): boolean;

@@ -13,6 +13,11 @@ export interface ProbeOptions {
   /** Number of threads (default: one per usable CPU). */
   threads?: number;
   /**
+   * false: leave each thread where the scheduler puts it, within this process's CPUs, as cyclictest does
+   * without -a (default true: thread N pinned to the Nth CPU of `cpus`, round-robin).
+   */
+  pin?: boolean;
+  /**
    * Once measuring, pin every other thread of this process (the JS thread, libuv's, V8's) to these CPUs,
    * as cyclictest's --mainaffinity: keeps the drain off the measured CPUs. Process-wide and lasting
    * (threads created later inherit it), so meant for a process that exists to measure, like the CLI.
@@ -21,44 +26,64 @@ export interface ProbeOptions {
   policy?: PolicyName;
   /** Default 99 for fifo/rr, 0 for other/deadline. */
   priority?: number;
+  /** Each further thread one priority lower than the one before (cyclictest --priospread); fifo/rr only. */
+  prioritySpread?: boolean;
   /** SCHED_DEADLINE runtime per period (default 10% of the period, at least 20us). */
   deadlineRuntimeNs?: number;
   clock?: ClockName;
   /** Added to the period of each further thread, as cyclictest's -d (default 0). */
   distanceNs?: number;
-  /** Start every thread on the next full second (cyclictest's --secaligned). */
+  /** Start every thread on the next full second (cyclictest's --secaligned), plus alignOffsetNs. */
   aligned?: boolean;
+  alignOffsetNs?: number;
+  /** Start every thread at one common time, thread N this much times N after it (cyclictest's -A). */
+  staggerNs?: number;
   /** Wake-ups per thread; omit for no limit. */
   loops?: number;
+  /** How long to measure; with `loops` too, whichever ends first. */
   durationNs?: number;
   lockMemory?: boolean;
   dmaLatency?: boolean;
   allowDegraded?: boolean;
   /** Report every sample above this latency. */
   spikeThresholdNs?: number;
-  /** Stop everything at the first sample above this latency, and stop ftrace. */
+  /** Stop everything at the first sample above this latency. */
   breakThresholdNs?: number;
+  /** At that break, write a trace mark and stop ftrace, where tracefs is reachable (default true). */
+  traceOnBreak?: boolean;
   /** Keep cyclictest's per-microsecond histogram up to this many us. */
   histogramMaxUs?: number;
   /** Length of the intervals handed to onInterval (e.g. for HdrHistogram logs); 0: none. */
   intervalNs?: number;
   /** Samples each thread's ring holds (a power of two, at least 1024); by default 4 s worth at the thread's period. */
   ringCapacity?: number;
+  /**
+   * Wake-ups per block of the block maxima each thread keeps for extreme-value analysis (rtlat
+   * analyze); by default 2 s worth at the thread's period, so 10 minutes give 300 blocks.
+   */
+  blockSize?: number;
+  /** The largest latencies each thread keeps, with their times, for peaks-over-threshold analysis (default 4096). */
+  exceedancesKept?: number;
   /** How often samples move from the native rings into histograms (default 100ms). */
   drainIntervalMs?: number;
-  /** Keep the event loop alive while measuring (the CLI does; an embedded probe does not). */
+  /**
+   * Keep the process alive while measuring. By default a run with `loops` or `durationNs` does, so that
+   * `await probe.finished` sees it end; an endless one (a service's probe) does not.
+   */
   keepProcessAlive?: boolean;
-  /** Test-only: thread 0 sleeps this long once after `testStallAfterCycles` wake-ups. */
-  testStallNs?: number;
-  testStallAfterCycles?: number;
 }
 
 export interface ThreadPlan {
   thread: number;
-  /** The CPU the thread is pinned to; null for SCHED_DEADLINE, which the kernel will not pin. */
+  /** The CPU the thread is pinned to; null for SCHED_DEADLINE, which the kernel will not pin, or when not pinning. */
   cpu: number | null;
+  /** Its real-time priority: the run's, or lower with prioritySpread. */
+  priority: number;
+  /** With aligned or staggerNs: its first wake-up this long after the common start. */
+  startOffsetNs: number;
   periodNs: number;
   ringCapacity: number;
+  blockSize: number;
 }
 
 export interface ProbeConfig {
@@ -72,6 +97,8 @@ export interface ProbeConfig {
   clock: ClockName;
   distanceNs: number;
   aligned: boolean;
+  /** When the threads start: each on its own, together (staggerNs), or on a full second (aligned). */
+  alignment: 'none' | 'together' | 'second';
   loops: number | null;
   durationNs: number | null;
   lockMemory: boolean;
@@ -79,12 +106,12 @@ export interface ProbeConfig {
   allowDegraded: boolean;
   spikeThresholdNs: number | null;
   breakThresholdNs: number | null;
+  traceOnBreak: boolean;
   histogramMaxUs: number | null;
+  exceedancesKept: number;
   intervalNs: number;
   drainIntervalMs: number;
   keepProcessAlive: boolean;
-  testStallNs: number;
-  testStallAfterCycles: number;
 }
 
 export const PERIOD_MIN_NS = NS_PER_US;
@@ -93,6 +120,9 @@ export const PERIOD_MAX_NS = 10 * NS_PER_S;
 const RING_SECONDS = 4;
 const RING_MIN = 1 << 10;
 const RING_MAX = 1 << 22;
+/** A block of the block maxima is this long at the thread's period. */
+const BLOCK_SECONDS = 2;
+export const DEFAULT_EXCEEDANCES_KEPT = 4_096;
 const POLICIES: readonly PolicyName[] = ['fifo', 'rr', 'other', 'deadline'];
 const CLOCKS: readonly ClockName[] = ['monotonic', 'realtime'];
 
@@ -122,6 +152,10 @@ export function ringCapacityFor(periodNs: number): number {
   return Math.min(RING_MAX, Math.max(RING_MIN, 2 ** Math.ceil(Math.log2(wanted))));
 }
 
+export function blockSizeFor(periodNs: number): number {
+  return Math.max(1, Math.round((BLOCK_SECONDS * NS_PER_S) / periodNs));
+}
+
 export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   const periodNs = options.periodNs ?? NS_PER_MS;
   durationWithin('period', periodNs, PERIOD_MIN_NS, PERIOD_MAX_NS);
@@ -137,17 +171,19 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   }
   if (!realTime && priority !== 0) throw new OptionError('priority', priority, `0 for policy ${policy} (it has no priority)`);
 
-  if (options.loops !== undefined && options.durationNs !== undefined) {
-    throw new OptionError('loops', options.loops, 'either --loops or --duration, not both');
-  }
   positiveInteger('loops', options.loops, Number.MAX_SAFE_INTEGER);
   durationWithin('duration', options.durationNs, NS_PER_MS, 365 * 86_400 * NS_PER_S);
   const distanceNs = options.distanceNs ?? 0;
   if (distanceNs !== 0) durationWithin('distance', distanceNs, 1, PERIOD_MAX_NS);
   durationWithin('spike', options.spikeThresholdNs, 0, PERIOD_MAX_NS);
   durationWithin('breaktrace', options.breakThresholdNs, 1, PERIOD_MAX_NS);
+  if (options.aligned && options.staggerNs !== undefined) throw new OptionError('stagger', options.staggerNs, 'no stagger with aligned (one or the other start)');
+  durationWithin('align-offset', options.alignOffsetNs, 0, NS_PER_S);
+  durationWithin('stagger', options.staggerNs, 0, NS_PER_S);
   positiveInteger('histogram', options.histogramMaxUs, 10_000_000);
   positiveInteger('threads', options.threads, 4096);
+  positiveInteger('blockSize', options.blockSize, 1_000_000_000);
+  positiveInteger('exceedancesKept', options.exceedancesKept, 1_000_000);
   const ringCapacity = options.ringCapacity;
   if (ringCapacity !== undefined && !(Number.isSafeInteger(ringCapacity) && ringCapacity >= RING_MIN && ringCapacity <= RING_MAX && (ringCapacity & (ringCapacity - 1)) === 0)) {
     throw new OptionError('ringCapacity', ringCapacity, `a power of two from ${RING_MIN} to ${RING_MAX}`);
@@ -158,6 +194,12 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   checkCpus('cpus', cpus, online, allowed);
   if (options.mainCpus !== undefined) checkCpus('main-cpus', options.mainCpus, online, allowed);
   const threadCount = options.threads ?? cpus.length;
+  const spread = options.prioritySpread ?? false;
+  if (spread && !realTime) throw new OptionError('priority-spread', policy, 'policy fifo or rr (the others have no priority)');
+  if (spread && priority - (threadCount - 1) < 1) {
+    throw new OptionError('priority-spread', `${threadCount} threads from priority ${priority}`, `a priority of at least ${threadCount}, so that the last thread has 1`);
+  }
+  const pinned = policy !== 'deadline' && (options.pin ?? true);
 
   let deadlineRuntimeNs = 0;
   if (policy === 'deadline') {
@@ -165,7 +207,8 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     if (periodNs < minPeriodNs) {
       throw new OptionError('period', formatDuration(periodNs), `at least ${formatDuration(minPeriodNs)} with policy deadline (kernel.sched_deadline_period_min_us)`);
     }
-    deadlineRuntimeNs = options.deadlineRuntimeNs ?? Math.min(periodNs, Math.max(periodNs / 10, 20 * NS_PER_US));
+    // Whole nanoseconds: periodNs / 10 of a period such as 250005ns would fail the check below, which names an option never given.
+    deadlineRuntimeNs = options.deadlineRuntimeNs ?? Math.min(periodNs, Math.max(Math.round(periodNs / 10), 20 * NS_PER_US));
     durationWithin('deadline-runtime', deadlineRuntimeNs, 1_024, periodNs);
   }
 
@@ -175,9 +218,12 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     durationWithin('distance', threadPeriodNs, PERIOD_MIN_NS, PERIOD_MAX_NS);
     threads.push({
       thread,
-      cpu: policy === 'deadline' ? null : cpus[thread % cpus.length]!,
+      cpu: pinned ? cpus[thread % cpus.length]! : null,
+      priority: spread ? priority - thread : priority,
+      startOffsetNs: options.staggerNs !== undefined ? thread * options.staggerNs : options.aligned ? (options.alignOffsetNs ?? 0) : 0,
       periodNs: threadPeriodNs,
       ringCapacity: ringCapacity ?? ringCapacityFor(threadPeriodNs),
+      blockSize: options.blockSize ?? blockSizeFor(threadPeriodNs),
     });
   }
 
@@ -191,6 +237,7 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     clock,
     distanceNs,
     aligned: options.aligned ?? false,
+    alignment: options.aligned ? 'second' : options.staggerNs !== undefined ? 'together' : 'none',
     loops: options.loops ?? null,
     durationNs: options.durationNs ?? null,
     lockMemory: options.lockMemory ?? true,
@@ -198,11 +245,11 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     allowDegraded: options.allowDegraded ?? false,
     spikeThresholdNs: options.spikeThresholdNs ?? null,
     breakThresholdNs: options.breakThresholdNs ?? null,
+    traceOnBreak: options.traceOnBreak ?? true,
     histogramMaxUs: options.histogramMaxUs ?? null,
+    exceedancesKept: options.exceedancesKept ?? DEFAULT_EXCEEDANCES_KEPT,
     intervalNs: options.intervalNs ?? 0,
     drainIntervalMs: options.drainIntervalMs ?? 100,
-    keepProcessAlive: options.keepProcessAlive ?? false,
-    testStallNs: options.testStallNs ?? 0,
-    testStallAfterCycles: options.testStallAfterCycles ?? 0,
+    keepProcessAlive: options.keepProcessAlive ?? (options.loops !== undefined || options.durationNs !== undefined),
   };
 }

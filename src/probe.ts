@@ -5,8 +5,8 @@ import { PrivilegeError } from './errors.js';
 import { encodeHistogram, meanOf, newHistogram, percentilesOf, type Histogram, type PercentileValue } from './histogram.js';
 import { loadAddon, type NativeAppliedScheduling, type NativeSession, type NativeStartResult, type NativeThreadStats } from './native.js';
 import { resolveOptions, type ProbeConfig, type ProbeOptions } from './options.js';
-import { describeRefusals, privilegeMessage } from './privileges.js';
-import { ThreadRecorder, type CompletedInterval, type MicrosecondHistogram, type Spike } from './recorder.js';
+import { deadlineAdmissionError, deadlineAdmissionRefused, describeRefusals, privilegeMessage } from './privileges.js';
+import { ThreadRecorder, type CompletedInterval, type MicrosecondHistogram, type Spike, type ThreadExtremes } from './recorder.js';
 import { threadIds } from './system.js';
 import { formatCpuList } from './units.js';
 
@@ -29,7 +29,7 @@ export interface ThreadResult extends LatencySummary {
   memoryLocked: boolean;
   /** Page faults of the measuring thread while it measured: zero when its memory was locked. */
   pageFaults: number;
-  /** Wake-ups skipped because their time had already passed (cyclictest's overruns). */
+  /** Wake-ups skipped because their time had already passed (cyclictest skips them too, without counting them). */
   overruns: number;
   /** Samples lost because the ring was full; count/min/avg/max still include them. */
   dropped: number;
@@ -44,6 +44,8 @@ export interface ThreadResult extends LatencySummary {
   histogram: string;
   correctedHistogram: string;
   microsecondHistogram: MicrosecondHistogram | null;
+  /** Block maxima and the largest latencies with their times, for extreme-value analysis. */
+  extremes: ThreadExtremes;
 }
 
 export type StopReason = 'completed' | 'stopped' | 'breaktrace';
@@ -78,14 +80,37 @@ export interface TakenInterval {
 export interface ProbeHooks {
   onSpike?: (spike: Spike) => void;
   onInterval?: (interval: CompletedInterval) => void;
+  /**
+   * Every sample, as drained: `count` (latencyNs, dueNs, cycle) triples of thread `thread` in `samples`,
+   * which is reused after the call returns (cyclictest -v prints them all).
+   */
+  onSamples?: (thread: number, samples: Float64Array, count: number) => void;
 }
 
 const DRAIN_CHUNK = 1 << 16;
+/** Block maxima moved per call: the native block ring's size. */
+const BLOCK_CHUNK = 4_096;
 const STOP_POLL_MS = 2;
 
 // Running probes are held here so that GC never collects one mid-run (its native destructor would
 // stop it silently). A stopped probe leaves the set and can be collected with all it owns.
 const runningProbes = new Set<Probe>();
+
+/** Test-only: thread 0 of a probe sleeps `stallNs` once after `afterCycles` wake-ups, to make overruns on purpose. */
+export interface TestStall {
+  afterCycles: number;
+  stallNs: number;
+}
+
+// Kept out of ProbeOptions (and out of the package's exports): only the tests reach it, by importing
+// stallOnceForTest from this module.
+const testStalls = new WeakMap<Probe, TestStall>();
+
+/** Test-only: makes `probe` (not yet started) stall as `stall` says. */
+export function stallOnceForTest(probe: Probe, stall: TestStall): Probe {
+  testStalls.set(probe, stall);
+  return probe;
+}
 
 export function summarize(histogram: Histogram, exact?: { count: number; minNs: number; maxNs: number; sumNs: number }): LatencySummary {
   const count = exact?.count ?? histogram.totalCount;
@@ -101,16 +126,15 @@ export function summarize(histogram: Histogram, exact?: { count: number; minNs: 
 /**
  * Pins every thread of the process but the measuring ones to `cpus` (cyclictest's --mainaffinity).
  * After the measuring threads exist: before, they would inherit the mask, which an unpinned deadline
- * thread must not. On a refusal the threads are stopped before the error goes up.
+ * thread must not.
  */
-function pinOtherThreads(native: NativeSession, cpus: number[], measuringTids: number[]): void {
+function pinOtherThreads(cpus: number[], measuringTids: number[]): void {
   const { pinThread } = loadAddon();
   for (const tid of threadIds()) {
     if (measuringTids.includes(tid)) continue;
     const error = pinThread(tid, cpus);
     // ESRCH: the thread ended since the listing.
     if (error !== 0 && error !== constants.errno.ESRCH) {
-      native.close();
       throw new Error(`rtlat: could not pin thread ${tid} to CPUs ${formatCpuList(cpus)} for --main-cpus (errno ${error})`);
     }
   }
@@ -123,6 +147,7 @@ export class Probe {
   private startInfo: NativeStartResult | null = null;
   private recorders: ThreadRecorder[] = [];
   private readonly drainBuffer = new Float64Array(3 * DRAIN_CHUNK);
+  private readonly blockBuffer = new Float64Array(2 * BLOCK_CHUNK);
   private drainTimer: NodeJS.Timeout | null = null;
   private startTime = new Date(0);
   private degradedSteps: string[] = [];
@@ -140,42 +165,58 @@ export class Probe {
     return this.native !== null && this.result === null;
   }
 
-  /** Sets up and starts every measuring thread. Throws PrivilegeError when a step is refused and degraded runs are not allowed. */
+  /**
+   * Sets up and starts every measuring thread. Throws PrivilegeError when a step is refused and
+   * degraded runs are not allowed, and OptionError when SCHED_DEADLINE's admission control refuses the
+   * reservation; a refused start has released everything (threads, locked memory) before it throws.
+   */
   start(): this {
     if (this.native) throw new Error('rtlat: this probe was already started');
     const { NativeSession } = loadAddon();
     const config = this.config;
+    const stall = testStalls.get(this);
     const native = new NativeSession({
       threads: config.threads.map((plan) => ({
         cpu: plan.cpu ?? -1,
         policy: config.policy,
-        priority: config.priority,
+        priority: plan.priority,
         periodNs: plan.periodNs,
         runtimeNs: config.deadlineRuntimeNs,
         deadlineNs: plan.periodNs,
         ringCapacity: plan.ringCapacity,
-        testStallAfterCycles: plan.thread === 0 ? config.testStallAfterCycles : 0,
-        testStallNs: plan.thread === 0 ? config.testStallNs : 0,
+        blockSize: plan.blockSize,
+        testStallAfterCycles: plan.thread === 0 && stall ? stall.afterCycles : 0,
+        testStallNs: plan.thread === 0 && stall ? stall.stallNs : 0,
+        startOffsetNs: plan.startOffsetNs,
       })),
       clock: config.clock,
       loops: config.loops ?? 0,
       durationNs: config.durationNs ?? 0,
-      alignToSecond: config.aligned,
+      alignment: config.alignment,
       lockMemory: config.lockMemory,
       requestDmaLatency: config.dmaLatency,
       allowDegraded: config.allowDegraded,
       breakThresholdNs: config.breakThresholdNs ?? 0,
+      traceOnBreak: config.traceOnBreak,
     });
-    const startInfo = native.start();
-    const refusals = describeRefusals(startInfo, {
-      policy: config.policy,
-      priority: config.priority,
-      cpus: config.threads.map((plan) => plan.cpu),
-    });
-    if (startInfo.launchErrno) throw new Error(`rtlat: could not create a measuring thread (errno ${startInfo.launchErrno})`);
-    if (!startInfo.started) throw new PrivilegeError(privilegeMessage(refusals), refusals);
-
-    if (config.mainCpus) pinOtherThreads(native, config.mainCpus, startInfo.threads.map((thread) => thread.tid));
+    let startInfo: NativeStartResult;
+    let refusals: string[];
+    try {
+      startInfo = native.start();
+      refusals = describeRefusals(startInfo, {
+        policy: config.policy,
+        priority: config.priority,
+        cpus: config.threads.map((plan) => plan.cpu),
+      });
+      if (startInfo.launchErrno) throw new Error(`rtlat: could not create a measuring thread (errno ${startInfo.launchErrno})`);
+      if (!startInfo.started && deadlineAdmissionRefused(startInfo, config)) throw deadlineAdmissionError(config);
+      if (!startInfo.started) throw new PrivilegeError(privilegeMessage(refusals), refusals);
+      if (config.mainCpus) pinOtherThreads(config.mainCpus, startInfo.threads.map((thread) => thread.tid));
+    } catch (error) {
+      // At once, not at garbage collection: a refused start leaves nothing locked or running.
+      native.close();
+      throw error;
+    }
     this.native = native;
     this.startInfo = startInfo;
     this.degradedSteps = refusals;
@@ -186,6 +227,8 @@ export class Probe {
           thread: plan.thread,
           cpu: plan.cpu,
           periodNs: plan.periodNs,
+          blockSize: plan.blockSize,
+          exceedancesKept: config.exceedancesKept,
           ...(config.spikeThresholdNs !== null && { spikeThresholdNs: config.spikeThresholdNs }),
           ...(config.histogramMaxUs !== null && { histogramMaxUs: config.histogramMaxUs }),
           intervalNs: config.intervalNs,
@@ -249,7 +292,7 @@ export class Probe {
     }));
   }
 
-  /** Stops measuring (within one period), drains what is left and returns the results. Idempotent. */
+  /** Stops measuring (within milliseconds, at any period), drains what is left and returns the results. Idempotent. */
   stop(): Promise<ProbeResult> {
     if (!this.native) return Promise.reject(new Error('rtlat: the probe has not been started'));
     this.result ??= this.finish();
@@ -258,7 +301,8 @@ export class Probe {
 
   private tick(): void {
     this.drain();
-    if (this.native!.finished()) void this.stop();
+    // After a breaktrace the other threads would otherwise sleep on until their next wake-up.
+    if (this.native!.finished() || this.native!.breakInfo()) void this.stop();
   }
 
   private drain(): void {
@@ -268,22 +312,30 @@ export class Probe {
       do {
         moved = native.drain(index, this.drainBuffer);
         recorder.record(this.drainBuffer, moved);
+        if (moved > 0) this.hooks.onSamples?.(index, this.drainBuffer, moved);
       } while (moved === DRAIN_CHUNK);
+      do {
+        moved = native.drainBlocks(index, this.blockBuffer);
+        recorder.recordBlocks(this.blockBuffer, moved);
+      } while (moved === BLOCK_CHUNK);
     });
   }
 
   private async finish(): Promise<ProbeResult> {
     const native = this.native!;
     const finishedOnItsOwn = native.finished();
+    // Each request wakes the threads that are still asleep: the first may reach a thread just before
+    // it goes to sleep. Waiting here rather than in join() keeps the event loop free meanwhile.
     native.requestStop();
-    // Joining at once would block the event loop for up to a period; wait for the threads to end.
-    while (!native.finished()) await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+    while (!native.finished()) {
+      await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+      native.requestStop();
+    }
     native.join();
     clearInterval(this.drainTimer!);
     this.drain();
     const endedAt = new Date();
-    const runNs = (endedAt.getTime() - this.startTime.getTime()) * 1e6;
-    const views = this.recorders.map((recorder) => recorder.finish(runNs));
+    const views = this.recorders.map((recorder) => recorder.finish());
     const stats = native.stats();
     const broken = native.breakInfo();
     native.close();
@@ -333,6 +385,7 @@ export class Probe {
       histogram: encodeHistogram(views.raw),
       correctedHistogram: encodeHistogram(views.corrected),
       microsecondHistogram: recorder.microseconds,
+      extremes: recorder.extremes(stats.blocksLost),
     };
   }
 

@@ -10,12 +10,16 @@
 // libraries advise for data that arrives already bucketed: they present prom-client's metric
 // interface (name, help, type, collect(), get()) and cost the same at every scrape, however many
 // samples were taken.
-import { Counter, Gauge, register as globalRegistry, type Metric, type Registry } from 'prom-client';
+import type { Metric, Registry } from 'prom-client';
 import { describeEnvironment, readFingerprint, type Fingerprint } from './fingerprint/index.js';
 import { forEachBucket, type Histogram } from './histogram.js';
+import { loadPromClient } from './outputs/prom-client.js';
 import type { CumulativeView, ServiceProbe } from './service/probe.js';
 import { NS_PER_S } from './units.js';
 import { RTLAT_VERSION } from './version.js';
+
+// prom-client is an optional peer dependency: without it, importing rtlat/prometheus fails with a line that says to install it.
+const { Counter, Gauge, register: globalRegistry } = await loadPromClient();
 
 /** 1-2-5 steps from 1 us to 100 ms, in ns: wake-up latencies from a tuned host to a starved guest. */
 export const LATENCY_BUCKETS_NS: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000].map(
@@ -29,6 +33,7 @@ export const METRIC_NAMES = {
   dropped: 'rtlat_dropped_samples_total',
   environment: 'rtlat_environment_info',
   degraded: 'rtlat_probe_degraded',
+  hdrLogErrors: 'rtlat_hdr_log_errors_total',
 } as const;
 
 export interface RegisterOptions {
@@ -152,13 +157,17 @@ export function environmentLabels(fingerprint: Fingerprint): Labels {
  * Registers `probe`'s metrics: rtlat_wakeup_latency_seconds{cpu,policy} and (when the probe watches
  * the event loop) rtlat_event_loop_delay_seconds, both histograms with buckets from 1 us to 100 ms;
  * rtlat_overruns_total and rtlat_dropped_samples_total{cpu,policy}; rtlat_environment_info{role,
- * technology,preemption,...} = 1; rtlat_probe_degraded = 1 when the kernel refused part of the set-up.
+ * technology,preemption,...} = 1; rtlat_probe_degraded = 1 when the kernel refused part of the set-up;
+ * and (when the probe writes an HdrHistogram log) rtlat_hdr_log_errors_total.
  */
 export function registerProbeMetrics(probe: ServiceProbe, options: RegisterOptions = {}): RegisteredMetrics {
   const registry = options.registry ?? globalRegistry;
   const registers = [registry];
   const watchesEventLoop = probe.eventLoopResolutionNs !== null;
-  const names = Object.values(METRIC_NAMES).filter((name) => watchesEventLoop || name !== METRIC_NAMES.eventLoopDelay);
+  const writesLog = probe.hdrLogFailures !== null;
+  const names = Object.values(METRIC_NAMES).filter(
+    (name) => (watchesEventLoop || name !== METRIC_NAMES.eventLoopDelay) && (writesLog || name !== METRIC_NAMES.hdrLogErrors),
+  );
   // All or nothing: prom-client would refuse a taken name only after the metrics before it were registered.
   const taken = names.filter((name) => registry.getSingleMetric(name) !== undefined);
   if (taken.length) throw new Error(`rtlat: the registry already has ${taken.join(', ')} (one probe per registry; unregister the other first)`);
@@ -198,7 +207,7 @@ export function registerProbeMetrics(probe: ServiceProbe, options: RegisterOptio
     });
   threadCounter(
     METRIC_NAMES.overruns,
-    'Wake-ups skipped because their time had already passed (cyclictest overruns), per CPU and applied policy.',
+    'Wake-ups skipped because their time had already passed (cyclictest skips them without counting), per CPU and applied policy.',
     (thread) => thread.overruns,
   );
   threadCounter(
@@ -218,6 +227,17 @@ export function registerProbeMetrics(probe: ServiceProbe, options: RegisterOptio
       this.set(environment, 1);
     },
   });
+  if (writesLog) {
+    new Counter({
+      name: METRIC_NAMES.hdrLogErrors,
+      help: 'Failures to write the HdrHistogram interval log (a full disk, ...): each lost the file it was writing; the probe went on.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(probe.hdrLogFailures ?? 0);
+      },
+    });
+  }
   new Gauge({
     name: METRIC_NAMES.degraded,
     help: 'The kernel refused part of the set-up (SCHED_FIFO, memory locking, ...): 1, else 0.',

@@ -2,9 +2,9 @@
 // `rtlat measure --json` writes it, `rtlat import cyclictest` produces it, and every later tool
 // (compare, merge, report) reads only this.
 import type { CpuCountersDelta, Fingerprint } from './fingerprint/index.js';
-import type { PercentileValue } from './histogram.js';
+import type { BeyondHistogram, PercentileValue } from './histogram.js';
 import type { ProbeResult, StopReason } from './probe.js';
-import type { MicrosecondHistogram, Spike } from './recorder.js';
+import type { MicrosecondHistogram, Spike, ThreadExtremes } from './recorder.js';
 
 export const RUN_SCHEMA = 'rtlat.run';
 export const RUN_SCHEMA_VERSION = 1;
@@ -54,8 +54,15 @@ export interface RunThread {
   corrected: { count: number; maxNs: number; percentiles: PercentileValue[] } | null;
   /** HdrHistogram V2 compressed and base64-encoded, values in ns; null when the source kept none. */
   histogram: string | null;
+  /** Samples not in `histogram`, known only to be at least so late (an import's -h overflows); absent or null: none. */
+  beyondHistogram?: BeyondHistogram | null;
   correctedHistogram: string | null;
   microsecondHistogram: MicrosecondHistogram | null;
+  /**
+   * What extreme-value analysis (rtlat analyze) needs: block maxima and the largest latencies with
+   * their times. Null for imports; absent in files written before rtlat kept it (read as null).
+   */
+  extremes?: ThreadExtremes | null;
 }
 
 export interface RunFile {
@@ -88,6 +95,8 @@ export interface RunFile {
     dropped: number;
     percentiles: PercentileValue[];
     histogram: string | null;
+    /** As each thread's. */
+    beyondHistogram?: BeyondHistogram | null;
   };
   spikes: Spike[];
   /** Spikes beyond the list's cap, counted but not listed. */
@@ -253,6 +262,7 @@ export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFil
       histogram: thread.histogram,
       correctedHistogram: thread.correctedHistogram,
       microsecondHistogram: thread.microsecondHistogram,
+      extremes: thread.extremes,
     })),
     all: result.all,
     spikes: meta.spikes,

@@ -26,8 +26,8 @@ describe('rtlat import cyclictest', () => {
   });
 
   it.each([
-    [['import', 'cyclictest', '/nonexistent.json'], /^rtlat import: <file>: cannot read "\/nonexistent.json" \(ENOENT\)$/],
-    [['import', 'oscilloscope', 'x.json'], /^rtlat import: <source>: got "oscilloscope", expected cyclictest$/],
+    [['import', 'cyclictest', '/nonexistent.json'], /^rtlat import: cannot read "\/nonexistent.json" \(ENOENT\)$/],
+    [['import', 'oscilloscope', 'x.json'], /^rtlat import: unknown source "oscilloscope": rtlat imports cyclictest$/],
     [['import', 'cyclictest', path.resolve(import.meta.dirname, '../package.json')], /^rtlat import: .*package.json: not a cyclictest --json file: /],
     [['import', 'cyclictest', path.join(FIXTURES, 'run.json'), '-o', '/nonexistent/x.json'], /^rtlat import: --output: got "\/nonexistent\/x.json", expected a file path/],
   ])('%j: one line, exit 2', (args, message) => {
@@ -40,7 +40,7 @@ describe('rtlat import cyclictest', () => {
 });
 
 describe.skipIf(!isRoot)('rtlat measure --hdr-log read by the reference Java tool (needs root)', () => {
-  itWithTool(java, 'HistogramLogProcessor prints the same percentiles as rtlat, per CPU', () => {
+  itWithTool(java, 'HistogramLogProcessor prints the same percentiles as rtlat, per CPU with -tag and for all CPUs without', () => {
     const dir = scratchDir();
     const log = path.join(dir, 'run.hlog');
     const json = path.join(dir, 'run.json');
@@ -60,6 +60,13 @@ describe.skipIf(!isRoot)('rtlat measure --hdr-log read by the reference Java too
       }
       expect(ours.totalCount).toBe(thread.count);
       for (const { percentile, valueNs } of thread.percentiles) expect(ours.getValueAtPercentile(percentile)).toBe(valueNs);
+    }
+    // Without -tag: the untagged lines, all CPUs together, as the run's all-threads line.
+    const all = decodeHistogram(run.all.histogram!) as JsHistogram;
+    const rows = csvRows(processor(log, ['-csv', '-outputValueUnitRatio', '1000']));
+    expect(rows.at(-1)![2]).toBe(run.all.count);
+    for (const [valueUs, percentile] of rows) {
+      expect(Math.round(valueUs * 1000)).toBe(all.highestEquivalentValue(all.getValueAtPercentile(percentile * 100)));
     }
   });
 });

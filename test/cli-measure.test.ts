@@ -6,11 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { decodeHistogram } from '../src/histogram.js';
 import type { RunFile } from '../src/run.js';
 import { RTLAT_BIN, rtlat, rtlatInterrupted, scratchDir } from './helpers/cli.js';
+import { fixture } from './helpers/runs.js';
 import { schemaProblems } from './helpers/schema.js';
+import { resolveOptions } from '../src/options.js';
+import { usableCpus } from '../src/system.js';
 
 const isRoot = process.getuid?.() === 0;
 const packageVersion = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string }).version;
-// cyclictest's -q line, with the widths of ../shared/fixtures/cyclictest/summary-2threads.txt.
+// cyclictest's -q line, with the widths of test/fixtures/cyclictest/summary-2threads.txt.
 const CYCLICTEST_LINE = /^T:([ \d]{2}) \(([ \d]{5,})\) P:(\d+) I:(\d+) C:([ \d]{7,}) Min:([ \d]{7,}) Act:([ \d]{5,}) Avg:([ \d]{5,}) Max:([ \d]{8,})$/;
 
 function readRun(file: string): RunFile {
@@ -114,8 +117,8 @@ describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI do
     const microseconds = thread!.microsecondHistogram!;
     expect(microseconds.buckets.reduce((a, b) => a + b, 0) + microseconds.overflows).toBe(150);
     expect(new Date(run.endTime).getTime()).toBeGreaterThanOrEqual(new Date(run.startTime).getTime());
-    // The -h histogram on stdout carries the same totals.
-    const total = Number(/^# Total: (\d+)/m.exec(outcome.stdout)![1]);
+    // The -h histogram on stdout carries the same totals (its rows, in either cyclictest dialect).
+    const total = [...outcome.stdout.matchAll(/^\d{6} (\d+)$/gm)].reduce((sum, row) => sum + Number(row[1]), 0);
     const overflows = Number(/^# Histogram Overflows: (\d+)/m.exec(outcome.stdout)![1]);
     expect(total + overflows).toBe(150);
   });
@@ -125,7 +128,7 @@ describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI do
     expect(outcome.status).toBe(0);
     const lines = outcome.stdout.trimEnd().split('\n').filter((line) => line.startsWith('T:'));
     expect(lines).toHaveLength(2);
-    const reference = readFileSync(path.resolve(import.meta.dirname, '../../shared/fixtures/cyclictest/summary-2threads.txt'), 'utf8')
+    const reference = fixture('summary-2threads.txt')
       .split('\n')
       .filter((line) => line.startsWith('T:'));
     for (const line of [...lines, ...reference]) expect(line).toMatch(CYCLICTEST_LINE);
@@ -243,6 +246,55 @@ describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI do
     expect(logText).toMatch(/^Tag=cpu0,/m);
     expect(logText).toMatch(/^Tag=cpu1,/m);
     expect(readdirSync(dir).sort()).toEqual(['run.hlog', 'run.json']);
+  });
+});
+
+describe.skipIf(!isRoot)('--hdr-log intervals (needs root: run the tests as root, as CI does)', () => {
+  it('cuts a 2 s run at 1 ms into exactly two 1 s intervals, by the samples\' own due times', () => {
+    const dir = scratchDir();
+    const log = path.join(dir, 'run.hlog');
+    const json = path.join(dir, 'run.json');
+    const outcome = rtlat(['measure', '--period', '1ms', '--duration', '2s', '--cpus', '1', '--hdr-log', log, '--json', json, '--quiet']);
+    expect(outcome.status).toBe(0);
+    const lines = readFileSync(log, 'utf8').split('\n').filter((line) => line.startsWith('Tag=cpu1,'));
+    const intervals = lines.map((line) => {
+      const [, startSec, lengthSec, , histogram] = line.split(',');
+      return { startSec: Number(startSec), lengthSec, count: decodeHistogram(histogram!).totalCount };
+    });
+    expect(intervals.map(({ lengthSec }) => lengthSec)).toEqual(['1.000', '1.000']);
+    expect(intervals[1]!.startSec - intervals[0]!.startSec).toBeCloseTo(1, 3);
+    // 1,000 periods each: a wake-up late enough to skip one leaves 999 samples in its interval.
+    const [thread] = readRun(json).threads;
+    expect(intervals.map(({ count }) => count).reduce((a, b) => a + b)).toBe(thread!.count);
+    for (const { count } of intervals) expect(count).toBeLessThanOrEqual(1_000);
+  });
+});
+
+describe.skipIf(!isRoot)('--policy deadline (needs root: run the tests as root, as CI does)', () => {
+  it('measures at a period whose tenth is not a whole number of ns, with the default runtime rounded', () => {
+    const dir = scratchDir();
+    const json = path.join(dir, 'run.json');
+    const outcome = rtlat(['measure', '--policy', 'deadline', '--period', '250005ns', '--loops', '20', '--json', json, '--quiet']);
+    expect(outcome.stderr).toBe('');
+    expect(outcome.status).toBe(0);
+    const [thread] = readRun(json).threads;
+    expect(thread!.applied!.policy).toBe('deadline');
+    expect(thread!.count).toBe(20);
+    expect(resolveOptions({ policy: 'deadline', periodNs: 250_005 }).deadlineRuntimeNs).toBe(25_001);
+  });
+
+  it('reports a reservation that admission control refuses (EBUSY) as a usage error: one line with the bandwidth asked for, exit 2', () => {
+    const dir = scratchDir();
+    const json = path.join(dir, 'run.json');
+    // One thread more than there are CPUs, each reserving all of a CPU.
+    const threads = usableCpus().online.length + 1;
+    const outcome = rtlat(['measure', '--policy', 'deadline', '--period', '1ms', '--deadline-runtime', '1ms', '--threads', String(threads), '--loops', '5', '--json', json]);
+    expect(outcome.status).toBe(2);
+    expect(outcome.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(outcome.stderr).toMatch(/^rtlat measure: --deadline-runtime: got "1ms", expected a reservation the kernel admits, at most [\d.]+% of one CPU in all \([\d.]+% of each of \d+ CPUs: kernel.sched_rt_runtime_us \/ kernel.sched_rt_period_us\)/);
+    expect(outcome.stderr).toContain(`this run asked for ${threads * 100}% (${threads} thread(s) of 1ms every 1ms) and SCHED_DEADLINE admission control refused it (EBUSY)`);
+    expect(outcome.stderr).not.toContain('not permitted');
+    expect(existsSync(json)).toBe(false);
   });
 });
 

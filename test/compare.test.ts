@@ -9,7 +9,7 @@ import { importCyclictestJson } from '../src/import/cyclictest.js';
 import type { RunFile } from '../src/run.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { fingerprintFor, inputsOf, range, runOf, threadOf, writeRuns } from './helpers/compare-runs.js';
-import { fixture } from './helpers/runs.js';
+import { FIXTURES, fixture } from './helpers/runs.js';
 
 /** HdrHistogram with 3 significant digits: a percentile is within 0.1% of the exact one. */
 function expectNear(actual: number | null, expected: number): void {
@@ -149,14 +149,18 @@ describe('formats', () => {
     const [header, ...rows] = parseCsv(formatComparison(comparison, 'csv'));
     expect(header).toEqual([
       'run', 'file', 'tool', 'count', 'min_us', 'avg_us', 'p50_us', 'p99_us', 'p99.9_us', 'p99.99_us', 'max_us', 'overruns',
-      'min_ratio', 'avg_ratio', 'p50_ratio', 'p99_ratio', 'p99.9_ratio', 'p99.99_ratio', 'max_ratio',
+      'min_ratio', 'avg_ratio', 'p50_ratio', 'p99_ratio', 'p99.9_ratio', 'p99.99_ratio', 'max_ratio', 'flags',
     ]);
-    expect(rows.map((row) => row.length)).toEqual([19, 19, 19]);
+    expect(rows.map((row) => row.length)).toEqual([20, 20, 20]);
     expect(rows[0]!.slice(0, 5)).toEqual(['base, line', 'baseline.json', 'rtlat 0.1.0', '100000', '0.001']);
     expect(rows[1]![10]).toBe('200');
     expect(rows[1]![18]).toBe('2');
-    expect(rows[2]![8]).toBe('(n<10k)');
+    // A numeric column holds numbers only: an unsupported percentile is empty there, and flagged.
+    expect(rows[2]![8]).toBe('');
     expect(rows[2]![16]).toBe('');
+    expect(rows[2]![19]).toBe('p99.9:(n<10k);p99.99:(n<100k)');
+    expect([rows[0]![19], rows[1]![19]]).toEqual(['', '']);
+    for (const row of rows) for (const cell of [...row.slice(3, 12), ...row.slice(12, 19)]) expect(cell).toMatch(/^(\d+(\.\d+)?)?$/);
   });
 
   it('JSON: the comparison itself, values in ns', () => {
@@ -204,7 +208,7 @@ describe('rtlat compare', () => {
     const missing = rtlat(['compare', baseFile!, path.join(dir, 'absent.json')]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/^rtlat compare: cannot read ".*absent\.json" \(ENOENT\)\n$/);
-    const cyclictest = rtlat(['compare', baseFile!, path.resolve(import.meta.dirname, '../../shared/fixtures/cyclictest/run.json')]);
+    const cyclictest = rtlat(['compare', baseFile!, path.join(FIXTURES, 'run.json')]);
     expect(cyclictest.status).toBe(2);
     expect(cyclictest.stderr).toMatch(/run\.json: not a run file .*'rtlat import cyclictest' first\)\n$/);
   });

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Probe, PrivilegeError, type ProbeHooks, type ProbeOptions, type Spike } from '../src/index.js';
+import { stallOnceForTest } from '../src/probe.js';
+import { nodeAsNobody, packageForNobody } from './helpers/package-copy.js';
 
 function startProbe(options: ProbeOptions, hooks: ProbeHooks = {}): Probe {
   return new Probe(options, hooks).start();
@@ -19,13 +21,14 @@ function lockedKb(): number {
   return Number(match?.[1] ?? 0);
 }
 
-/** Runs a module script in a child node, as root or as `nobody`. */
+/** Runs a module script in a child node, as root or as `nobody` (who imports the package's copy: packageForNobody). */
 function runChild(script: string, options: { asNobody?: boolean; nodeFlags?: string[] } = {}) {
   const node = [...(options.nodeFlags ?? []), '--input-type=module', '-e', script];
-  const [command, args] = options.asNobody
-    ? ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, ...node]]
-    : [process.execPath, node];
-  return spawnSync(command as string, args as string[], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, RTLAT_ADDON: process.env.RTLAT_ADDON ?? '' } });
+  if (options.asNobody) {
+    const nobody = nodeAsNobody(node);
+    return spawnSync(nobody.command, nobody.args, { ...nobody.options, encoding: 'utf8', timeout: 20_000 });
+  }
+  return spawnSync(process.execPath, node, { encoding: 'utf8', timeout: 20_000 });
 }
 
 describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run the tests as root, as CI does)', () => {
@@ -95,7 +98,7 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
     const during = lockedKb();
     expect(during).toBeGreaterThan(before);
     expect(probe.setup.codeLock.locked).toBe(true);
-    expect(probe.setup.codeLock.objects).toBe(3);
+    expect(probe.setup.codeLock.objects).toBe(2);
     await probe.finished;
     const result = await probe.stop();
     for (const thread of result.threads) {
@@ -110,10 +113,10 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
     const periodNs = 500_000;
     const spikes: Spike[] = [];
     // Thread 0 sleeps 5 ms once: at least 8 whole periods pass while it is away.
-    const probe = startProbe(
-      { periodNs, loops: 400, cpus: [1], testStallAfterCycles: 100, testStallNs: 5_000_000, spikeThresholdNs: 0, keepProcessAlive: true },
-      { onSpike: (spike) => spikes.push(spike) },
-    );
+    const probe = stallOnceForTest(
+      new Probe({ periodNs, loops: 400, cpus: [1], spikeThresholdNs: 0, keepProcessAlive: true }, { onSpike: (spike) => spikes.push(spike) }),
+      { afterCycles: 100, stallNs: 5_000_000 },
+    ).start();
     await probe.finished;
     const [thread] = (await probe.stop()).threads;
     const implied = spikes.reduce((sum, spike) => sum + Math.max(0, Math.ceil(spike.latencyNs / periodNs) - 1), 0);
@@ -184,7 +187,7 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
 
   it('refuses a run without privileges, naming what is missing and how to grant it', () => {
     const child = runChild(
-      `import { Probe } from ${JSON.stringify(distIndex)};
+      `import { Probe } from ${JSON.stringify(packageForNobody().distIndex)};
        const startProbe = (options) => new Probe(options).start();
        try { startProbe({ periodNs: 1000000, loops: 10 }); console.log('started'); }
        catch (error) { console.log(error.name + ': ' + error.message); }`,
@@ -198,7 +201,7 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
 
   it('flags a degraded run as such when degraded runs are allowed', () => {
     const child = runChild(
-      `import { Probe } from ${JSON.stringify(distIndex)};
+      `import { Probe } from ${JSON.stringify(packageForNobody().distIndex)};
        const startProbe = (options) => new Probe(options).start();
        const probe = startProbe({ periodNs: 1000000, loops: 20, allowDegraded: true, keepProcessAlive: true });
        await probe.finished;

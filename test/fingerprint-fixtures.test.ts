@@ -160,7 +160,7 @@ describe('a bare-metal host isolated for RT work and hosting KVM guests', () => 
     expect(fp.kernel.preemptDynamicMode).toEqual({ value: 'full', source: '/sys/kernel/debug/sched/preempt' });
     expect(fp.kernel.hz).toEqual({ value: 1000, source: '/proc/config.gz: CONFIG_HZ=1000' });
     expect(fp.kernel.noHz).toEqual({ value: 'full', source: '/proc/config.gz: CONFIG_NO_HZ_FULL=y' });
-    expect(describeEnvironment(fp)).toBe('host / PREEMPT_DYNAMIC(full)');
+    expect(describeEnvironment(fp)).toBe('host / PREEMPT_DYNAMIC (full)');
   });
 
   it('reads isolated, nohz_full and rcu_nocbs CPUs', () => {
@@ -196,7 +196,7 @@ describe('a bare-metal host isolated for RT work and hosting KVM guests', () => 
 
   it('formats for rtlat info', () => {
     const text = formatFingerprint(fp);
-    expect(text).toContain('environment: host / PREEMPT_DYNAMIC(full)  (fingerprint schema 1)');
+    expect(text).toContain('environment: host / PREEMPT_DYNAMIC (full)  (fingerprint schema 1)');
     expect(text).toMatch(/^ {2}isolated +2-5 {2}\(\/sys\/devices\/system\/cpu\/isolated\)$/m);
     expect(text).toMatch(/^ {2}cpufreq governors +performance on 0-5, powersave on 6-7 {2}/m);
     expect(text).toMatch(/^ {2}RT runtime +unlimited \(-1: RT tasks are never throttled\)/m);

@@ -5,8 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cyclictestAvgUs, formatCyclictestHistogram, formatCyclictestSummary } from '../src/formats/cyclictest.js';
+import { cyclictestAvgUs, formatCyclictestHistogram, formatCyclictestSummary } from '../src/outputs/cyclictest/text.js';
 import { importCyclictestJson } from '../src/import/cyclictest.js';
+import { parseCyclictestVersion } from '../src/outputs/cyclictest/version.js';
 import type { MicrosecondHistogram } from '../src/recorder.js';
 import { fixture, handBuiltRun, handBuiltThread, histogramFixtureRun, summaryFixtureRun } from './helpers/runs.js';
 import { commandRuns, itWithTool, requireTool } from './helpers/tools.js';
@@ -22,6 +23,8 @@ const SUMMARY_LINE = new RegExp(
   `^T:${printfField(2)} \\(${printfField(5)}\\) P:${printfField(2)} I:(\\d+) C:${printfField(7)} ` +
     `Min:${printfField(7)} Act:${printfField(5)} Avg:${printfField(5)} Max:${printfField(8)}$`,
 );
+// The installed cyclictest (Debian 12) and the fixtures are rt-tests 2.4.
+const V2_4 = parseCyclictestVersion('2.4');
 const DMA_LINE = /^# \/dev\/cpu_dma_latency set to 0us$/;
 const HISTOGRAM_LINE = /^\d{6} \d{6,}(\t\d{6,})*$/;
 const FOOTER_LINES: [string, RegExp][] = [
@@ -126,14 +129,14 @@ describe('cyclictest\'s Avg', () => {
 
 describe('formatCyclictestHistogram', () => {
   it('reproduces histogram-h100.txt byte for byte', () => {
-    expect(formatCyclictestHistogram(histogramFixtureRun())).toBe(fixture('histogram-h100.txt'));
+    expect(formatCyclictestHistogram(histogramFixtureRun(), { version: V2_4 })).toBe(fixture('histogram-h100.txt'));
   });
 
   it('reproduces run-histogram.stdout.txt from run-histogram.json, but for the overflow cycle the JSON lacks', () => {
     const run = importCyclictestJson(fixture('run-histogram.json'), { rtlatVersion: '0.1.0' });
     run.dmaLatencyHeld = true;
     const expected = fixture('run-histogram.stdout.txt').replace('# Thread 0: 01934\n', '# Thread 0: # 00001 others\n');
-    expect(formatCyclictestHistogram(run)).toBe(expected);
+    expect(formatCyclictestHistogram(run, { version: V2_4 })).toBe(expected);
   });
 
   it('lays out several threads as cyclictest does: tab-separated columns, totals without overflows', () => {
@@ -145,7 +148,7 @@ describe('formatCyclictestHistogram', () => {
       ],
       { dmaLatencyHeld: false },
     );
-    const text = formatCyclictestHistogram(run);
+    const text = formatCyclictestHistogram(run, { version: V2_4 });
     expect(text).toBe(
       [
         '# Histogram',
@@ -172,7 +175,7 @@ describe('formatCyclictestHistogram', () => {
     const cycles = Array.from({ length: 10 }, (_, index) => index * 3);
     const micro: MicrosecondHistogram = { maxUs: 3, buckets: [0, 0, 0], overflows: 3000, overflowCycles: cycles };
     const run = handBuiltRun([handBuiltThread({ thread: 0, count: 3000, minNs: 10_000, maxNs: 351_000, microsecondHistogram: micro })]);
-    const text = formatCyclictestHistogram(run, { dmaLine: false });
+    const text = formatCyclictestHistogram(run, { dmaLine: false, version: V2_4 });
     expect(text.startsWith('# Histogram\n')).toBe(true);
     expect(text).toContain('# Total: 000000000\n');
     expect(text.endsWith('# Thread 0: 00000 00003 00006 # 02997 others\n\n')).toBe(true);
@@ -217,6 +220,6 @@ describe('against the real cyclictest', () => {
     run.dmaLatencyHeld = DMA_LINE.test(stdout.split('\n')[0]!);
     // The JSON does not say at which cycles the overflows happened: compare all but those lines.
     const withoutCycles = (text: string) => text.replace(/^# Thread (\d+):.*$/gm, '# Thread $1: ...');
-    expect(withoutCycles(formatCyclictestHistogram(run))).toBe(withoutCycles(stdout));
+    expect(withoutCycles(formatCyclictestHistogram(run, { version: V2_4 }))).toBe(withoutCycles(stdout));
   });
 });

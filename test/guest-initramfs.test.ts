@@ -2,7 +2,7 @@
 // format's description, and by the cpio tool), what goes into the image, the init's argument quoting,
 // the serial protocol's parser, QEMU's command line, and how measure's options reach the guest.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -10,11 +10,12 @@ import { HOST_OUTPUTS_AND_LOAD, measureArgsOf } from '../src/cli/guest.js';
 import { addMeasureOptions } from '../src/cli/measure.js';
 import { Command } from 'commander';
 import { cpioBuffer, type CpioEntry } from '../src/guest/cpio.js';
-import { GUEST_PACKAGE_DIR, packageEntries, runtimePackageDirs, sharedLibraries } from '../src/guest/contents.js';
+import { GUEST_INSTALL_DIR, GUEST_PACKAGE_DIR, packageEntries, packageTree, runtimePackages, sharedLibraries } from '../src/guest/contents.js';
 import { baseImage, writeRunInitrd } from '../src/guest/initramfs.js';
 import { argsScript, GuestChannel, MEASURE_INIT } from '../src/guest/protocol.js';
 import { linuxCommandLine, multibootModules, qemuArgs } from '../src/guest/vm.js';
 import { scratchDir } from './helpers/cli.js';
+import { writeTree } from './helpers/package-copy.js';
 import { commandRuns, itWithTool, requireTool } from './helpers/tools.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -94,9 +95,11 @@ describe('cpio newc writer', () => {
 
 describe('what the guest image holds', () => {
   it('finds the run-time packages and leaves the development ones out', () => {
-    const names = runtimePackageDirs(root).map((dir) => path.relative(path.join(root, 'node_modules'), dir));
+    const names = runtimePackages(root).dirs.map((dir) => path.relative(path.join(root, 'node_modules'), dir));
     expect(names).toEqual(expect.arrayContaining(['commander', 'hdr-histogram-js', 'node-gyp-build', 'prom-client']));
-    for (const devOnly of ['typescript', 'vitest', 'playwright-core', 'ajv']) expect(names).not.toContain(devOnly);
+    // ajv is a run-time dependency: run files read back are checked against their schema.
+    for (const devOnly of ['typescript', 'vitest', 'playwright-core']) expect(names).not.toContain(devOnly);
+    expect(names).toContain('ajv');
   });
 
   it('lists the libraries node links, the dynamic loader among them', () => {
@@ -106,13 +109,50 @@ describe('what the guest image holds', () => {
   });
 
   it('places the package with its addon, dist and bin under /opt/rtlat', () => {
-    const paths = packageEntries(root).map((entry) => entry.path);
-    expect(paths).toContain(`${GUEST_PACKAGE_DIR}/package.json`);
-    expect(paths).toContain(`${GUEST_PACKAGE_DIR}/bin/rtlat`);
-    expect(paths).toContain(`${GUEST_PACKAGE_DIR}/dist/cli/main.js`);
-    expect(paths).toContain(`${GUEST_PACKAGE_DIR}/build/Release/rtlat.node`);
-    expect(paths).toContain(`${GUEST_PACKAGE_DIR}/node_modules/commander/package.json`);
+    const entries = packageEntries(root);
+    // /opt/rtlat links to the package's folder in the tree (this clone: the tree's top).
+    expect(entries).toContainEqual({ kind: 'symlink', path: GUEST_PACKAGE_DIR, target: path.posix.relative('/opt', GUEST_INSTALL_DIR) });
+    const paths = entries.map((entry) => entry.path);
+    expect(paths).toContain(`${GUEST_INSTALL_DIR}/package.json`);
+    expect(paths).toContain(`${GUEST_INSTALL_DIR}/bin/rtlat`);
+    expect(paths).toContain(`${GUEST_INSTALL_DIR}/dist/cli/main.js`);
+    expect(paths).toContain(`${GUEST_INSTALL_DIR}/build/Release/rtlat.node`);
+    expect(paths).toContain(`${GUEST_INSTALL_DIR}/node_modules/commander/package.json`);
     expect(paths.some((file) => file.includes('/obj.target/'))).toBe(false);
+  });
+
+  it('lays an installed package out as Node resolves it: hoisted beside it, nested in it, linked from elsewhere', () => {
+    // proj/node_modules/rtlat needs a (hoisted beside it), c (a link to proj/packages/c) and d@2
+    // (nested in it); a and c need d@1, hoisted. Its optional peer p is not installed.
+    const project = path.join(scratchDir(), 'proj');
+    const write = (file: string, text: string) => {
+      mkdirSync(path.dirname(path.join(project, file)), { recursive: true });
+      writeFileSync(path.join(project, file), text);
+    };
+    const library = (dir: string, name: string, version: string, body: string, dependencies: Record<string, string> = {}) => {
+      write(`${dir}/package.json`, JSON.stringify({ name, version, type: 'module', exports: './index.js', dependencies }));
+      write(`${dir}/index.js`, body);
+    };
+    library('node_modules/a', 'a', '1.0.0', "import d from 'd'; export default `a1(${d})`;\n", { d: '1' });
+    library('packages/c', 'c', '1.0.0', "import d from 'd'; export default `c1(${d})`;\n", { d: '1' });
+    library('node_modules/d', 'd', '1.0.0', "export default 'd1';\n");
+    library('node_modules/rtlat/node_modules/d', 'd', '2.0.0', "export default 'd2';\n");
+    symlinkSync('../packages/c', path.join(project, 'node_modules/c'));
+    write('node_modules/rtlat/package.json', JSON.stringify({ name: 'rtlat', type: 'module', dependencies: { a: '1', c: '1', d: '2' }, peerDependencies: { p: '1' } }));
+    write('node_modules/rtlat/bin/rtlat', '#!/usr/bin/env node\n');
+    write('node_modules/rtlat/dist/index.js', "import a from 'a'; import c from 'c'; import d from 'd'; console.log(a, c, d);\n");
+    write('node_modules/rtlat/build/Release/rtlat.node', '');
+    const run = (main: string) => spawnSync(process.execPath, [main], { encoding: 'utf8' });
+    const onHost = run(path.join(project, 'node_modules/rtlat/dist/index.js'));
+    expect(onHost.stdout).toBe('a1(d1) c1(d1) d2\n');
+
+    const entries = packageTree(path.join(project, 'node_modules/rtlat'));
+    for (const entry of entries) expect(entry.path === GUEST_PACKAGE_DIR || entry.path.startsWith(`${GUEST_INSTALL_DIR}/`), entry.path).toBe(true);
+    const guestRoot = scratchDir();
+    writeTree(entries, guestRoot);
+    const inGuest = run(path.join(guestRoot, GUEST_PACKAGE_DIR, 'dist/index.js'));
+    expect(inGuest.stderr).toBe('');
+    expect(inGuest.stdout).toBe(onHost.stdout);
   });
 
   itWithTool(busybox, 'builds the base image once, then reuses it; a run\'s initrd is the base plus its own archive', () => {
@@ -126,7 +166,7 @@ describe('what the guest image holds', () => {
 
     const base = readFileSync(first.path);
     const names = readCpio(base).map((entry) => entry.name);
-    expect(names).toEqual(expect.arrayContaining(['init', 'bin/busybox', 'usr/bin/node', 'dev/console', 'opt/rtlat/bin/rtlat']));
+    expect(names).toEqual(expect.arrayContaining(['init', 'bin/busybox', 'usr/bin/node', 'dev/console', 'opt/rtlat', 'opt/rtlat-install/bin/rtlat']));
     // Every folder comes before what it holds.
     names.forEach((name, index) => {
       const parent = path.posix.dirname(name);

@@ -3,15 +3,16 @@
 // vCPU, QEMU at SCHED_FIFO, a load on the host) comes back as a run file that says vm and emulated;
 // SIGINT stops it with its results, SIGKILL leaves no QEMU behind; bad input and a guest that does
 // not come up fail in one line. The PREEMPT_RT kernel and the table are test/matrix.test.ts's.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../src/fingerprint/index.js';
 import type { RunFile, RunQemuGuest } from '../src/run.js';
-import { rtlat, scratchDir } from './helpers/cli.js';
+import { rtlat, RTLAT_BIN, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';
-import { guestTemporaryFolders, guestTools, qemuProcesses, rtlatAsync, testKernels, type TestKernels } from './helpers/guest.js';
+import { guestTemporaryFiles, guestTools, processesLeft, rtlatAsync, testKernels, type TestKernels } from './helpers/guest.js';
 
 const BOOT_TEST_TIMEOUT_MS = 240_000;
 
@@ -26,10 +27,27 @@ function expectOneLine(stderr: string, pattern: RegExp): void {
   expect(lines[0]).toMatch(pattern);
 }
 
+/** A file that passes the up-front kernel check (Linux's boot header, "HdrS" at 0x202) and boots nothing. */
+function lookalikeKernel(): string {
+  const file = path.join(scratchDir(), 'vmlinuz-lookalike');
+  const image = Buffer.alloc(4096);
+  image.write('HdrS', 0x202, 'latin1');
+  writeFileSync(file, image);
+  return file;
+}
+
 describe('rtlat guest: bad input, one line, exit 2, nothing booted', () => {
-  const kernel = process.execPath; // any existing file: these fail before a boot
+  const kernel = lookalikeKernel(); // these fail before a boot
+  const emptyFile = path.join(scratchDir(), 'empty');
+  writeFileSync(emptyFile, '');
   const cases: [string, string[], RegExp][] = [
-    ['a missing kernel', ['--kernel', '/nonexistent/vmlinuz'], /--kernel: got "\/nonexistent\/vmlinuz", expected a kernel image file/],
+    ['a missing kernel', ['--kernel', '/nonexistent/vmlinuz'], /--kernel: got "\/nonexistent\/vmlinuz", expected a bzImage kernel file such as \/boot\/vmlinuz-\* \(no such file\)$/],
+    ['an empty kernel', ['--kernel', emptyFile], /--kernel: got ".*empty", expected a bzImage kernel file .* \(this file is empty\)$/],
+    ['a device as the kernel', ['--kernel', '/dev/null'], /--kernel: got "\/dev\/null", expected a bzImage kernel file .* \(this is not a regular file\)$/],
+    ['a file that is not a kernel', ['--kernel', process.execPath], /--kernel: got ".*", expected a bzImage kernel file .* \(this file has no Linux boot header\)$/],
+    ['a QEMU that does not exist', ['--kernel', kernel, '--qemu', '/nonexistent/qemu-system-x86_64'], /--qemu: got "\/nonexistent\/qemu-system-x86_64", expected an executable QEMU, such as \/usr\/bin\/qemu-system-x86_64 \(no such file\)$/],
+    ['a program that is not QEMU', ['--kernel', kernel, '--qemu', '/bin/true'], /--qemu: got "\/bin\/true", expected an executable QEMU, .* \(its --version does not say "QEMU emulator version"\)$/],
+    ['main CPUs beyond the vCPUs', ['--kernel', kernel, '--cpus', '2', '--main-cpus', '2'], /--main-cpus: got "2", expected guest CPUs, from 0 to 1 \(the guest has --cpus 2\)$/],
     ['no kernel', [], /required option '--kernel <vmlinuz>' not specified/],
     ['too little memory', ['--kernel', kernel, '--memory', '5'], /--memory: got "5", expected a size from 128M/],
     ['a bad vCPU list', ['--kernel', kernel, '--pin-vcpus', 'x'], /--pin-vcpus: got "x", expected a CPU list/],
@@ -49,10 +67,10 @@ describe('rtlat guest: bad input, one line, exit 2, nothing booted', () => {
 });
 
 describe('rtlat guest without QEMU', () => {
-  it('says how to get it, in one line', () => {
-    const outcome = rtlat(['guest', '--kernel', process.execPath, '--qemu', '/nonexistent/qemu-system-x86_64', '--loops', '10']);
+  it('says how to get it, in one line, before anything is built', () => {
+    const outcome = spawnSync(process.execPath, [RTLAT_BIN, 'guest', '--kernel', lookalikeKernel(), '--loops', '10'], { encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent' } });
     expect(outcome.status).toBe(1);
-    expectOneLine(outcome.stderr, /\/nonexistent\/qemu-system-x86_64 does not exist \(--qemu\)/);
+    expectOneLine(outcome.stderr, /qemu-system-x86_64 not found on PATH: install QEMU \(Debian: apt-get install qemu-system-x86\) or give --qemu$/);
   });
 });
 
@@ -61,18 +79,21 @@ describe('rtlat guest booting a kernel', () => {
   beforeAll(() => {
     if (!guestTools.skip) kernels = testKernels();
   }, 300_000);
+  // No QEMU (nor anything else these runs started) and no temporary file is left: only theirs are
+  // looked at, not other QEMUs on this machine.
   afterEach(() => {
-    expect(qemuProcesses()).toEqual([]);
-    expect(guestTemporaryFolders()).toEqual([]);
+    expect(processesLeft()).toEqual([]);
+    expect(guestTemporaryFiles()).toEqual([]);
   });
 
   itWithTool(guestTools, 'measures with a pinned vCPU, QEMU at SCHED_FIFO and a load on the host; the run file says vm, and emulated under TCG', async () => {
     const dir = scratchDir();
     const json = path.join(dir, 'guest.json');
     const hdrLog = path.join(dir, 'guest.hlog');
+    const report = path.join(dir, 'guest.html');
     const outcome = await rtlatAsync([
       'guest', '--kernel', kernels.nrt, '--cpus', '1', '--pin-vcpus', '1', '--qemu-priority', '1', '--load', 'syscalls', '--load-cpus', '0',
-      '--period', '1ms', '--loops', '300', '--json', json, '--hdr-log', hdrLog,
+      '--period', '1ms', '--loops', '300', '--main-cpus', '0', '--json', json, '--hdr-log', hdrLog, '--report', report,
     ]);
     expect(outcome.status, outcome.stderr).toBe(0);
     expect(outcome.stdout).toMatch(/^all\s/m);
@@ -82,6 +103,8 @@ describe('rtlat guest booting a kernel', () => {
     expect(run.commandLine).toMatch(/^rtlat guest --kernel /);
     expect(run.all.count).toBe(300);
     expect(run.threads.map((thread) => thread.applied?.policy)).toEqual(['fifo']);
+    // --main-cpus went into the guest (its CPU 0), as every measure option does.
+    expect(run.config.mainCpus).toEqual([0]);
     const environment = run.environment as Fingerprint;
     expect(environment.virtualization.role).toBe('vm');
     expect(environment.kernel.release.value).toMatch(/-cloud-amd64$/);
@@ -98,6 +121,12 @@ describe('rtlat guest booting a kernel', () => {
     expect(run.load?.spec).toBe('syscalls');
     expect(run.load?.cpus).toEqual([0]);
     expect(run.load?.generators[0]?.operations).toBeGreaterThan(0);
+
+    // The report, written on the host, shows how the guest ran, and says EMULATED under TCG.
+    const html = readFileSync(report, 'utf8');
+    expect(html).toContain('<h3>Guest</h3>');
+    expect(html).toContain(`<dt>vCPUs</dt><dd>1, pinned to host CPU 1</dd>`);
+    expect(html.includes('<span class="emulated">EMULATED</span>')).toBe(guest.emulated);
 
     const log = readFileSync(hdrLog, 'utf8');
     expect(log).toMatch(/^#\[Histogram log format version/m);
@@ -137,7 +166,7 @@ describe('rtlat guest booting a kernel', () => {
     expect(outcome.status).toBeNull();
     expect(existsSync(json)).toBe(false);
     // QEMU's parent-death signal is delivered at once, but its exit takes a moment.
-    for (let wait = 0; wait < 50 && qemuProcesses().length > 0; wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let wait = 0; wait < 50 && processesLeft().length > 0; wait++) await new Promise((resolve) => setTimeout(resolve, 100));
   }, BOOT_TEST_TIMEOUT_MS);
 
   itWithTool(guestTools, 'gives up on a guest that does not come up in time, with the console\'s last lines', async () => {

@@ -33,17 +33,22 @@ function intervalsOf(thread: number, scale: number): CompletedInterval[] {
   });
 }
 
+/** The untagged lines' tag, as HdrHistogram's readers give it. */
+const NO_TAG = 'NO TAG';
+
+/** Writes the threads' intervals; returns every tag's intervals merged (NO_TAG: all threads'). */
 function writeLog(file: string): Map<string, Histogram> {
-  const writer = new HdrLogWriter(file, { startTime: START, comment: 'rtlat measure --hdr-log x.hlog\nsecond line' });
+  const writer = new HdrLogWriter(file, { startTime: START, comment: 'rtlat measure --hdr-log x.hlog\nsecond line', intervals: { threads: THREADS.length, lengthNs: 1e9 } });
   const merged = new Map<string, Histogram>();
   const perThread = THREADS.map(({ thread, cpu, scale }) => ({ cpu, intervals: intervalsOf(thread, scale) }));
   for (let k = 0; k < INTERVALS; k++) {
     for (const { cpu, intervals } of perThread) {
       const interval = intervals[k]!;
       writer.write(interval, cpu);
-      const tag = hdrLogTag(interval.thread, cpu);
-      if (!merged.has(tag)) merged.set(tag, newHistogram());
-      merged.get(tag)!.add(interval.histogram);
+      for (const tag of [hdrLogTag(interval.thread, cpu), NO_TAG]) {
+        if (!merged.has(tag)) merged.set(tag, newHistogram());
+        merged.get(tag)!.add(interval.histogram);
+      }
     }
   }
   writer.close();
@@ -51,7 +56,7 @@ function writeLog(file: string): Map<string, Histogram> {
 }
 
 describe('HdrLogWriter', () => {
-  it('writes the 1.3 header, then one tagged line per interval per thread', () => {
+  it('writes the 1.3 header, then per interval one tagged line per thread and an untagged one of them all', () => {
     const file = path.join(dir, 'run.hlog');
     writeLog(file);
     const lines = readFileSync(file, 'utf8').split('\n');
@@ -63,29 +68,65 @@ describe('HdrLogWriter', () => {
       '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"',
     ]);
     const intervals = lines.slice(5).filter(Boolean);
-    expect(intervals).toHaveLength(INTERVALS * THREADS.length);
+    expect(intervals).toHaveLength(INTERVALS * (THREADS.length + 1));
     // Each max (9,998, 9,999 or 10,000us) is logged as the top of its 8,192ns-wide bucket.
-    expect(intervals.map((line) => line.split(',').slice(0, 4).join(','))).toEqual([
+    const fields = (line: string) => line.split(',').slice(0, line.startsWith('Tag=') ? 4 : 3).join(',');
+    expect(intervals.map(fields)).toEqual([
       'Tag=cpu0,0.000,1.000,10.002',
       'Tag=thread1,0.000,1.000,20.005',
+      '0.000,1.000,20.005',
       'Tag=cpu0,1.000,1.000,10.002',
       'Tag=thread1,1.000,1.000,20.005',
+      '1.000,1.000,20.005',
       'Tag=cpu0,2.000,1.000,10.002',
       'Tag=thread1,2.000,1.000,20.005',
+      '2.000,1.000,20.005',
     ]);
-    for (const line of intervals) expect(line).toMatch(/^Tag=\w+,\d+\.\d{3},\d+\.\d{3},\d+\.\d{3},HISTF[A-Za-z0-9+/=]+$/);
+    for (const line of intervals) expect(line).toMatch(/^(Tag=\w+,)?\d+\.\d{3},\d+\.\d{3},\d+\.\d{3},HISTF[A-Za-z0-9+/=]+$/);
+  });
+
+  it('writes an interval\'s untagged line, spanning its threads\' intervals, once every thread has given it or a later one, the rest at close', () => {
+    // Thread 1 started 4 ms after thread 0, and has no samples in interval 1 (its period is longer), so gives none for it.
+    const file = path.join(dir, 'uneven.hlog');
+    const writer = new HdrLogWriter(file, { startTime: START, intervals: { threads: 2, lengthNs: 1e9 } });
+    const [first, second, third] = intervalsOf(0, 1);
+    const other = intervalsOf(1, 2).map((interval) => ({ ...interval, startNs: interval.startNs + 4e6, endNs: interval.endNs + 4e6 }));
+    writer.write(first!, 0);
+    writer.write(second!, 0);
+    writer.write(other[0]!, null);
+    writer.write(other[2]!, null);
+    writer.write(third!, 0);
+    writer.close();
+    const lines = readFileSync(file, 'utf8').split('\n').filter((line) => /^(Tag=|\d)/.test(line));
+    // In the order written: interval 0's untagged line once thread 1 gave interval 0; interval 1's once
+    // it gave interval 2 (thread 0 had given 1); interval 2's at close.
+    const times = (line: string) => line.split(',').slice(0, line.startsWith('Tag=') ? 3 : 2).join(',');
+    expect(lines.map(times)).toEqual([
+      'Tag=cpu0,0.000,1.000',
+      'Tag=cpu0,1.000,1.000',
+      'Tag=thread1,0.004,1.000',
+      '0.000,1.004',
+      'Tag=thread1,2.004,1.000',
+      '1.000,1.000',
+      'Tag=cpu0,2.000,1.000',
+      '2.000,1.004',
+    ]);
+    const untaggedCounts = lines.filter((line) => !line.startsWith('Tag=')).map((line) => hdr.decodeFromCompressedBase64(line.split(',')[3]!).totalCount);
+    const count = (interval: CompletedInterval) => interval.histogram.totalCount;
+    expect(untaggedCounts).toEqual([count(first!) + count(other[0]!), count(second!), count(third!) + count(other[2]!)]);
   });
 
   it('logs each interval max as the top of its bucket, in ms', () => {
     const histogram = newHistogram('interval');
     histogram.recordValue(123_456_789);
     const file = path.join(dir, 'max.hlog');
-    const writer = new HdrLogWriter(file, { startTime: START });
+    const writer = new HdrLogWriter(file, { startTime: START, intervals: { threads: 1, lengthNs: 1e9 } });
     writer.write({ thread: 0, startNs: 1_500_000_000, endNs: 2_750_000_000, histogram }, 3);
     writer.close();
-    const last = readFileSync(file, 'utf8').trim().split('\n').at(-1)!;
+    const [tagged, untagged] = readFileSync(file, 'utf8').trim().split('\n').slice(-2);
     // 123,456,789 ns lies in a bucket 65,536 ns wide whose top is 123,469,823 ns.
-    expect(last.split(',').slice(0, 4).join(',')).toBe('Tag=cpu3,1.500,1.250,123.470');
+    expect(tagged!.split(',').slice(0, 4).join(',')).toBe('Tag=cpu3,1.500,1.250,123.470');
+    expect(untagged!.split(',').slice(0, 3).join(',')).toBe('1.500,1.250,123.470');
   });
 
   it('reads back with hdr-histogram-js: same tags, counts and values', () => {
@@ -97,23 +138,23 @@ describe('HdrLogWriter', () => {
       if (!totals.has(histogram.tag)) totals.set(histogram.tag, newHistogram());
       totals.get(histogram.tag)!.add(histogram);
     }
-    expect([...totals.keys()].sort()).toEqual(['cpu0', 'thread1']);
+    expect([...totals.keys()].sort()).toEqual([NO_TAG, 'cpu0', 'thread1']);
     for (const [tag, histogram] of totals) {
-      expect(histogram.totalCount).toBe(10_000);
+      expect(histogram.totalCount).toBe(tag === NO_TAG ? 20_000 : 10_000);
       expect(histogram.getValueAtPercentile(99)).toBe(merged.get(tag)!.getValueAtPercentile(99));
     }
   });
 
   it('appears only when closed, and never when abandoned', () => {
     const file = path.join(dir, 'partial.hlog');
-    const writer = new HdrLogWriter(file, { startTime: START });
+    const writer = new HdrLogWriter(file, { startTime: START, intervals: { threads: 1, lengthNs: 1e9 } });
     writer.write(intervalsOf(0, 1)[0]!, 0);
     expect(existsSync(file)).toBe(false);
     writer.close();
     expect(existsSync(file)).toBe(true);
 
     const dropped = path.join(dir, 'dropped.hlog');
-    const abandoned = new HdrLogWriter(dropped, { startTime: START });
+    const abandoned = new HdrLogWriter(dropped, { startTime: START, intervals: { threads: 1, lengthNs: 1e9 } });
     abandoned.write(intervalsOf(0, 1)[0]!, 0);
     abandoned.abandon();
     expect(existsSync(dropped)).toBe(false);
@@ -121,21 +162,21 @@ describe('HdrLogWriter', () => {
   });
 
   describe('read by HdrHistogram\'s Java HistogramLogProcessor', () => {
-    itWithTool(java, 'lists one tag per CPU, and thread<N> for an unpinned thread', () => {
+    itWithTool(java, 'lists one tag per CPU, thread<N> for an unpinned thread, and the untagged default', () => {
       const file = path.join(dir, 'run.hlog');
       writeLog(file);
       const output = processor(file, ['-listtags']);
-      expect(output.split('\n').slice(1).filter(Boolean).sort()).toEqual(['cpu0', 'thread1']);
+      expect(output.split('\n').slice(1).filter(Boolean).sort()).toEqual(['[NO TAG (default)]', 'cpu0', 'thread1']);
     });
 
-    itWithTool(java, 'gives, per tag, the percentiles hdr-histogram-js gives for the merged intervals', () => {
+    itWithTool(java, 'gives, per tag and without -tag, the percentiles hdr-histogram-js gives for the merged intervals', () => {
       const file = path.join(dir, 'run.hlog');
       const merged = writeLog(file);
       for (const [tag, histogram] of merged) {
-        // Values in us with 3 decimals: the processor prints ns values to the nanosecond.
-        const rows = csvRows(processor(file, ['-tag', tag, '-csv', '-outputValueUnitRatio', '1000']));
+        // Values in us with 3 decimals: the processor prints ns values to the nanosecond. No -tag: the untagged lines.
+        const rows = csvRows(processor(file, [...(tag === NO_TAG ? [] : ['-tag', tag]), '-csv', '-outputValueUnitRatio', '1000']));
         expect(rows.length).toBeGreaterThan(50);
-        expect(rows.at(-1)).toEqual([(histogram.getValueAtPercentile(100) / 1000), 1, 10_000]);
+        expect(rows.at(-1)).toEqual([(histogram.getValueAtPercentile(100) / 1000), 1, tag === NO_TAG ? 20_000 : 10_000]);
         for (const [valueUs, percentile] of rows) {
           expect(valueUs.toFixed(3), `${tag} p${percentile * 100}`).toBe((histogram.getValueAtPercentile(percentile * 100) / 1000).toFixed(3));
         }

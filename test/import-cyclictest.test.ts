@@ -62,12 +62,12 @@ describe('importCyclictestJson: run.json (2 threads, no histogram)', () => {
       {
         thread: 0, cpu: 0, tid: null, periodNs: 500_000, applied: null, memoryLocked: null, pageFaults: null,
         count: 2000, minNs: 12_000, avgNs: 19_000, maxNs: 9_301_000, lastNs: null, sumUs: null, overruns: null, dropped: 0,
-        percentiles: [], corrected: null, histogram: null, correctedHistogram: null, microsecondHistogram: null,
+        percentiles: [], corrected: null, histogram: null, beyondHistogram: null, correctedHistogram: null, microsecondHistogram: null, extremes: null,
       },
       {
         thread: 1, cpu: 1, tid: null, periodNs: 1_000_000, applied: null, memoryLocked: null, pageFaults: null,
         count: 1024, minNs: 10_000, avgNs: 18_700, maxNs: 3_807_000, lastNs: null, sumUs: null, overruns: null, dropped: 0,
-        percentiles: [], corrected: null, histogram: null, correctedHistogram: null, microsecondHistogram: null,
+        percentiles: [], corrected: null, histogram: null, beyondHistogram: null, correctedHistogram: null, microsecondHistogram: null, extremes: null,
       },
     ]);
   });
@@ -82,6 +82,7 @@ describe('importCyclictestJson: run.json (2 threads, no histogram)', () => {
       dropped: 0,
       percentiles: [],
       histogram: null,
+      beyondHistogram: null,
     });
     expect(run.all.avgNs).toBeCloseTo(18_898.41, 2);
   });
@@ -90,15 +91,15 @@ describe('importCyclictestJson: run.json (2 threads, no histogram)', () => {
 describe('importCyclictestJson: run-histogram.json (-h 60)', () => {
   const run = importCyclictestJson(fixture('run-histogram.json'), OPTIONS);
   const [thread] = run.threads;
-  // Cumulative counts: 13us reaches 1,384 of 2,000, 15us 1,904, 19us 1,982, 25us 1,998; the one
-  // overflow is the maximum, 117us. HDR reports the top of each value's bucket (8ns wide at 13us,
-  // 16ns at 25us, 64ns at 117us).
+  // Cumulative counts: 13us reaches 1,384 of 2,000, 15us 1,904, 19us 1,982, 25us 1,998; HDR reports
+  // the top of each value's bucket (8ns wide at 13us, 16ns at 25us). The one overflow (the maximum,
+  // 117us) is known only to be 60us or more: p99.99 falls on it, so it is a bound, >= 60us.
   const expectedPercentiles = [
     { percentile: 50, valueNs: 13_007, reliable: true },
     { percentile: 90, valueNs: 15_007, reliable: true },
     { percentile: 99, valueNs: 19_007, reliable: true },
     { percentile: 99.9, valueNs: 25_007, reliable: false },
-    { percentile: 99.99, valueNs: 117_055, reliable: false },
+    { percentile: 99.99, valueNs: 60_000, reliable: false, atLeast: true },
   ];
 
   it('keeps no distance with -h (cyclictest forces it to 0) and the histogram limit', () => {
@@ -122,12 +123,14 @@ describe('importCyclictestJson: run-histogram.json (-h 60)', () => {
     expect(micro.overflowCycles).toEqual([]);
   });
 
-  it('encodes an HDR histogram of every cycle, each bucket at its microsecond in ns', () => {
+  it('encodes an HDR histogram of every binned cycle, each bucket at its microsecond in ns; the overflow is counted beyond it', () => {
     const histogram = decodeHistogram(thread!.histogram!);
-    expect(histogram.totalCount).toBe(2000);
+    expect(histogram.totalCount).toBe(1999);
     expect(histogram.minNonZeroValue).toBe(8_000);
-    expect(histogram.getValueAtPercentile(100)).toBe(117_055);
-    expect(decodeHistogram(run.all.histogram!).totalCount).toBe(2000);
+    expect(histogram.getValueAtPercentile(100)).toBe(52_031);
+    expect(thread!.beyondHistogram).toEqual({ count: 1, fromNs: 60_000 });
+    expect(decodeHistogram(run.all.histogram!).totalCount).toBe(1999);
+    expect(run.all.beyondHistogram).toEqual({ count: 1, fromNs: 60_000 });
   });
 });
 
@@ -149,6 +152,20 @@ describe('the command line read back', () => {
     });
     expect(run.threads.map((thread) => thread.periodNs)).toEqual([250_000, 750_000]);
     expect(run.stoppedBy).toBe('completed');
+  });
+
+  it('takes -A and --aligned\'s offset only when it is attached or a number follows (getopt\'s "A::")', () => {
+    const fifo99 = { policy: 'fifo', priority: 99, periodNs: 200_000, lockMemory: true };
+    for (const commandLine of [
+      'cyclictest -m -A -p 99 -i 200 -l 5',
+      'cyclictest -m -A 500 -p 99 -i 200 -l 5',
+      'cyclictest -m -A500 -p 99 -i 200 -l 5',
+      'cyclictest -m --aligned -p 99 -i 200 -l 5',
+      'cyclictest -m --aligned=500 -p 99 -i 200 -l 5',
+      'cyclictest -mA -p 99 -i 200 -l 5',
+    ]) {
+      expect(importCyclictestJson(withCommandLine(commandLine), OPTIONS).config, commandLine).toMatchObject(fifo99);
+    }
   });
 
   it('uses cyclictest\'s defaults: 1ms, SCHED_OTHER at 0, 500us distance, endless (so stopped by a signal)', () => {

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { GuestChannel } from '../src/guest/protocol.js';
 import { labFromFingerprints, labMarker, labOf } from '../src/run-file/lab.js';
 import type { RunFile } from '../src/run.js';
-import { kernelImageRelease, KernelModules, moduleDependencies } from '../src/targets/guest/modules.js';
+import { kernelImageRelease } from '../src/guest/kernel-image.js';
+import { KernelModules, moduleDependencies } from '../src/targets/guest/modules.js';
 import { parseDepends } from '../src/targets/lab/debian.js';
 import { labArgsScript } from '../src/targets/lab/init.js';
 import { commandInputs, commandLinePaths, isReturnable, MAX_INPUT_DIR_BYTES } from '../src/targets/lab/paths.js';
@@ -225,8 +226,17 @@ describe('a lab host on the channel', () => {
   });
 });
 
+/** A file with a bzImage's boot header, which is all the options' checks look at. */
+function fakeKernel(): string {
+  const image = Buffer.alloc(0x400);
+  image.write('HdrS', 0x202, 'latin1');
+  const file = path.join(scratchDir(), 'vmlinuz');
+  writeFileSync(file, image);
+  return file;
+}
+
 describe('rtlat guest --hypervisor xen and rtlat lab: bad input, one line, exit 2', () => {
-  const kernel = process.execPath;
+  const kernel = fakeKernel();
   const cases: [string, string[], RegExp][] = [
     ['xen without a type', ['guest', '--kernel', kernel, '--hypervisor', 'xen'], /^rtlat guest: --hypervisor xen needs --xen-type pv, pvh or hvm$/],
     ['a type without xen', ['guest', '--kernel', kernel, '--xen-type', 'pv'], /^rtlat guest: --xen-type is for Xen guests: give --hypervisor xen too$/],
@@ -240,6 +250,7 @@ describe('rtlat guest --hypervisor xen and rtlat lab: bad input, one line, exit 
     ['a lab of an unknown kind', ['lab', '--host', 'vmware', '--', 'info'], /--host.*vmware.*xen, kvm/],
     ['a lab in a lab', ['lab', '--host', 'xen', '--', 'lab', '--host', 'kvm', '--', 'info'], /a lab inside a lab is not supported/],
     ['a lab too small', ['lab', '--host', 'kvm', '--memory', '1G', '--', 'info'], /--memory: got "1G", expected at least 2G for a lab host/],
+    ['a device model\'s priority for PV', ['guest', '--kernel', kernel, '--hypervisor', 'xen', '--xen-type', 'pv', '--qemu-priority', '99'], /--qemu-priority: got 99, expected an HVM guest \(--xen-type hvm\): PV and PVH guests have no device model/],
   ];
   for (const [name, args, message] of cases) {
     it(name, () => {

@@ -12,7 +12,7 @@ import { rtlat, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';
 import { buildTestImage, grantPodmanRtBudget, podmanTools, sandboxEngineArgs, TEST_IMAGE } from './helpers/container.js';
-import { guestTools, qemuProcesses, rtlatAsync, testKernels, type TestKernels } from './helpers/guest.js';
+import { guestTemporaryFiles, guestTools, processesLeft, rtlatAsync, testKernels, type TestKernels } from './helpers/guest.js';
 
 function readRun<T = RunFile>(dir: string, name: string): T {
   return JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as T;
@@ -23,7 +23,8 @@ describe('rtlat matrix: bad input, one line, exit 2', () => {
     ['nothing to compare', [], /nothing to compare the host with: give --kernels, --container, or both/],
     ['a kernel without a label', ['--kernels', '/boot/vmlinuz'], /--kernels: got "\/boot\/vmlinuz", expected LABEL=PATH/],
     ['a label twice', ['--kernels', `a=${process.execPath},a=${process.execPath}`], /--kernels: got .*, expected LABEL=PATH.* distinct labels/],
-    ['a missing kernel', ['--kernels', 'rt=/nonexistent/vmlinuz'], /--kernels: got "\/nonexistent\/vmlinuz", expected a kernel image file/],
+    ['a missing kernel', ['--kernels', 'rt=/nonexistent/vmlinuz'], /--kernels: got "\/nonexistent\/vmlinuz", expected a bzImage kernel file such as \/boot\/vmlinuz-\* \(no such file\)$/],
+    ['a file that is not a kernel', ['--kernels', `rt=${process.execPath}`], /--kernels: got ".*", expected a bzImage kernel file .* \(this file has no Linux boot header\)$/],
     ['a bad measure option', ['--kernels', `rt=${process.execPath}`, '--period', '0'], /--period: got "0"/],
   ];
   for (const [name, args, message] of cases) {
@@ -48,7 +49,8 @@ describe('rtlat matrix with guests', () => {
     const dir = scratchDir();
     const outcome = await rtlatAsync(['matrix', '--kernels', kernels.spec, '--loops', '300', '--period', '1ms', '-o', dir]);
     expect(outcome.status, outcome.stderr).toBe(0);
-    expect(qemuProcesses()).toEqual([]);
+    expect(processesLeft()).toEqual([]);
+    expect(guestTemporaryFiles()).toEqual([]);
 
     const host = readRun(dir, 'host.json');
     const nrt = readRun<RunFile>(dir, 'guest-nrt.json');

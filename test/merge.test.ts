@@ -97,10 +97,13 @@ describe('mergeRuns', () => {
     const { run } = merge({ a: kept, b: { ...kept, startTime: '2030-01-01T00:00:00.000Z' } });
     expect(run.tool.name).toBe('cyclictest');
     expect(run.threads[0]!.count).toBe(2 * kept.threads[0]!.count);
-    expect(decodeHistogram(run.threads[0]!.histogram!).totalCount).toBe(2 * kept.threads[0]!.count);
+    // Each kept its one -h overflow beyond its histogram: so does the merged run, and its p99.99 stays a bound.
+    expect(decodeHistogram(run.threads[0]!.histogram!).totalCount).toBe(2 * (kept.threads[0]!.count - 1));
+    expect(run.threads[0]!.beyondHistogram).toEqual({ count: 2, fromNs: 60_000 });
+    expect(run.all.percentiles.at(-1)).toEqual({ percentile: 99.99, valueNs: 60_000, reliable: false, atLeast: true });
     expect(schemaProblems(run)).toBe('');
     const bare = importCyclictestJson(fixture('run.json'), { rtlatVersion: 'test' });
-    const { run: merged, notes } = merge({ a: bare, b: bare });
+    const { run: merged, notes } = merge({ a: bare, b: { ...bare, startTime: '2030-01-01T00:00:00.000Z' } });
     expect(notes).toEqual([]);
     expect([merged.threads[0]!.histogram, merged.threads[0]!.percentiles, merged.all.percentiles]).toEqual([null, [], []]);
     expect(merged.threads.map((thread) => thread.count)).toEqual(bare.threads.map((thread) => 2 * thread.count));
@@ -133,7 +136,7 @@ describe('rtlat merge', () => {
 
   it.each([
     [() => [firstFile!, otherFile!], /^rtlat merge: clock differs: monotonic \(first\.json\), realtime \(other\.json\): only runs of one configuration merge$/],
-    [() => [firstFile!], /^rtlat merge: <files\.\.\.>: got 1 file; merge needs two or more$/],
+    [() => [firstFile!], /^rtlat merge: got 1 run file; merge needs two or more$/],
     [() => [firstFile!, path.join(dir, 'absent.json')], /^rtlat merge: cannot read ".*absent\.json" \(ENOENT\)$/],
   ])('refuses in one line with exit 2 and writes nothing (%#)', (files, message) => {
     const output = path.join(dir, 'refused.json');

@@ -24,7 +24,7 @@ describe('ThreadRecorder', () => {
     added.add(second);
     expect([first.totalCount, second.totalCount]).toEqual([3, 2]);
     expect(added.totalCount).toBe(recorder.cumulative().totalCount);
-    const { raw, corrected } = recorder.finish(1e9);
+    const { raw, corrected } = recorder.finish();
     expect(raw.totalCount).toBe(5);
     expect(raw.maxValue).toBeGreaterThanOrEqual(999_000);
     expect(corrected.totalCount).toBe(5 + 9);
@@ -33,18 +33,53 @@ describe('ThreadRecorder', () => {
   it('hands each interval over as a JS histogram, by the samples\' due times, and the last one at finish', () => {
     const intervals: CompletedInterval[] = [];
     const recorder = new ThreadRecorder({ thread: 2, cpu: null, periodNs: 250_000_000, intervalNs: 1_000_000_000, onInterval: (interval) => intervals.push(interval) });
-    // Due at 0.25, 0.5, ... 2.5 s: four samples in [0, 1), four in [1, 2), two in [2, 2.5].
+    // Due at 0.25, 0.5, ... 2.5 s: four wake-ups in (0, 1], four in (1, 2], two in (2, 2.5]; the last
+    // interval ends with the last due time, whatever the clock says when the run is stopped.
     recorder.record(samples(Array.from({ length: 10 }, () => 5_000), 250_000_000), 10);
-    recorder.finish(2_600_000_000);
+    recorder.finish();
     expect(intervals.map((interval) => [interval.startNs, interval.endNs, interval.histogram.totalCount])).toEqual([
-      [0, 1e9, 3],
+      [0, 1e9, 4],
       [1e9, 2e9, 4],
-      [2e9, 2.6e9, 3],
+      [2e9, 2.5e9, 2],
     ]);
     // Plain JS histograms: they add to each other, which WebAssembly ones and JS ones cannot.
     const all = newHistogram();
     for (const interval of intervals) all.add(interval.histogram);
     expect(all.totalCount).toBe(10);
+  });
+
+  it('counts a run of whole intervals from the thread\'s own start: 2 s at 1 ms are two intervals of 1,000', () => {
+    const intervals: CompletedInterval[] = [];
+    const periodNs = 1_000_000;
+    // The thread started 37us after the run's epoch, so its wake-ups were due at 37us + k ms.
+    const startNs = 37_000;
+    const due = new Float64Array(2_000 * 3);
+    for (let cycle = 0; cycle < 2_000; cycle++) due.set([20_000, startNs + (cycle + 1) * periodNs, cycle], cycle * 3);
+    const recorder = new ThreadRecorder({ thread: 0, cpu: 1, periodNs, intervalNs: 1e9, onInterval: (interval) => intervals.push(interval) });
+    recorder.record(due, 2_000);
+    recorder.finish();
+    expect(intervals.map((interval) => [interval.startNs, interval.endNs, interval.histogram.totalCount])).toEqual([
+      [startNs, startNs + 1e9, 1_000],
+      [startNs + 1e9, startNs + 2e9, 1_000],
+    ]);
+  });
+
+  it('imputes exactly one wake-up per skipped period in the corrected view, for any latency', () => {
+    const periodNs = 100_000;
+    // Between one and two periods late (one skipped), exactly two, uneven multiples, on time.
+    const latenciesNs = [150_000, 200_000, 230_000, 1_010_000, 40_000, 100_000, 100_001, 503_000];
+    const skipped = latenciesNs.reduce((sum, latencyNs) => sum + Math.max(0, Math.ceil(latencyNs / periodNs) - 1), 0);
+    const recorder = new ThreadRecorder({ thread: 0, cpu: 0, periodNs });
+    recorder.record(samples(latenciesNs, periodNs), latenciesNs.length);
+    const { raw, corrected } = recorder.finish();
+    expect(skipped).toBe(1 + 1 + 2 + 10 + 0 + 0 + 1 + 5);
+    expect(corrected.totalCount).toBe(raw.totalCount + skipped);
+    // A wake-up 150us late stands for one due 100us earlier, which would have woken 50us late.
+    const alone = new ThreadRecorder({ thread: 0, cpu: 0, periodNs });
+    alone.record(samples([150_000], periodNs), 1);
+    const view = alone.finish().corrected;
+    expect(view.totalCount).toBe(2);
+    expect(view.minNonZeroValue / 50_000).toBeCloseTo(1, 3);
   });
 
   it('keeps cyclictest\'s -h histogram and reports spikes', () => {
@@ -62,8 +97,8 @@ describe('ThreadRecorder', () => {
   it('finishes once: later snapshots read the final views, and recording after it is an error', () => {
     const recorder = new ThreadRecorder({ thread: 0, cpu: 0, periodNs: 1_000_000 });
     recorder.record(samples([3_000], 1_000_000), 1);
-    const first = recorder.finish(1e9);
-    expect(recorder.finish(2e9)).toBe(first);
+    const first = recorder.finish();
+    expect(recorder.finish()).toBe(first);
     expect(recorder.cumulative()).toBe(first.raw);
     // The samples since the last snapshot are not lost at finish: the next take hands them over, once.
     expect(recorder.takeSinceSnapshot().totalCount).toBe(1);

@@ -95,6 +95,55 @@ describe('renderReport', () => {
   });
 });
 
+describe('renderReport: what users met', () => {
+  const guestBlock = (accelerator: 'kvm' | 'tcg'): NonNullable<RunFile['guest']> => ({
+    accelerator,
+    emulated: accelerator === 'tcg',
+    acceleratorReason: accelerator === 'tcg' ? '/dev/kvm is absent' : 'a KVM probe boot came up',
+    kernel: { path: '/boot/vmlinuz-6.1.0-57-rt-amd64', release: '6.1.0-57-rt-amd64' },
+    qemu: { path: '/usr/bin/qemu-system-x86_64', version: '7.2.19' },
+    vcpus: 2,
+    memoryMiB: 1024,
+    vcpuCpus: [2, 3],
+    qemuPriority: 95,
+    guestCommandLine: 'rtlat measure --period 100us --json /run.json',
+  });
+
+  it('draws each thread\'s histogram line wider than the next one, so that a line on top of another leaves it showing', () => {
+    const same = runOf([threadOf(0, range(1_000, 9_000, 4)), threadOf(1, range(1_000, 9_000, 4))]);
+    const page = renderReport(labelRuns(inputsOf({ same })), { rtlatVersion: '9.9.9' });
+    const [plot] = svgs(page, 'histogram-plot');
+    expect([...plot!.matchAll(/<polyline class="line" style="stroke-width:([\d.]+)px"/g)].map((match) => Number(match[1]))).toEqual([2.75, 1.25]);
+  });
+
+  it('has no "period differs" warning for a sweep, where the period is what varies', () => {
+    const short = runOf([threadOf(0, range(1, 100))]);
+    const sweep = labelRuns(inputsOf({ short, long: { ...short, config: { ...short.config, periodNs: 1_000_000 } } }));
+    expect(renderReport(sweep, { rtlatVersion: '9.9.9' })).toContain('period differs');
+    expect(renderReport(sweep, { rtlatVersion: '9.9.9', sweep: true })).not.toContain('period differs');
+  });
+
+  it('shows a guest run\'s guest block, and says EMULATED for a TCG guest, in its heading and in the warnings', () => {
+    const runs = labelRuns(
+      inputsOf({
+        tcg: runOf([threadOf(0, range(1, 100))], { environment: fingerprintFor('kvm', 'RT'), guest: guestBlock('tcg') }),
+        kvm: runOf([threadOf(0, range(1, 100))], { environment: fingerprintFor('kvm', 'RT'), guest: guestBlock('kvm') }),
+      }),
+      ['under tcg', 'under kvm'],
+    );
+    const page = renderReport(runs, { rtlatVersion: '9.9.9' });
+    expect(count(page, /<span class="emulated">EMULATED<\/span>/)).toBe(1);
+    expect(page).toMatch(/<h2>.*under tcg <span class="emulated">EMULATED<\/span>/);
+    expect(page).toContain('<li>under tcg was measured in an emulated guest (QEMU TCG): its latencies are the emulator&#39;s, not a hypervisor&#39;s</li>');
+    expect(count(page, /<h3>Guest<\/h3>/)).toBe(2);
+    expect(page).toContain('<dt>accelerator</dt><dd>TCG: EMULATED, the latencies are QEMU&#39;s emulator&#39;s, not a hypervisor&#39;s (/dev/kvm is absent)</dd>');
+    expect(page).toContain('<dt>accelerator</dt><dd>KVM (a KVM probe boot came up)</dd>');
+    expect(page).toContain('<dt>QEMU</dt><dd>/usr/bin/qemu-system-x86_64, version 7.2.19</dd>');
+    expect(page).toContain('<dt>vCPUs</dt><dd>2, pinned to host CPU 2, 3</dd>');
+    expect(page).toContain('<dt>vCPU threads</dt><dd>SCHED_FIFO 95</dd>');
+  });
+});
+
 describe('rtlat report', () => {
   it('writes the page atomically, and refuses an output it cannot write', () => {
     const dir = scratchDir();
@@ -106,7 +155,7 @@ describe('rtlat report', () => {
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
     const refused = rtlat(['report', files[0]!, '-o', '/nonexistent/report.html']);
     expect(refused.status).toBe(2);
-    expect(refused.stderr).toBe('rtlat report: --output: got "/nonexistent/report.html", expected a file path in an existing, writable folder\n');
+    expect(refused.stderr).toBe('rtlat report: --output: got "/nonexistent/report.html", expected a file path in an existing, writable folder; /nonexistent: no such file or directory (ENOENT)\n');
   });
 });
 

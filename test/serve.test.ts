@@ -14,6 +14,7 @@ import { NS_PER_S } from '../src/units.js';
 import { rtlat, RTLAT_BIN, scratchDir } from './helpers/cli.js';
 import { parseExposition, samplesOf } from './helpers/prometheus-text.js';
 import { commandRuns, itWithTool, requireTool } from './helpers/tools.js';
+import { nodeAsNobody, packageForNobody } from './helpers/package-copy.js';
 
 const isRoot = process.getuid?.() === 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -42,13 +43,11 @@ interface Served {
   terminate: () => Promise<{ status: number | null; ms: number }>;
 }
 
-/** Starts `rtlat serve --port 0 ...args` (as `nobody` when asked) and resolves once it is serving. */
+/** Starts `rtlat serve --port 0 ...args` (as `nobody` when asked, from the package's copy: packageForNobody) and resolves once it is serving. */
 function serve(args: string[], options: { asNobody?: boolean } = {}): Promise<Served> {
-  const node = [RTLAT_BIN, 'serve', '--port', '0', ...args];
-  const [command, argv] = options.asNobody
-    ? ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, ...node]]
-    : [process.execPath, node];
-  const child = track(spawn(command as string, argv as string[]));
+  const serveArgs = ['serve', '--port', '0', ...args];
+  const nobody = options.asNobody ? nodeAsNobody([packageForNobody().bin, ...serveArgs]) : null;
+  const child = track(nobody ? spawn(nobody.command, nobody.args, nobody.options) : spawn(process.execPath, [RTLAT_BIN, ...serveArgs]));
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -100,7 +99,7 @@ describe('rtlat serve: bad input is one line on stderr and exit 2', () => {
   const cases: [string, string[], RegExp][] = [
     ['port above 65535', ['--port', '70000'], /--port: got "70000", expected a whole number from 0 to 65535/],
     ['port not a number', ['--port', 'http'], /--port: got "http", expected a whole number/],
-    ['bind not an IP address', ['--bind', 'example.org'], /--bind: got "example.org", expected an IP address/],
+    ['bind a host name that does not resolve', ['--bind', 'no-such-host.invalid'], /--bind: got "no-such-host.invalid", expected an IP address .*, or a host name that resolves \([A-Z_]+\)/],
     ['bad period', ['--period', '0'], /--period: got "0", expected a duration/],
     ['bad CPU list', ['--cpus', '1-'], /--cpus: got "1-", expected a CPU list/],
     ['an output option of measure', ['--json', 'x.json'], /unknown option '--json' \(see rtlat serve --help\)/],
@@ -175,6 +174,13 @@ describe.skipIf(!isRoot)('rtlat serve with real-time privileges (needs root: run
     expect(served.stderr()).toBe('');
   });
 
+  it('listens on a host name: --bind localhost serves on loopback', async () => {
+    const served = await serve(['--bind', 'localhost', '--cpus', '0']);
+    expect(served.base).toMatch(/^http:\/\/(127\.0\.0\.1|\[::1\]):\d+$/);
+    expect((await fetch(`${served.base}/metrics`)).status).toBe(200);
+    expect((await served.terminate()).status).toBe(0);
+  });
+
   it('writes an HdrHistogram interval log that appears whole on SIGTERM, with every sample /snapshot had seen', async () => {
     const dir = scratchDir();
     const log = path.join(dir, 'latency.hlog');
@@ -184,8 +190,10 @@ describe.skipIf(!isRoot)('rtlat serve with real-time privileges (needs root: run
     const seen = (await (await fetch(`${served.base}/snapshot`)).json()) as ServiceSnapshotJson;
     expect((await served.terminate()).status).toBe(0);
     const logged = readLogFile(log);
-    expect([...logged.keys()]).toEqual(['cpu1']);
+    // One tag per CPU, and the untagged lines (HdrHistogram's readers call them NO TAG): all CPUs together.
+    expect([...logged.keys()].sort()).toEqual(['NO TAG', 'cpu1']);
     expect(logged.get('cpu1')!.totalCount).toBeGreaterThanOrEqual(seen.threads[0]!.cumulative.count);
+    expect(logged.get('NO TAG')!.totalCount).toBe(logged.get('cpu1')!.totalCount);
     expect(readdirSync(dir)).toEqual(['latency.hlog']);
   });
 
@@ -201,8 +209,10 @@ describe.skipIf(!isRoot)('rtlat serve with real-time privileges (needs root: run
     for (const file of files) {
       expect(file).toMatch(/^latency\.\d{8}T\d{6}\.\d{3}Z\.hlog$/);
       const logged = readLogFile(path.join(dir, file));
-      expect([...logged.keys()].sort()).toEqual(cpus.map((cpu) => `cpu${cpu}`).sort());
+      expect([...logged.keys()].sort()).toEqual(['NO TAG', ...cpus.map((cpu) => `cpu${cpu}`)].sort());
       for (const histogram of logged.values()) expect(histogram.totalCount).toBeGreaterThan(0);
+      const perCpu = cpus.reduce((total, cpu) => total + logged.get(`cpu${cpu}`)!.totalCount, 0);
+      expect(logged.get('NO TAG')!.totalCount).toBe(perCpu);
     }
   });
 
@@ -216,7 +226,8 @@ describe.skipIf(!isRoot)('rtlat serve with real-time privileges (needs root: run
   });
 
   it('refuses to run without privileges unless allowed to degrade, and then says so in its metrics', async () => {
-    const refused = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, RTLAT_BIN, 'serve', '--port', '0']);
+    const nobody = nodeAsNobody([packageForNobody().bin, 'serve', '--port', '0']);
+    const refused = spawn(nobody.command, nobody.args, nobody.options);
     track(refused);
     let stderr = '';
     refused.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

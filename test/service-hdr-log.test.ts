@@ -8,7 +8,7 @@ import { newHistogram, type Histogram } from '../src/histogram.js';
 import { startProbe, type ServiceSnapshot, type StartProbeOptions } from '../src/index.js';
 import { rotatedPath } from '../src/service/hdr-log-rotation.js';
 import { scratchDir } from './helpers/cli.js';
-import { java, processor } from './helpers/hdr-java.js';
+import { csvRows, java, processor } from './helpers/hdr-java.js';
 import { itWithTool } from './helpers/tools.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -39,10 +39,14 @@ function readLogs(files: string[]): { totals: Map<string, Histogram>; firstStart
   return { totals, firstStartsSec, lines };
 }
 
+/** The untagged lines' tag, as HdrHistogram's readers give it: all threads together. */
+const NO_TAG = 'NO TAG';
+
 function expectEverySample(logs: ReturnType<typeof readLogs>, last: ServiceSnapshot): void {
   const tag = `cpu${last.threads[0]!.cpu}`;
-  expect([...logs.totals.keys()].sort()).toEqual(['event-loop', tag].sort());
+  expect([...logs.totals.keys()].sort()).toEqual(['event-loop', tag, NO_TAG].sort());
   expect(logs.totals.get(tag)!.totalCount).toBe(last.threads[0]!.cumulative.count);
+  expect(logs.totals.get(NO_TAG)!.totalCount).toBe(last.threads[0]!.cumulative.count);
   expect(logs.totals.get('event-loop')!.totalCount).toBe(last.eventLoop!.cumulative.count);
 }
 
@@ -96,11 +100,16 @@ describe('startProbe hdrLog', () => {
     expect(names).not.toContain(path.basename(older));
   });
 
-  itWithTool(java, "is read by HdrHistogram's HistogramLogProcessor, event loop and CPU tags alike", async () => {
+  itWithTool(java, "is read by HdrHistogram's HistogramLogProcessor, event loop and CPU tags alike, and without -tag all CPUs together", async () => {
     const dir = scratchDir();
     const file = path.join(dir, 'latency.hlog');
-    const last = await runFor(300, { hdrLog: { path: file, intervalMs: 50 } });
+    const last = await runFor(300, { hdrLog: { path: file, intervalMs: 50 }, cpus: [0, 1] });
     const tags = processor(file, ['-listtags']).split('\n').slice(1).filter(Boolean).sort();
-    expect(tags).toEqual(['event-loop', `cpu${last.threads[0]!.cpu}`].sort());
+    expect(tags).toEqual(['[NO TAG (default)]', 'cpu0', 'cpu1', 'event-loop']);
+    const total = (args: string[]) => csvRows(processor(file, [...args, '-csv'])).at(-1)![2];
+    const [cpu0, cpu1] = last.threads.map((thread) => thread.cumulative.count);
+    expect(total(['-tag', 'cpu0'])).toBe(cpu0);
+    expect(total(['-tag', 'cpu1'])).toBe(cpu1);
+    expect(total([])).toBe(cpu0! + cpu1!);
   });
 });

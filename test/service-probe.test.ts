@@ -11,20 +11,24 @@ import { OptionError, startProbe, type ServiceSnapshot } from '../src/index.js';
 import { usableCpus } from '../src/system.js';
 import { NS_PER_MS } from '../src/units.js';
 import { scratchDir } from './helpers/cli.js';
+import { nodeAsNobody, packageForNobody } from './helpers/package-copy.js';
 
 const isRoot = process.getuid?.() === 0;
 const distIndex = path.resolve(import.meta.dirname, '../dist/index.js');
 const distPrometheus = path.resolve(import.meta.dirname, '../dist/prometheus.js');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs a module script in a child node (as root or as `nobody`); the parent notes how long it took to exit. */
+/**
+ * Runs a module script in a child node (as root or as `nobody`, who imports the package's copy:
+ * packageForNobody); the parent notes how long it took to exit.
+ */
 function runChild(script: string, options: { asNobody?: boolean; nodeFlags?: string[] } = {}) {
   const node = [...(options.nodeFlags ?? []), '--input-type=module', '-e', script];
-  const [command, args] = options.asNobody
-    ? ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, ...node]]
-    : [process.execPath, node];
+  const nobody = options.asNobody ? nodeAsNobody(node) : null;
   const startedMs = Date.now();
-  const child = spawnSync(command as string, args as string[], { encoding: 'utf8', timeout: 30_000 });
+  const child = nobody
+    ? spawnSync(nobody.command, nobody.args, { ...nobody.options, encoding: 'utf8', timeout: 30_000 })
+    : spawnSync(process.execPath, node, { encoding: 'utf8', timeout: 30_000 });
   return { ...child, elapsedMs: Date.now() - startedMs };
 }
 
@@ -258,7 +262,7 @@ describe.skipIf(!isRoot)('startProbe with real-time privileges (needs root: run 
 describe('startProbe without privileges (needs root to drop them: run the tests as root, as CI does)', () => {
   it.skipIf(!isRoot)('measures degraded where SCHED_FIFO is refused, and says so', () => {
     const child = runChild(
-      `import { startProbe } from ${JSON.stringify(distIndex)};
+      `import { startProbe } from ${JSON.stringify(packageForNobody().distIndex)};
        const probe = startProbe({ periodNs: 1000000 });
        await new Promise((resolve) => setTimeout(resolve, 100));
        const last = await probe.stop();

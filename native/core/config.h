@@ -11,6 +11,10 @@ namespace rtlat {
 
 enum class Policy { Fifo, RoundRobin, Other, Deadline };
 
+// When the threads' first wake-ups are: each its own (now + period), one common time soon, or the next
+// full second (cyclictest's -A and --secaligned).
+enum class Alignment { None, Together, FullSecond };
+
 struct ThreadConfig {
   int cpu = -1;  // -1: leave the affinity alone
   Policy policy = Policy::Fifo;
@@ -20,6 +24,9 @@ struct ThreadConfig {
   int64_t runtimeNs = 0;
   int64_t deadlineNs = 0;
   std::size_t ringCapacity = 1 << 16;  // samples; a power of two
+  // Wake-ups per block of the block maxima (the loop keeps each block's largest latency); 0: none.
+  uint64_t blockSize = 0;
+  int64_t startOffsetNs = 0;  // with an alignment: the first wake-up this long after the common start
   // Test-only: after this many wake-ups, sleep stallNs once, to produce overruns on purpose.
   uint64_t testStallAfterCycles = 0;
   int64_t testStallNs = 0;
@@ -30,11 +37,12 @@ struct SessionConfig {
   clockid_t clock = CLOCK_MONOTONIC;
   uint64_t loops = 0;       // wake-ups per thread; 0: no limit
   int64_t durationNs = 0;   // 0: no limit
-  bool alignToSecond = false;  // every thread's first wake-up on the next full second (--secaligned)
+  Alignment alignment = Alignment::None;
   bool lockMemory = true;
   bool requestDmaLatency = true;
   bool allowDegraded = false;
   int64_t breakThresholdNs = 0;  // 0: off; otherwise stop everything at the first latency above it
+  bool traceOnBreak = true;      // at the break, write a trace mark and stop ftrace (cyclictest --tracemark)
 };
 
 }  // namespace rtlat

@@ -34,6 +34,17 @@ LockedRegion::LockedRegion(std::size_t bytes, bool lock, std::size_t guardBytes)
     throw std::system_error(error, std::generic_category(), "mprotect");
   }
   usable_ = static_cast<char*>(mapping_) + guard;
+  // fork() (every child_process spawn) would make these pages copy-on-write in this process too, so
+  // that the measuring thread's next write to each faults, locked or not. With MADV_WIPEONFORK the
+  // kernel copies no page table entries of the region, so this process's pages stay writable, and the
+  // child gets zero-filled pages instead. Not MADV_DONTFORK: glibc keeps each thread's struct pthread
+  // at the top of its stack, and its fork() child code writes into the neighbours of the forking
+  // thread's entry in its list of threads, which must therefore stay mapped in the child.
+  if (madvise(mapping_, mappingBytes_, MADV_WIPEONFORK) != 0) {
+    const int error = errno;
+    release();
+    throw std::system_error(error, std::generic_category(), "madvise(MADV_WIPEONFORK)");
+  }
   if (lock) {
     if (mlock(usable_, usableBytes_) == 0) {
       locked_ = true;

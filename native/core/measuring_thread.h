@@ -22,6 +22,8 @@ struct ThreadStats {
   std::atomic<uint64_t> count{0};
   std::atomic<uint64_t> overruns{0};
   std::atomic<uint64_t> dropped{0};
+  // Block maxima lost to a full block ring (drained with the samples, so in practice none).
+  std::atomic<uint64_t> blocksLost{0};
   std::atomic<int64_t> minNs{INT64_MAX};
   std::atomic<int64_t> maxNs{INT64_MIN};
   std::atomic<int64_t> sumNs{0};
@@ -70,21 +72,26 @@ class MeasuringThread {
   MeasuringThread(const MeasuringThread&) = delete;
   MeasuringThread& operator=(const MeasuringThread&) = delete;
 
-  // Creates the pthread; it sets itself up, reports to the gate and waits for the decision.
-  // Returns pthread_create's error, 0 on success.
+  // Creates the pthread with every signal blocked; it sets itself up, reports to the gate and waits
+  // for the decision. Returns pthread_create's error, 0 on success.
   int launch();
+  // Interrupts the thread's sleep (wakeSignal()), so that it sees a requested stop now rather than
+  // at its next wake-up. Harmless at any other moment.
+  void wake();
+  // True between a successful launch() and join().
+  bool joinable() const { return joinable_; }
   void join();
 
   const SetupReport& setupReport() const { return report_; }
   const ThreadStats& stats() const { return *stats_; }
   SampleRing& ring() { return *ring_; }
+  BlockRing& blocks() { return *blocks_; }
   const ThreadConfig& config() const { return config_; }
 
  private:
   static void* entry(void* self);
   void setUp();
   void measure(int64_t epochNs, int64_t firstWakeNs);
-  void recordBreak(int64_t latencyNs);
 
   const int index_;
   const ThreadConfig config_;
@@ -92,9 +99,10 @@ class MeasuringThread {
   SessionControl& control_;
   StartGate& gate_;
   LockedRegion stack_;
-  LockedRegion data_;  // ThreadStats followed by the ring's slots
+  LockedRegion data_;  // ThreadStats, the two rings and their slots
   ThreadStats* stats_ = nullptr;
   SampleRing* ring_ = nullptr;
+  BlockRing* blocks_ = nullptr;
   SetupReport report_;
   pthread_t thread_{};
   bool joinable_ = false;

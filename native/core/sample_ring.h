@@ -1,7 +1,7 @@
-// Lock-free single-producer / single-consumer ring of latency samples.
+// Lock-free single-producer / single-consumer rings: of latency samples, and of block maxima.
 //
 // The measuring thread is the only producer and the JS drain the only consumer. The producer never
-// waits: when the ring is full the sample is counted as dropped, so nothing is lost silently.
+// waits: when a ring is full the entry is counted as dropped, so nothing is lost silently.
 #pragma once
 
 #include <atomic>
@@ -18,21 +18,29 @@ struct Sample {
   uint64_t cycle;
 };
 
-class SampleRing {
- public:
-  // `storage` must hold `capacity` samples; capacity must be a power of two.
-  SampleRing(Sample* storage, std::size_t capacity) : slots_(storage), mask_(capacity - 1) {}
+// The largest latency of one block of wake-ups (extreme-value statistics need them in order).
+struct BlockMaximum {
+  int64_t maxNs;
+  // The block's index in the thread's sequence, counting from 0.
+  uint64_t block;
+};
 
-  // Producer side. Returns false when the ring is full and the sample was not stored.
-  bool push(const Sample& sample) {
+template <typename Entry>
+class SpscRing {
+ public:
+  // `storage` must hold `capacity` entries; capacity must be a power of two.
+  SpscRing(Entry* storage, std::size_t capacity) : slots_(storage), mask_(capacity - 1) {}
+
+  // Producer side. Returns false when the ring is full and the entry was not stored.
+  bool push(const Entry& entry) {
     const uint64_t head = head_.load(std::memory_order_relaxed);
     if (head - tail_.load(std::memory_order_acquire) > mask_) return false;
-    slots_[head & mask_] = sample;
+    slots_[head & mask_] = entry;
     head_.store(head + 1, std::memory_order_release);
     return true;
   }
 
-  // Consumer side. Copies up to `max` samples out and returns how many were copied.
+  // Consumer side. Copies up to `max` entries out and returns how many were copied.
   template <typename Sink>
   std::size_t drain(std::size_t max, Sink&& sink) {
     const uint64_t tail = tail_.load(std::memory_order_relaxed);
@@ -46,11 +54,14 @@ class SampleRing {
   std::size_t capacity() const { return static_cast<std::size_t>(mask_) + 1; }
 
  private:
-  Sample* const slots_;
+  Entry* const slots_;
   const uint64_t mask_;
   // Each index on its own cache line so producer and consumer do not false-share.
   alignas(64) std::atomic<uint64_t> head_{0};
   alignas(64) std::atomic<uint64_t> tail_{0};
 };
+
+using SampleRing = SpscRing<Sample>;
+using BlockRing = SpscRing<BlockMaximum>;
 
 }  // namespace rtlat

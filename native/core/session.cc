@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,9 @@ constexpr int64_t kNsPerSecond = 1000000000;
 // An aligned start waits for the next full second at least this far away, so every thread is
 // already asleep when it comes.
 constexpr int64_t kAlignMarginNs = 20000000;
+// How often join() wakes a thread again that has not ended yet: a wake signal that arrives just
+// before the thread goes to sleep (after it looked at the stop flag) leaves it asleep.
+constexpr long kWakeRetryNs = 1000000;
 
 const char* const kTracingRoots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
 
@@ -29,10 +33,7 @@ Session::Session(SessionConfig config)
   control_ = new (controlMemory_.data()) SessionControl();
 }
 
-Session::~Session() {
-  close();
-  control_->~SessionControl();
-}
+Session::~Session() { close(); }
 
 void Session::openTracing(StartResult& result) {
   for (const char* root : kTracingRoots) {
@@ -78,19 +79,23 @@ bool Session::anyRefusal(const StartResult& result) const {
 }
 
 StartResult Session::start() {
-  if (started_) throw std::logic_error("a session starts once");
+  if (started_ || control_ == nullptr) throw std::logic_error("a session starts once, and not after close()");
   started_ = true;
   StartResult result;
-  if (config_.lockMemory) {
-    result.codeLock = acquireCodeLock();
-    holdsCodeLock_ = true;
-  }
-  if (config_.requestDmaLatency) holdDmaLatency(result);
-  if (config_.breakThresholdNs > 0) openTracing(result);
-
-  for (std::size_t i = 0; i < config_.threads.size(); ++i) {
-    threads_.push_back(std::make_unique<MeasuringThread>(static_cast<int>(i), config_.threads[i], config_,
-                                                         *control_, gate_));
+  try {
+    if (config_.lockMemory) {
+      result.codeLock = acquireCodeLock();
+      holdsCodeLock_ = true;
+    }
+    if (config_.requestDmaLatency) holdDmaLatency(result);
+    if (config_.breakThresholdNs > 0 && config_.traceOnBreak) openTracing(result);
+    for (std::size_t i = 0; i < config_.threads.size(); ++i) {
+      threads_.push_back(std::make_unique<MeasuringThread>(static_cast<int>(i), config_.threads[i], config_,
+                                                           *control_, gate_));
+    }
+  } catch (...) {
+    close();
+    throw;
   }
   int launched = 0;
   for (auto& thread : threads_) {
@@ -101,17 +106,21 @@ StartResult Session::start() {
 
   std::unique_lock<std::mutex> lock(gate_.mutex);
   gate_.changed.wait(lock, [&] { return gate_.ready == launched; });
+  for (const auto& thread : threads_) result.threads.push_back(thread->setupReport());
   result.refused = anyRefusal(result) && !config_.allowDegraded;
   if (result.launchErrno != 0 || result.refused) {
     gate_.decision = StartGate::Decision::Abort;
     gate_.changed.notify_all();
     lock.unlock();
-    join();
+    // Nothing of a refused start stays behind: no thread, no locked memory, no open file.
+    close();
     return result;
   }
   gate_.epochNs = clockNowNs(config_.clock);
-  if (config_.alignToSecond) {
+  if (config_.alignment == Alignment::FullSecond) {
     gate_.firstWakeNs = (gate_.epochNs + kAlignMarginNs + kNsPerSecond - 1) / kNsPerSecond * kNsPerSecond;
+  } else if (config_.alignment == Alignment::Together) {
+    gate_.firstWakeNs = gate_.epochNs + kAlignMarginNs;
   }
   gate_.decision = StartGate::Decision::Go;
   gate_.changed.notify_all();
@@ -120,7 +129,13 @@ StartResult Session::start() {
   return result;
 }
 
-void Session::requestStop() { control_->stopRequested.store(true, std::memory_order_release); }
+void Session::requestStop() {
+  if (control_ == nullptr) return;
+  control_->stopRequested.store(true, std::memory_order_release);
+  for (auto& thread : threads_) {
+    if (!thread->stats().finished.load(std::memory_order_acquire)) thread->wake();
+  }
+}
 
 bool Session::finished() const {
   for (const auto& thread : threads_) {
@@ -131,15 +146,29 @@ bool Session::finished() const {
 
 void Session::join() {
   if (joined_) return;
-  for (auto& thread : threads_) thread->join();
+  const bool stopping = control_->stopRequested.load(std::memory_order_acquire);
+  for (auto& thread : threads_) {
+    // A thread that ends on its own (loops, duration) is simply waited for.
+    while (stopping && thread->joinable() && !thread->stats().finished.load(std::memory_order_acquire)) {
+      thread->wake();
+      const timespec retry{0, kWakeRetryNs};
+      nanosleep(&retry, nullptr);
+    }
+    thread->join();
+  }
   joined_ = true;
   release();
 }
 
 void Session::close() {
+  if (control_ == nullptr) return;
   requestStop();
   join();
   threads_.clear();
+  closedBreak_ = breakInfo();
+  control_->~SessionControl();
+  control_ = nullptr;
+  controlMemory_ = LockedRegion();
 }
 
 void Session::release() {
@@ -152,6 +181,7 @@ void Session::release() {
 }
 
 BreakInfo Session::breakInfo() const {
+  if (control_ == nullptr) return closedBreak_;
   BreakInfo info;
   info.thread = control_->breakThread.load(std::memory_order_acquire);
   info.latencyNs = control_->breakLatencyNs.load(std::memory_order_relaxed);

@@ -23,6 +23,8 @@ struct StartResult {
   int dmaLatencyErrno = 0;
   bool tracingReachable = false;  // trace_marker and tracing_on were opened for --breaktrace
   int64_t epochNs = 0;
+  // Each thread's set-up, also of a refused start (whose threads are gone by then).
+  std::vector<SetupReport> threads;
 };
 
 struct BreakInfo {
@@ -38,17 +40,18 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   // Creates and sets up every thread; starts measuring unless a step was refused and degraded runs
-  // are not allowed, in which case every thread is ended before anything is measured.
-  // A session starts once; a second call throws std::logic_error.
+  // are not allowed, in which case the session is closed (threads ended, memory unlocked and freed)
+  // before it returns. A session starts once, and not after close(): else it throws std::logic_error.
   StartResult start();
-  // Asks every thread to end after its current wake-up. Returns at once.
+  // Asks every thread to end now, waking it from its sleep. Returns at once; calling it again wakes
+  // again any thread that has not ended yet.
   void requestStop();
   bool finished() const;
-  // Waits for the threads and releases the DMA-latency request, tracefs files and code lock.
-  // Idempotent.
+  // Waits for the threads (waking them until they end) and releases the DMA-latency request,
+  // tracefs files and code lock. Idempotent.
   void join();
-  // Joins, then frees every thread's stack, ring and counters (and so unlocks them). Idempotent;
-  // afterwards the session has no threads.
+  // Stops and joins, then frees every thread's stack, ring and counters and the session's control
+  // block (and so unlocks them). Idempotent; afterwards the session has no threads.
   void close();
 
   std::size_t threadCount() const { return threads_.size(); }
@@ -64,7 +67,8 @@ class Session {
 
   const SessionConfig config_;
   LockedRegion controlMemory_;
-  SessionControl* control_ = nullptr;
+  SessionControl* control_ = nullptr;  // null once closed
+  BreakInfo closedBreak_;  // breakInfo() after close()
   StartGate gate_;
   std::vector<std::unique_ptr<MeasuringThread>> threads_;
   int dmaLatencyFd_ = -1;

@@ -8,6 +8,7 @@ import { buildMatrix, formatMatrix } from '../compare/matrix.js';
 import { OptionError } from '../errors.js';
 import { reportError, UsageError } from './errors.js';
 import { collect, readLabeledRuns } from './run-files.js';
+import { writeStdout } from './stdout.js';
 
 interface CompareFlags {
   label?: string[];
@@ -37,7 +38,7 @@ export function compareCommand(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
     .option('--matrix', 'worst case (max) per host/guest kernel pair (rows) and environment (columns; --label sets them)')
     .option('--host-kernel <kind>', 'with --matrix: the host kernel of guest runs, rt or nrt; once for all, or once per file', collect)
-    .action((files: string[], flags: CompareFlags) => {
+    .action(async (files: string[], flags: CompareFlags) => {
       try {
         const hostKernels = parseHostKernels(flags.hostKernel ?? [], files.length);
         if (hostKernels && !flags.matrix) throw new UsageError('--host-kernel places runs in the --matrix table; give --matrix too');
@@ -45,12 +46,12 @@ export function compareCommand(): Command {
         if (flags.matrix) {
           // Given labels name the columns: that is how runs from one machine or setting are grouped.
           const matrix = buildMatrix(runs, { columns: flags.label, hostKernels });
-          process.stdout.write(formatMatrix(matrix, flags.format));
+          await writeStdout(formatMatrix(matrix, flags.format));
           if (flags.format === 'csv') for (const note of matrix.notes) process.stderr.write(`rtlat compare: note: ${note}\n`);
           return;
         }
         const comparison = compareRuns(runs);
-        process.stdout.write(formatComparison(comparison, flags.format));
+        await writeStdout(formatComparison(comparison, flags.format));
         // CSV stays parseable: its warnings go to stderr.
         if (flags.format === 'csv') for (const warning of comparison.warnings) process.stderr.write(`rtlat compare: warning: ${warning}\n`);
       } catch (error) {

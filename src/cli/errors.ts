@@ -1,6 +1,7 @@
 // The one error funnel of the CLI: every failure becomes one line on stderr and a documented exit code.
 import { CommanderError } from 'commander';
-import { OptionError, PlatformError, PrivilegeError } from '../errors.js';
+import { InputError, OptionError, PlatformError, PrivilegeError } from '../errors.js';
+import { OutputError } from '../outputs/atomic-file.js';
 
 export const EXIT = {
   ok: 0,
@@ -8,6 +9,10 @@ export const EXIT = {
   usage: 2,
   privileges: 3,
   breaktrace: 4,
+  /** --fail-above, --fail-on-dropped, --fail-on-degraded: the run broke a rule (every output is written). */
+  verdict: 5,
+  /** A pipe's reader went away (`| head`): the status of a Unix tool that SIGPIPE ended (128 + 13). */
+  pipeClosed: 141,
 } as const;
 
 /** A mistake in how rtlat was called, found by the CLI itself. */
@@ -23,13 +28,19 @@ export function reportError(command: string, error: unknown): number {
     say(`--${error.message}`);
     return EXIT.usage;
   }
-  if (error instanceof UsageError) {
+  if (error instanceof UsageError || error instanceof InputError) {
     say(error.message);
     return EXIT.usage;
   }
   if (error instanceof CommanderError) {
     say(`${error.message.replace(/^error: /, '').split('\n')[0]} (see ${prefix} --help)`);
     return EXIT.usage;
+  }
+  if (error instanceof OutputError) {
+    // Nobody is reading any more: nothing to say, as for a tool that SIGPIPE ends.
+    if (error.code === 'EPIPE') return EXIT.pipeClosed;
+    say(error.message);
+    return EXIT.failure;
   }
   if (error instanceof PrivilegeError || error instanceof PlatformError) {
     process.stderr.write(`${error.message}\n`);

@@ -2,25 +2,32 @@
 // host. Takes measure's own options (forwarded to the guest) and the guest's; `rtlat matrix` reuses
 // both sets from here.
 import { Command, Option } from 'commander';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { OptionError } from '../errors.js';
 import { parseExtraFile, type ExtraFile } from '../guest/initramfs.js';
-import { DEFAULT_BOOT_TIMEOUT_MS, DEFAULT_MEMORY_MIB, DEFAULT_VCPUS, runGuest, type GuestOptions, type GuestResult } from '../guest/run.js';
-import { XEN_GUEST_TYPES, type XenGuestType } from '../targets/xen/config.js';
-import { runXenGuest, type XenGuestOptions } from '../targets/xen/run.js';
+import { DEFAULT_BOOT_TIMEOUT_MS, DEFAULT_MEMORY_MIB, DEFAULT_VCPUS, findQemu, runGuest, type GuestOptions, type GuestResult } from '../guest/run.js';
+import { labelRuns } from '../compare/environment.js';
+import { renderReport } from '../report/report.js';
+import { RTLAT_VERSION } from '../version.js';
 import { parseLoadSpec } from '../load/index.js';
 import { DURATION_RULE, NS_PER_MS, parseCpuList, parseDurationNs, parseInteger } from '../units.js';
 import { commandLine } from './command-line.js';
 import { EXIT, reportError, UsageError } from './errors.js';
+import { checkKernelImage } from '../guest/kernel-image.js';
+import { XEN_GUEST_TYPES, type XenGuestType } from '../targets/xen/config.js';
+import { runXenGuest, type XenGuestOptions } from '../targets/xen/run.js';
 import { addMeasureOptions, measureCommand, parseMeasureFlags } from './measure.js';
-import { checkOutputPath } from './output-path.js';
+import { checkOutputPath } from '../outputs/output-path.js';
 import { collect } from './run-files.js';
 import { onStopSignals } from './signals.js';
+import { writeStdout } from './stdout.js';
 
 /** measure's options that stay on the host: the outputs (the guest's come back) and the load. */
 export const HOST_OUTPUTS_AND_LOAD: readonly string[] = ['json', 'hdrLog', 'report', 'load', 'loadCpus'];
-/** In a guest, --cpus is the number of vCPUs, and rtlat measures on each of them: host CPU numbers mean nothing there. */
-export const NOT_TO_GUEST: readonly string[] = [...HOST_OUTPUTS_AND_LOAD, 'cpus', 'mainCpus'];
+/** `rtlat guest`'s --cpus is the number of vCPUs (rtlat measures on each); --main-cpus goes in and names guest CPUs. */
+const GUEST_HOST_SIDE: readonly string[] = [...HOST_OUTPUTS_AND_LOAD, 'cpus'];
+/** `rtlat matrix`'s --cpus and --main-cpus name the host's CPUs: they mean nothing in its guests. */
+export const NOT_TO_MATRIX_GUESTS: readonly string[] = [...GUEST_HOST_SIDE, 'mainCpus'];
 
 /** The measure options given on the command line (but those in `except`), as arguments for `rtlat measure`. */
 export function measureArgsOf(command: Command, except: readonly string[]): string[] {
@@ -103,7 +110,7 @@ export function parseGuestFlags(flags: GuestFlags, command: Command): Omit<Guest
     qemuPriority: flags.qemuPriority === undefined ? null : parseInteger('qemu-priority', flags.qemuPriority, 1, 99),
     extras: flags.initrdExtra.map(parseExtraFile),
     kernelArgs: flags.kernelArgs === undefined ? [] : flags.kernelArgs.split(/\s+/).filter(Boolean),
-    ...(flags.qemu !== undefined && { qemu: flags.qemu }),
+    ...(flags.qemu !== undefined && { qemu: findQemu(flags.qemu) }),
     bootTimeoutMs: parseDurationNs('boot-timeout', flags.bootTimeout, DURATION_RULE) / NS_PER_MS,
     load: flags.load === undefined ? null : { spec: flags.load, cpus: flags.loadCpus === undefined ? null : parseCpuList('load-cpus', flags.loadCpus) },
   };
@@ -113,9 +120,17 @@ interface GuestCommandFlags extends GuestFlags {
   kernel: string;
   xenType?: XenGuestType;
   cpus: string;
+  mainCpus?: string;
   json?: string;
   hdrLog?: string;
+  report?: string;
   quiet?: boolean;
+}
+
+interface GuestOutputs {
+  jsonPath: string | null;
+  hdrLogPath: string | null;
+  reportPath: string | null;
 }
 
 export function guestCommand(): Command {
@@ -128,9 +143,10 @@ export function guestCommand(): Command {
     .addOption(new Option('--xen-type <type>', 'with --hypervisor xen: the kind of domU').choices([...XEN_GUEST_TYPES]))
     .option('--cpus <n>', 'number of vCPUs (rtlat measures on each by default)', `${DEFAULT_VCPUS}`)
     .option('--json <file>', 'write the guest\'s run as JSON on the host')
-    .option('--hdr-log <file>', 'write the guest\'s HdrHistogram interval log on the host');
+    .option('--hdr-log <file>', 'write the guest\'s HdrHistogram interval log on the host')
+    .option('--report <file>', 'write an HTML report of the guest\'s run on the host (as rtlat report)');
   addGuestOptions(command);
-  addMeasureOptions(command, (name) => !NOT_TO_GUEST.includes(name));
+  addMeasureOptions(command, (name) => !GUEST_HOST_SIDE.includes(name));
   return command.action(async (flags: GuestCommandFlags) => {
     process.exitCode = await guest(flags, command);
   });
@@ -141,17 +157,26 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
   let stopListening = () => {};
   const onSignal = () => stop.abort();
   try {
-    checkMeasureOptions(command, NOT_TO_GUEST);
+    checkMeasureOptions(command, GUEST_HOST_SIDE);
     if (flags.hypervisor === 'xen' && flags.xenType === undefined) throw new UsageError('--hypervisor xen needs --xen-type pv, pvh or hvm');
     if (flags.hypervisor !== 'xen' && flags.xenType !== undefined) throw new UsageError('--xen-type is for Xen guests: give --hypervisor xen too');
-    const jsonPath = flags.json === undefined ? null : checkOutputPath('json', flags.json);
-    const hdrLogPath = flags.hdrLog === undefined ? null : checkOutputPath('hdr-log', flags.hdrLog);
+    const vcpus = parseInteger('cpus', flags.cpus, 1, 256);
+    if (flags.mainCpus !== undefined && parseCpuList('main-cpus', flags.mainCpus).some((cpu) => cpu >= vcpus)) {
+      throw new OptionError('main-cpus', flags.mainCpus, `guest CPUs, from 0 to ${vcpus - 1} (the guest has --cpus ${vcpus})`);
+    }
+    const outputs: GuestOutputs = {
+      jsonPath: flags.json === undefined ? null : checkOutputPath('json', flags.json),
+      hdrLogPath: flags.hdrLog === undefined ? null : checkOutputPath('hdr-log', flags.hdrLog),
+      reportPath: flags.report === undefined ? null : checkOutputPath('report', flags.report),
+    };
+    const guestFlags = parseGuestFlags(flags, command);
     const options: GuestOptions = {
-      ...parseGuestFlags(flags, command),
-      kernel: flags.kernel,
-      vcpus: parseInteger('cpus', flags.cpus, 1, 256),
-      measureArgs: measureArgsOf(command, NOT_TO_GUEST),
-      hdrLog: hdrLogPath !== null,
+      ...guestFlags,
+      kernel: checkKernelImage('kernel', flags.kernel),
+      // A missing QEMU is said by runGuest after the options are checked, before the guest's image is built.
+      vcpus,
+      measureArgs: measureArgsOf(command, GUEST_HOST_SIDE),
+      hdrLog: outputs.hdrLogPath !== null,
       commandLine: commandLine(),
       signal: stop.signal,
       onProgress: (line) => {
@@ -161,7 +186,7 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
     };
     stopListening = onStopSignals(onSignal);
     const result = flags.hypervisor === 'xen' ? await runXenGuest(xenGuestOptions(options, flags.xenType!, flags.kernelModules)) : await runGuest(options);
-    writeGuestOutputs(result, jsonPath, hdrLogPath);
+    await writeGuestOutputs(result, outputs);
     return result.status;
   } catch (error) {
     return reportError('guest', error);
@@ -176,11 +201,14 @@ export function xenGuestOptions(options: GuestOptions, type: XenGuestType, kerne
   return { ...setup, type, kernelModules: kernelModules ?? null };
 }
 
-function writeGuestOutputs(result: GuestResult, jsonPath: string | null, hdrLogPath: string | null): void {
-  process.stdout.write(result.stdout);
+async function writeGuestOutputs(result: GuestResult, { jsonPath, hdrLogPath, reportPath }: GuestOutputs): Promise<void> {
+  await writeStdout(result.stdout);
   process.stderr.write(result.stderr);
   if (result.run && jsonPath) writeFileAtomic(jsonPath, `${JSON.stringify(result.run, null, 2)}\n`);
   if (result.hdrLog && hdrLogPath) writeFileAtomic(hdrLogPath, result.hdrLog);
+  if (result.run && reportPath) {
+    writeFileAtomic(reportPath, renderReport(labelRuns([{ file: jsonPath ?? 'guest run', run: result.run }]), { rtlatVersion: RTLAT_VERSION }));
+  }
   if (result.info.hypervisor === 'xen') {
     if (result.info.emulated) process.stderr.write(`rtlat guest: EMULATED: ${result.info.emulation}; these latencies are the emulation's, not Xen's on real hardware\n`);
   } else if (result.info.emulated) {

@@ -1,11 +1,12 @@
 // `rtlat import cyclictest FILE`: a cyclictest --json file as an rtlat run file.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { importCyclictestJson } from '../import/cyclictest.js';
 import { RTLAT_VERSION } from '../version.js';
 import { reportError, UsageError } from './errors.js';
-import { checkOutputPath } from './output-path.js';
+import { checkOutputPath } from '../outputs/output-path.js';
+import { writeStdout } from './stdout.js';
 
 const SOURCES = ['cyclictest'];
 
@@ -15,15 +16,15 @@ export function importCommand(): Command {
     .argument('<source>', `the tool that wrote FILE (${SOURCES.join(', ')})`)
     .argument('<file>', 'the file it wrote')
     .option('-o, --output <file>', 'write the run file here (default: stdout)')
-    .action((source: string, file: string, flags: { output?: string }) => {
+    .action(async (source: string, file: string, flags: { output?: string }) => {
       try {
-        if (!SOURCES.includes(source)) throw new UsageError(`<source>: got ${JSON.stringify(source)}, expected ${SOURCES.join(', ')}`);
+        if (!SOURCES.includes(source)) throw new UsageError(`unknown source ${JSON.stringify(source)}: rtlat imports ${SOURCES.join(', ')}`);
         const output = flags.output === undefined ? null : checkOutputPath('output', flags.output);
         let text: string;
         try {
           text = readFileSync(file, 'utf8');
         } catch (error) {
-          throw new UsageError(`<file>: cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+          throw new UsageError(`cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
         }
         let json: string;
         try {
@@ -32,7 +33,7 @@ export function importCommand(): Command {
           throw new UsageError(`${file}: ${(error as Error).message}`);
         }
         if (output) writeFileAtomic(output, json);
-        else process.stdout.write(json);
+        else await writeStdout(json);
       } catch (error) {
         process.exitCode = reportError('import', error);
       }

@@ -2,15 +2,16 @@
 import { Command } from 'commander';
 import { formatFingerprint, readFingerprint } from '../fingerprint/index.js';
 import { reportError } from './errors.js';
+import { writeStdout } from './stdout.js';
 
 export function infoCommand(): Command {
   return new Command('info')
     .description('Show the environment fingerprint: kernel, preemption model, virtualization, timers, CPUs.')
     .option('--json', 'print it as JSON (the run file\'s "environment")')
-    .action((flags: { json?: boolean }) => {
+    .action(async (flags: { json?: boolean }) => {
       try {
         const fingerprint = readFingerprint();
-        process.stdout.write(flags.json ? `${JSON.stringify(fingerprint, null, 2)}\n` : formatFingerprint(fingerprint));
+        await writeStdout(flags.json ? `${JSON.stringify(fingerprint, null, 2)}\n` : formatFingerprint(fingerprint));
       } catch (error) {
         process.exitCode = reportError('info', error);
       }

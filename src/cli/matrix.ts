@@ -5,16 +5,17 @@
 // (rtlat compare --matrix) and the HTML report into one folder. A run that fails is reported and the
 // others still go ahead.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { buildMatrix, formatMatrix } from '../compare/matrix.js';
 import { labelRuns } from '../compare/environment.js';
 import { readRunFile } from '../compare/read.js';
 import { CONTAINER_OUT_DIR, runContainer } from '../container/run.js';
 import { OptionError } from '../errors.js';
-import { runGuest, type GuestOptions } from '../guest/run.js';
+import { checkKernelImage } from '../guest/kernel-image.js';
+import { findQemu, runGuest, type GuestOptions } from '../guest/run.js';
 import { XEN_GUEST_TYPES, type XenGuestType } from '../targets/xen/config.js';
 import { runXenGuest, startDom0Load } from '../targets/xen/run.js';
 import { startLoad, type LoadHandle } from '../load/index.js';
@@ -26,9 +27,12 @@ import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { addMeasureOptions } from './measure.js';
-import { addGuestOptions, checkMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf, NOT_TO_GUEST, parseGuestFlags, xenGuestOptions, type GuestFlags } from './guest.js';
+import { addGuestOptions, checkMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf, NOT_TO_MATRIX_GUESTS, parseGuestFlags, xenGuestOptions, type GuestFlags } from './guest.js';
 import { collect } from './run-files.js';
 import { onStopSignals } from './signals.js';
+import { writeStdout } from './stdout.js';
+import { OutputError } from '../outputs/atomic-file.js';
+import { checkOutputFolder } from '../outputs/output-path.js';
 
 interface MatrixFlags extends GuestFlags {
   output: string;
@@ -59,7 +63,7 @@ function parseKernels(text: string): Kernel[] {
   });
   if (new Set(kernels.map((kernel) => kernel.label)).size !== kernels.length) throw new OptionError('kernels', text, accepted);
   for (const kernel of kernels) {
-    if (!statSync(kernel.path, { throwIfNoEntry: false })?.isFile()) throw new OptionError('kernels', kernel.path, 'a kernel image file (vmlinuz) for each label');
+    checkKernelImage('kernels', kernel.path);
   }
   return kernels;
 }
@@ -128,12 +132,13 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
     checkMeasureOptions(command, HOST_OUTPUTS_AND_LOAD);
     const kernels = flags.kernels === undefined ? [] : parseKernels(flags.kernels);
     const guest = parseGuestFlags(flags, command);
+    // Found now, so that a missing QEMU is said before the host is measured (Xen's guests need none here).
+    if (kernels.length > 0 && flags.hypervisor !== 'xen') guest.qemu ??= findQemu();
     const vcpus = parseInteger('guest-cpus', flags.guestCpus, 1, 256);
     const hostCpus = flags.cpus === undefined ? null : parseCpuList('cpus', flags.cpus);
     const measureArgs = measureArgsOf(command, HOST_OUTPUTS_AND_LOAD);
-    const guestMeasureArgs = measureArgsOf(command, NOT_TO_GUEST);
-    const dir = path.resolve(flags.output);
-    mkdirSync(dir, { recursive: true });
+    const guestMeasureArgs = measureArgsOf(command, NOT_TO_MATRIX_GUESTS);
+    const dir = checkOutputFolder('output', flags.output);
     const say = (line: string) => process.stderr.write(`rtlat matrix: ${line}\n`);
 
     const xenTypes = parseXenTypes(flags, command);
@@ -208,6 +213,8 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
         await measureStep(step, stop.signal, (load) => (xenTypes === null ? startLoad(load.spec, { cpus: load.cpus ?? hostCpus ?? usableCpus().allowed }) : startDom0Load(load.spec, load.cpus).then(({ load: handle }) => handle)));
         measured.push(step);
       } catch (error) {
+        // A file that cannot be written (a full disk) would fail every step after it too.
+        if (error instanceof OutputError) throw error;
         failed.push(step.name);
         say(`${step.name}: ${(error as Error).message.split('\n')[0]}`);
       }
@@ -218,7 +225,7 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
       const table = formatMatrix(buildMatrix(runs), 'text');
       writeFileAtomic(path.join(dir, 'matrix.txt'), table);
       writeFileAtomic(path.join(dir, 'report.html'), renderReport(runs, { title: 'rtlat matrix', rtlatVersion: RTLAT_VERSION }));
-      process.stdout.write(`\n${table}`);
+      await writeStdout(`\n${table}`);
       say(`wrote ${measured.map((step) => path.basename(step.file)).join(', ')}, matrix.txt and report.html in ${dir}`);
     }
     if (failed.length > 0) throw new Error(`${failed.join(', ')} failed (above)`);
@@ -236,7 +243,7 @@ async function measureStep(step: Step, signal: AbortSignal, startHostLoad: (load
   try {
     if (step.load && step.hostLoad) hostLoad = await startHostLoad(step.load);
     const outcome = await step.measure(signal);
-    process.stdout.write(`== ${step.name}\n${outcome.stdout}`);
+    await writeStdout(`== ${step.name}\n${outcome.stdout}`);
     if (outcome.status !== EXIT.ok) throw new Error(`exit code ${outcome.status}: ${outcome.stderr.trim().split('\n').pop() ?? ''}`);
     if (hostLoad) {
       // The load ran beside the run, outside the measuring process: record it as measure --load would.

@@ -1,24 +1,27 @@
 // `rtlat measure`: cyclictest's job from one command, with its outputs and rtlat's.
 import { Command, Option } from 'commander';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { OptionError } from '../errors.js';
 import { HdrLogWriter } from '../formats/hdr-log.js';
-import { formatCyclictestHistogram, formatCyclictestSummary } from '../formats/cyclictest.js';
+import { formatCyclictestHistogram, formatCyclictestSummary } from '../outputs/cyclictest/text.js';
+import { parseCyclictestVersion, type CyclictestVersion } from '../outputs/cyclictest/version.js';
 import { labelRuns } from '../compare/environment.js';
 import { formatSummaryTable } from '../formats/table.js';
-import { diffCpuCounters, readCpuCounters, readFingerprint } from '../fingerprint/index.js';
-import { formatLoadWork, loadCpusFor, parseLoadSpec, startLoad, type LoadHandle, type LoadSpec } from '../load/index.js';
+import { formatLoadWork, parseLoadSpec, type LoadSpec } from '../load/index.js';
+import { measureRun } from '../measurement/measure.js';
+import { judgeRun, parseFailAbove, type VerdictRules } from '../measurement/verdict.js';
 import type { ProbeOptions } from '../options.js';
-import { Probe } from '../probe.js';
+import type { Probe } from '../probe.js';
 import type { Spike } from '../recorder.js';
 import { renderReport } from '../report/report.js';
-import { runFileFromProbe, type RunFile } from '../run.js';
+import type { RunFile } from '../run.js';
 import { DURATION_RULE, formatCpuList, NS_PER_MS, NS_PER_S, NS_PER_US, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { commandLine } from './command-line.js';
-import { checkOutputPath } from './output-path.js';
+import { checkOutputPath } from '../outputs/output-path.js';
 import { StatusLine } from './status.js';
+import { writeStdout } from './stdout.js';
 import { onStopSignals } from './signals.js';
 
 interface MeasureFlags {
@@ -48,19 +51,21 @@ interface MeasureFlags {
   quiet?: boolean;
   load?: string;
   loadCpus?: string;
+  failAbove?: string;
+  failOnDropped?: boolean;
+  failOnDegraded?: boolean;
 }
 
 interface Outputs {
   format: 'table' | 'cyclictest';
+  /** The dialect of the cyclictest formats: RTLAT_CYCLICTEST_VERSION, else the newest. */
+  cyclictestVersion: CyclictestVersion;
   histogram: boolean;
   jsonPath: string | null;
   hdrLogPath: string | null;
   reportPath: string | null;
   quiet: boolean;
 }
-
-/** Spikes listed in the run file at most; beyond, they are counted. */
-const SPIKES_KEPT = 100_000;
 
 export function measureCommand(): Command {
   return new Command('measure')
@@ -91,15 +96,26 @@ export function measureCommand(): Command {
     .option('-q, --quiet', 'no live status line')
     .option('--load <kinds>', 'run load generators while measuring: syscalls, ipc, timers, io, memory, stress-ng:ARGS (comma-separated)')
     .option('--load-cpus <list>', 'CPUs for the load generators (default: the measured CPUs)')
-    .action(async (flags: MeasureFlags) => {
+    .option('--fail-above <bounds>', 'exit 5 (after writing every output) when a bound is exceeded on a thread or over all: max=100us,p99.99=40us,p99=30us')
+    .option('--fail-on-dropped', 'exit 5 when samples were dropped')
+    .option('--fail-on-degraded', 'exit 5 when the set-up was degraded (with --allow-degraded)')
+    .action(async (flags: MeasureFlags, command: Command) => {
+      // cyclictest's -q prints its T: lines; rtlat's only hides the live status. Said when stdout is all there is.
+      const filesOnly = flags.json !== undefined || flags.report !== undefined || flags.hdrLog !== undefined;
+      if (flags.quiet && !filesOnly && command.getOptionValueSource('format') === 'default') {
+        process.stderr.write("rtlat measure: hint: -q only hides the live status line; for cyclictest's T: lines add --format cyclictest, or run `rtlat cyclictest -q ...`\n");
+      }
       process.exitCode = await measure(flags);
     });
 }
 
+/** The verdict judges a run of `rtlat measure`; the commands sharing its options do not take it. */
+const VERDICT_OPTIONS: readonly string[] = ['failAbove', 'failOnDropped', 'failOnDegraded'];
+
 /** Adds the options of `rtlat measure` whose attribute names `keep` accepts, for commands that measure too. */
 export function addMeasureOptions(command: Command, keep: (attributeName: string) => boolean): Command {
   for (const option of measureCommand().options) {
-    if (keep(option.attributeName())) command.addOption(option);
+    if (!VERDICT_OPTIONS.includes(option.attributeName()) && keep(option.attributeName())) command.addOption(option);
   }
   return command;
 }
@@ -113,6 +129,7 @@ export function parseMeasureFlags(flags: MeasureFlags): {
   outputs: Outputs;
   /** cpus null: the measured CPUs. */
   load: { spec: LoadSpec; cpus: number[] | null } | null;
+  verdict: VerdictRules;
 } {
   if (flags.loops !== undefined && flags.duration !== undefined) {
     throw new UsageError(`--loops and --duration were both given (${flags.loops}, ${flags.duration}); give one of them`);
@@ -147,6 +164,7 @@ export function parseMeasureFlags(flags: MeasureFlags): {
   const hdrIntervalNs = parseDurationNs('hdr-interval', flags.hdrInterval, { units: ['ms', 's', 'm'], bareUnit: 's', minNs: 10 * NS_PER_MS, maxNs: 3_600 * NS_PER_S });
   const outputs: Outputs = {
     format: flags.format as Outputs['format'],
+    cyclictestVersion: cyclictestVersionFromEnvironment(),
     histogram: flags.histogram !== undefined,
     jsonPath: flags.json === undefined ? null : checkOutputPath('json', flags.json),
     hdrLogPath: flags.hdrLog === undefined ? null : checkOutputPath('hdr-log', flags.hdrLog),
@@ -154,7 +172,20 @@ export function parseMeasureFlags(flags: MeasureFlags): {
     quiet: flags.quiet ?? false,
   };
   if (outputs.hdrLogPath) probe.intervalNs = hdrIntervalNs;
-  return { probe, outputs, load };
+  const verdict: VerdictRules = {
+    bounds: flags.failAbove === undefined ? [] : parseFailAbove(flags.failAbove),
+    failOnDropped: flags.failOnDropped ?? false,
+    failOnDegraded: flags.failOnDegraded ?? false,
+  };
+  return { probe, outputs, load, verdict };
+}
+
+function cyclictestVersionFromEnvironment(): CyclictestVersion {
+  try {
+    return parseCyclictestVersion(process.env.RTLAT_CYCLICTEST_VERSION);
+  } catch (error) {
+    throw new UsageError(`RTLAT_CYCLICTEST_VERSION: ${(error as Error).message}`);
+  }
 }
 
 function describeSpike(spike: Spike): string {
@@ -166,84 +197,84 @@ function describeSpike(spike: Spike): string {
 
 async function measure(flags: MeasureFlags): Promise<number> {
   let hdrLog: HdrLogWriter | null = null;
-  let load: LoadHandle | null = null;
+  // The log's first failure: the log is dropped (nothing half-written stays), the run goes on, and the failure ends it with exit 1.
+  let hdrLogFailure: unknown = null;
   try {
-    const { probe: options, outputs, load: loadRequest } = parseMeasureFlags(flags);
-    const spikes: Spike[] = [];
-    let spikesOmitted = 0;
-    const probe = new Probe(options, {
-      onSpike: (spike) => {
-        process.stderr.write(`${describeSpike(spike)}\n`);
-        if (spikes.length < SPIKES_KEPT) spikes.push(spike);
-        else spikesOmitted++;
+    const { probe: options, outputs, load, verdict } = parseMeasureFlags(flags);
+    let probe: Probe | null = null;
+    let status: StatusLine | null = null;
+    const stop = new AbortController();
+    const stopListening = onStopSignals(() => stop.abort());
+    const run = await measureRun(
+      { probe: options, load, commandLine: commandLine(), signal: stop.signal },
+      {
+        onSpike: (spike) => process.stderr.write(`${describeSpike(spike)}\n`),
+        onInterval: (interval) => {
+          try {
+            hdrLog?.write(interval, probe!.config.threads[interval.thread]!.cpu);
+          } catch (error) {
+            hdrLogFailure = error;
+            hdrLog = null;
+          }
+        },
+        onStart: (started) => {
+          probe = started;
+          // Before the first drain, so before the first interval can arrive.
+          if (outputs.hdrLogPath) {
+            const intervals = { threads: started.config.threads.length, lengthNs: started.config.intervalNs };
+            hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: started.startedAt, comment: commandLine(), intervals });
+          }
+          for (const refusal of started.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
+          status = outputs.quiet || !process.stdout.isTTY ? null : new StatusLine(started, process.stdout);
+        },
+        onStop: () => (status as StatusLine | null)?.clear(),
       },
-      onInterval: (interval) => hdrLog?.write(interval, probe.config.threads[interval.thread]!.cpu),
-    });
-    const environment = readFingerprint();
-    const measuredCpus = [...new Set(probe.config.threads.flatMap((plan) => (plan.cpu === null ? [] : [plan.cpu])))];
-    // Running before the first wake-up, so the whole measurement is under load.
-    if (loadRequest) load = await startLoad(loadRequest.spec, { cpus: loadRequest.cpus ?? loadCpusFor(probe.config) });
-    const countersBefore = readCpuCounters(measuredCpus);
-    probe.start();
-    // Before the first drain, so before the first interval can arrive.
-    if (outputs.hdrLogPath) hdrLog = new HdrLogWriter(outputs.hdrLogPath, { startTime: probe.startedAt, comment: commandLine() });
-    for (const refusal of probe.degraded) process.stderr.write(`rtlat: DEGRADED: not permitted: ${refusal}\n`);
-
-    let signalled = false;
-    const stopListening = onStopSignals(() => {
-      signalled = true;
-      void probe.stop();
-    });
-    const status = outputs.quiet || !process.stdout.isTTY ? null : new StatusLine(probe, process.stdout);
-    await probe.finished;
-    const result = await probe.stop();
-    const during = diffCpuCounters(countersBefore, readCpuCounters(measuredCpus));
-    const runLoad = load ? await load.stop() : null;
-    status?.clear();
-    stopListening();
-
-    const run = runFileFromProbe(result, {
-      rtlatVersion: RTLAT_VERSION,
-      commandLine: commandLine(),
-      environment,
-      during,
-      stoppedBy: signalled ? 'signal' : undefined,
-      spikes,
-      spikesOmitted,
-      load: runLoad,
-    });
-    writeOutputs(run, outputs, hdrLog);
+    ).finally(stopListening);
+    const written = hdrLog as HdrLogWriter | null;
     hdrLog = null;
+    await writeOutputs(run, outputs, written);
+    if (hdrLogFailure) throw hdrLogFailure;
+    // Judged once every output is written, so that a failing CI lane still keeps its files.
+    const failures = judgeRun(run, verdict);
+    for (const failure of failures) process.stderr.write(`${failure}\n`);
     if (run.breaktrace) {
       const { thread, cpu, latencyNs, tracingStopped } = run.breaktrace;
       process.stderr.write(
         `rtlat: breaktrace: thread ${thread}${cpu === null ? '' : ` on CPU ${cpu}`} woke ${(latencyNs / NS_PER_US).toFixed(1)}us late; ` +
           `${tracingStopped ? 'ftrace stopped (tracing_on=0) after a trace_marker' : 'tracefs not reachable: no trace marker written'}\n`,
       );
-      return EXIT.breaktrace;
+      return failures.length ? EXIT.verdict : EXIT.breaktrace;
     }
-    return EXIT.ok;
+    return failures.length ? EXIT.verdict : EXIT.ok;
   } catch (error) {
-    hdrLog?.abandon();
+    (hdrLog as HdrLogWriter | null)?.abandon();
     return reportError('measure', error);
-  } finally {
-    // On the error paths (stop() is idempotent): the load never outlives the measurement.
-    await load?.stop().catch(() => {});
   }
 }
 
-function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | null): void {
+/** Writes every requested output, each whole or not at all; then throws the first that failed, if any. */
+async function writeOutputs(run: RunFile, outputs: Outputs, hdrLog: HdrLogWriter | null): Promise<void> {
   const stdout: string[] = [];
   // Like cyclictest -q -h, the histogram replaces the T: lines; rtlat's table still follows it.
-  if (outputs.histogram) stdout.push(formatCyclictestHistogram(run));
+  if (outputs.histogram) stdout.push(formatCyclictestHistogram(run, { version: outputs.cyclictestVersion }));
   else if (outputs.format === 'cyclictest') stdout.push(formatCyclictestSummary(run));
   if (outputs.format === 'table') stdout.push(formatSummaryTable(run));
   if (outputs.format === 'table' && run.load) stdout.push(`load ${run.load.spec} on CPUs ${formatCpuList(run.load.cpus)}: ${formatLoadWork(run.load)}\n`);
-  if (outputs.jsonPath) writeFileAtomic(outputs.jsonPath, `${JSON.stringify(run, null, 2)}\n`);
+  const writes: (() => void)[] = [];
+  if (outputs.jsonPath) writes.push(() => writeFileAtomic(outputs.jsonPath!, `${JSON.stringify(run, null, 2)}\n`));
   if (outputs.reportPath) {
     const runs = labelRuns([{ file: outputs.jsonPath ?? 'this run', run }]);
-    writeFileAtomic(outputs.reportPath, renderReport(runs, { rtlatVersion: RTLAT_VERSION }));
+    writes.push(() => writeFileAtomic(outputs.reportPath!, renderReport(runs, { rtlatVersion: RTLAT_VERSION })));
   }
-  hdrLog?.close();
-  process.stdout.write(stdout.join(''));
+  if (hdrLog) writes.push(() => hdrLog.close());
+  let failure: unknown = null;
+  for (const write of writes) {
+    try {
+      write();
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  await writeStdout(stdout.join(''));
+  if (failure) throw failure;
 }

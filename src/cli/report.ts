@@ -1,10 +1,10 @@
 // `rtlat report A.json [B.json ...] -o report.html`: one self-contained HTML page to look at and print.
 import { Command } from 'commander';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { renderReport } from '../report/report.js';
 import { RTLAT_VERSION } from '../version.js';
 import { reportError } from './errors.js';
-import { checkOutputPath } from './output-path.js';
+import { checkOutputPath } from '../outputs/output-path.js';
 import { collect, readLabeledRuns } from './run-files.js';
 
 interface ReportFlags {

@@ -1,12 +1,13 @@
 // `rtlat serve`: a standing exporter, one per host or guest. It measures continuously and serves
 // /metrics (Prometheus text format) and /snapshot (JSON); a Prometheus server scraping a whole fleet
 // is how rtlat scales past one machine.
+import { lookup } from 'node:dns/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 import { Command } from 'commander';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { OptionError } from '../errors.js';
-import { registerProbeMetrics } from '../prometheus.js';
+import { loadPromClient } from '../outputs/prom-client.js';
 import type { IntervalLogOptions } from '../service/hdr-log-rotation.js';
 import { startProbe, type ServiceProbe } from '../service/probe.js';
 import { snapshotToJson } from '../service/snapshot.js';
@@ -15,6 +16,7 @@ import { DURATION_RULE, NS_PER_MS, parseDurationNs, parseInteger } from '../unit
 import { EXIT, reportError, UsageError } from './errors.js';
 import { addMeasureOptions, parseMeasureFlags } from './measure.js';
 import { onStopSignals } from './signals.js';
+import { writeStdout } from './stdout.js';
 
 /**
  * measure's options that shape the probe, and its HdrHistogram log; not its run length, other outputs,
@@ -53,7 +55,7 @@ export function serveCommand(): Command {
   const command = new Command('serve')
     .description('Measure continuously and serve the results: /metrics for Prometheus, /snapshot as JSON.')
     .option('--port <port>', 'TCP port to listen on (0: any free port)', String(DEFAULT_PORT))
-    .option('--bind <address>', 'IP address to listen on; loopback unless told otherwise (0.0.0.0 or :: for every interface)', '127.0.0.1');
+    .option('--bind <address>', 'IP address or host name to listen on; loopback unless told otherwise (0.0.0.0 or :: for every interface)', '127.0.0.1');
   return addMeasureOptions(command, (name) => SHARED_WITH_MEASURE.has(name))
     .option('--hdr-rotate <time>', 'start a new --hdr-log file every TIME (a bare number is h), each named after the log with its start time')
     .option('--hdr-keep <n>', 'with --hdr-rotate: keep only the newest N finished files')
@@ -71,7 +73,16 @@ function intervalLog(flags: ServeFlags, logPath: string | null, intervalNs: numb
   }
   if (flags.hdrKeep !== undefined && flags.hdrRotate === undefined) throw new UsageError('--hdr-keep needs --hdr-rotate');
   const intervalMs = intervalNs! / NS_PER_MS;
-  const options: IntervalLogOptions = { path: logPath, intervalMs };
+  const options: IntervalLogOptions = {
+    path: logPath,
+    intervalMs,
+    // Once: the metric counts every failure, and the log tries again with each interval.
+    onError: (error, failures) => {
+      if (failures === 1) {
+        process.stderr.write(`rtlat serve: ${error.message}; serving goes on, the log starts again with the next interval (rtlat_hdr_log_errors_total counts the failures)\n`);
+      }
+    },
+  };
   if (flags.hdrRotate !== undefined) {
     const rotateNs = parseDurationNs('hdr-rotate', flags.hdrRotate, { ...DURATION_RULE, bareUnit: 'h', minNs: intervalNs! });
     options.rotateEveryMs = Math.round(rotateNs / NS_PER_MS);
@@ -80,8 +91,14 @@ function intervalLog(flags: ServeFlags, logPath: string | null, intervalNs: numb
   return options;
 }
 
-function checkBind(text: string): string {
-  if (isIP(text) === 0) throw new OptionError('bind', text, 'an IP address such as 127.0.0.1, ::1, 0.0.0.0 or ::');
+/** An IP address, or a host name that resolves (to listen on its first address, as Node does). */
+async function checkBind(text: string): Promise<string> {
+  if (isIP(text) !== 0) return text;
+  try {
+    await lookup(text);
+  } catch (error) {
+    throw new OptionError('bind', text, `an IP address such as 127.0.0.1, ::1, 0.0.0.0 or ::, or a host name that resolves (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
   return text;
 }
 
@@ -121,8 +138,11 @@ async function serve(flags: ServeFlags): Promise<number> {
   let stopListening = () => {};
   const signalled = new Promise<void>((resolve) => (stopListening = onStopSignals(resolve)));
   try {
+    // prom-client is an optional peer dependency, loaded here so that every other command works without it.
+    const { Registry } = await loadPromClient();
+    const { registerProbeMetrics } = await import('../prometheus.js');
     const port = parseInteger('port', flags.port, 0, 65_535);
-    const host = checkBind(flags.bind);
+    const host = await checkBind(flags.bind);
     const { probe: options, outputs } = parseMeasureFlags({ ...flags, format: 'table' });
     const hdrLog = intervalLog(flags, outputs.hdrLogPath, options.intervalNs);
     // Like `rtlat measure`: every CPU this process may use unless told otherwise. The exporter's own event loop says nothing about the machine.
@@ -135,7 +155,7 @@ async function serve(flags: ServeFlags): Promise<number> {
     const server = createServer(respond(probe, registry));
     const address = await listen(server, port, host);
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    process.stdout.write(`rtlat serve: serving http://${shown}:${address.port}/metrics and /snapshot\n`);
+    await writeStdout(`rtlat serve: serving http://${shown}:${address.port}/metrics and /snapshot\n`);
 
     await signalled;
     // Graceful: no new connections, idle keep-alive ones closed, requests in flight answered.
@@ -143,7 +163,9 @@ async function serve(flags: ServeFlags): Promise<number> {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
-    return EXIT.ok;
+    await probe.stop();
+    // The log's failures were said when they happened; the status says the log is not whole.
+    return (probe.hdrLogFailures ?? 0) > 0 ? EXIT.failure : EXIT.ok;
   } catch (error) {
     return reportError('serve', error);
   } finally {

@@ -1,11 +1,11 @@
 // `rtlat sweep`: one measurement per period, to expose timer-resolution latency. A kernel that will
 // not arm a timer closer than some resolution (a guest's, often 100us) wakes every shorter period
 // late, so latencies exceed the period below that resolution and stop exceeding it above.
-import { accessSync, constants, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import type { JsHistogram } from 'hdr-histogram-js';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { OptionError } from '../errors.js';
 import { diffCpuCounters, readCpuCounters, readFingerprint, type Fingerprint } from '../fingerprint/index.js';
 import { microseconds, percentileCell } from '../formats/table.js';
@@ -18,8 +18,9 @@ import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { addMeasureOptions, parseMeasureFlags } from './measure.js';
-import { checkOutputPath } from './output-path.js';
+import { checkOutputFolder, checkOutputPath } from '../outputs/output-path.js';
 import { onStopSignals } from './signals.js';
+import { writeStdout } from './stdout.js';
 import { labelRuns } from '../compare/environment.js';
 import { renderReport } from '../report/report.js';
 
@@ -89,7 +90,7 @@ export function sweepCommand(): Command {
     .option('-D, --duration <time>', 'how long to measure each period: s, m, h or d (a bare number is s)', '10s');
   return addMeasureOptions(command, (name) => SHARED_WITH_MEASURE.includes(name))
     .option('--with-and-without-load', 'measure each period twice, without and with --load')
-    .option('--json <path>', 'write one run file per period: into this folder (sweep-50us.json, ...) or beside this file name (NAME-50us.json, ...)')
+    .option('--json <path>', 'write one run file per period: into a folder (an existing one, or DIR/, created: sweep-50us.json, ...), or beside any other name (NAME-50us.json, ...)')
     .option('--report <file>', 'write an HTML report of the sweep, with latency plotted against the period')
     .option('-q, --quiet', 'no progress lines')
     .action(async (flags: SweepFlags) => {
@@ -103,16 +104,14 @@ function parsePeriods(text: string): number[] {
   return periodsNs.sort((a, b) => a - b);
 }
 
-/** Where the run of `label` goes: PATH/sweep-LABEL.json for a folder, NAME-LABEL.json beside a file name. */
+/**
+ * Where the run of `label` goes: FOLDER/sweep-LABEL.json for a folder (one that exists, or a name
+ * ending in "/", created), NAME-LABEL.json beside any other name.
+ */
 function jsonPaths(text: string): (label: string) => string {
-  const resolved = path.resolve(text);
-  if (statSync(resolved, { throwIfNoEntry: false })?.isDirectory()) {
-    try {
-      accessSync(resolved, constants.W_OK);
-    } catch {
-      throw new OptionError('json', text, 'a writable folder, or a file name in one');
-    }
-    return (label) => path.join(resolved, `sweep-${label}.json`);
+  if (text.endsWith('/') || statSync(path.resolve(text), { throwIfNoEntry: false })?.isDirectory()) {
+    const folder = checkOutputFolder('json', text);
+    return (label) => path.join(folder, `sweep-${label}.json`);
   }
   const { dir, name } = path.parse(checkOutputPath('json', text));
   return (label) => path.join(dir, `${name}-${label}.json`);
@@ -312,7 +311,7 @@ async function sweep(flags: SweepFlags): Promise<number> {
     const plan = await planSweep(flags);
     const environment = readFingerprint();
     stopListening = onStopSignals(onSignal);
-    process.stdout.write(describeSetup(plan));
+    await writeStdout(describeSetup(plan));
     const progress = !plan.quiet && process.stderr.isTTY;
     const warned = new Set<string>();
     const points: SweepPoint[] = [];
@@ -328,12 +327,12 @@ async function sweep(flags: SweepFlags): Promise<number> {
       if (plan.jsonPathOf) writeFileAtomic(plan.jsonPathOf(sweepCase.label), `${JSON.stringify(run, null, 2)}\n`);
       points.push(sweepPoint(run));
     }
-    if (points.length > 0) process.stdout.write(formatSweepSummary(points));
+    if (points.length > 0) await writeStdout(formatSweepSummary(points));
     if (plan.reportPath && points.length > 0) {
       const runs = labelRuns(points.map((point, index) => ({ file: plan.jsonPathOf?.(plan.cases[index]!.label) ?? plan.cases[index]!.label, run: point.run })));
       writeFileAtomic(plan.reportPath, renderReport(runs, { title: 'rtlat sweep', rtlatVersion: RTLAT_VERSION, sweep: true }));
     }
-    if (points.length < plan.cases.length) process.stdout.write(`interrupted: ${points.length} of ${plan.cases.length} runs measured\n`);
+    if (points.length < plan.cases.length) await writeStdout(`interrupted: ${points.length} of ${plan.cases.length} runs measured\n`);
     return EXIT.ok;
   } catch (error) {
     return reportError('sweep', error);

@@ -20,8 +20,10 @@ export const METRICS: readonly { name: Metric; percentile: number | null }[] = [
 export interface MetricValue {
   /** Null when the run kept no histogram (cyclictest imports without -h), so it has no percentiles. */
   valueNs: number | null;
-  /** False for a percentile the run has too few samples for (10 beyond it are needed). */
+  /** False for a percentile the run has too few samples for (10 beyond it are needed), or one that is only a bound. */
   reliable: boolean;
+  /** True when valueNs is only a lower bound: the percentile lies beyond the run's histogram (cyclictest -h's overflows). */
+  atLeast?: true;
   /** This value over the baseline's; null when either is missing or unreliable, or the baseline's is 0. */
   ratio: number | null;
 }
@@ -48,7 +50,8 @@ function metricsOf(run: RunFile): Record<Metric, Omit<MetricValue, 'ratio'>> {
   const entries = METRICS.map(({ name, percentile }) => {
     if (percentile === null) return [name, exact(name === 'min' ? all.minNs : name === 'avg' ? all.avgNs : all.maxNs)] as const;
     const value = all.percentiles.find((candidate) => candidate.percentile === percentile);
-    return [name, value ? { valueNs: value.valueNs, reliable: value.reliable } : { valueNs: null, reliable: false }] as const;
+    if (!value) return [name, { valueNs: null, reliable: false }] as const;
+    return [name, { valueNs: value.valueNs, reliable: value.reliable, ...(value.atLeast && { atLeast: value.atLeast }) }] as const;
   });
   return Object.fromEntries(entries) as Record<Metric, Omit<MetricValue, 'ratio'>>;
 }
@@ -64,11 +67,18 @@ function caveats(runs: readonly LabeledRun[]): string[] {
   for (const { label, run } of runs) {
     if (run.degraded.length > 0) lines.push(`${label} is a degraded run (not permitted: ${run.degraded.join('; ')})`);
     if (run.all.dropped > 0) lines.push(`${label} dropped ${run.all.dropped} samples (ring full): its percentiles leave them out`);
+    if (run.guest?.emulated) lines.push(`${label} was measured in an emulated guest (QEMU TCG): its latencies are the emulator's, not a hypervisor's`);
   }
   return lines;
 }
 
-export function compareRuns(runs: readonly LabeledRun[]): Comparison {
+export interface CompareOptions {
+  /** Settings the runs differ in on purpose (a sweep's period and load): not warned about. */
+  varied?: readonly ('period' | 'load')[];
+}
+
+export function compareRuns(runs: readonly LabeledRun[], options: CompareOptions = {}): Comparison {
+  const aspects = [PERIOD, POLICY, LOAD, CLOCK].filter((aspect) => !options.varied?.some((name) => name === aspect.name));
   const [first] = runs;
   if (!first) throw new RangeError('no runs to compare');
   const baseline = metricsOf(first.run);
@@ -80,7 +90,7 @@ export function compareRuns(runs: readonly LabeledRun[]): Comparison {
       return { label, file, tool: run.tool, count: run.all.count, overruns: run.all.overruns, metrics: metrics as Record<Metric, MetricValue> };
     }),
     warnings: [
-      ...differences(runs.map(({ label, run }) => ({ name: label, run })), [PERIOD, POLICY, LOAD, CLOCK]),
+      ...differences(runs.map(({ label, run }) => ({ name: label, run })), aspects),
       ...caveats(runs),
     ],
   };

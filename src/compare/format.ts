@@ -1,6 +1,6 @@
 // A comparison as text, markdown, CSV or JSON. Latencies in us; a percentile the run cannot support is
 // shown as the sample count it would need, never as a confident number.
-import { microseconds, percentileCell } from '../formats/table.js';
+import { AT_LEAST_NOTE, microseconds, percentileCell } from '../formats/table.js';
 import { minSamplesFor } from '../histogram.js';
 import type { ComparedRun, Comparison, MetricValue } from './compare.js';
 import { METRICS } from './compare.js';
@@ -14,10 +14,10 @@ export function formatRatio(ratio: number): string {
   return `${ratio >= 100 ? ratio.toFixed(0) : ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2)}x`;
 }
 
-/** A latency in us, a percentile's '(n<N)' when too few samples support it, '-' when there is none. */
+/** A latency in us, a percentile's '(n<N)' when too few samples support it or '>=N' when it is a bound, '-' when there is none. */
 export function metricCell(value: MetricValue, percentile: number | null): string {
   if (value.valueNs === null) return '-';
-  return percentile === null ? microseconds(value.valueNs) : percentileCell({ percentile, valueNs: value.valueNs, reliable: value.reliable });
+  return percentile === null ? microseconds(value.valueNs) : percentileCell({ percentile, valueNs: value.valueNs, reliable: value.reliable, ...(value.atLeast && { atLeast: value.atLeast }) });
 }
 
 function countCells(run: ComparedRun): string[] {
@@ -30,9 +30,10 @@ const HEADER = ['run', 'count', ...METRICS.map(({ name }) => name), 'overruns'];
 export function footnotes(runs: readonly ComparedRun[]): string[] {
   const values = runs.flatMap((run) => METRICS.map(({ name }) => run.metrics[name]));
   const notes: string[] = [];
-  if (values.some((value) => value.valueNs !== null && !value.reliable)) {
+  if (values.some((value) => value.valueNs !== null && !value.reliable && !value.atLeast)) {
     notes.push(`(n<N): too few samples for that percentile to mean anything; it needs N (p99.99 needs ${minSamplesFor(99.99)}).`);
   }
+  if (values.some((value) => value.atLeast)) notes.push(AT_LEAST_NOTE);
   if (values.some((value) => value.valueNs === null)) notes.push('-: the run kept no histogram (e.g. cyclictest without -h), so it has no percentiles.');
   return notes;
 }
@@ -63,27 +64,35 @@ function markdownRows(comparison: Comparison): string[][] {
   });
 }
 
+/**
+ * One row per run. The numeric columns hold numbers or nothing: a percentile too few samples support,
+ * or one that is only a bound, is left empty there (not a number to plot by mistake) and says why in
+ * the flags column, as "p99.9:(n<10k)" or "p99.99:>=60.0", separated by ";".
+ */
 function csvRows(comparison: Comparison): string[][] {
   return comparison.runs.map((run) => [
     run.label,
     run.file,
     `${run.tool.name} ${run.tool.version}`,
     `${run.count}`,
-    ...METRICS.map(({ name, percentile }) => {
+    ...METRICS.map(({ name }) => {
       const value = run.metrics[name];
-      if (value.valueNs === null) return '';
-      // Exact to the nanosecond; an unsupported percentile keeps its mark, not a number to plot by mistake.
-      return value.reliable ? `${Number((value.valueNs / 1000).toFixed(3))}` : metricCell(value, percentile);
+      // Exact to the nanosecond.
+      return value.valueNs !== null && value.reliable ? `${Number((value.valueNs / 1000).toFixed(3))}` : '';
     }),
     run.overruns === null ? '' : `${run.overruns}`,
     ...METRICS.map(({ name }) => {
       const { ratio } = run.metrics[name];
       return ratio === null ? '' : `${Number(ratio.toFixed(4))}`;
     }),
+    METRICS.flatMap(({ name, percentile }) => {
+      const value = run.metrics[name];
+      return value.valueNs !== null && !value.reliable ? [`${name}:${metricCell(value, percentile)}`] : [];
+    }).join(';'),
   ]);
 }
 
-const CSV_HEADER = ['run', 'file', 'tool', 'count', ...METRICS.map(({ name }) => `${name}_us`), 'overruns', ...METRICS.map(({ name }) => `${name}_ratio`)];
+const CSV_HEADER = ['run', 'file', 'tool', 'count', ...METRICS.map(({ name }) => `${name}_us`), 'overruns', ...METRICS.map(({ name }) => `${name}_ratio`), 'flags'];
 
 /** The comparison in `format`; for CSV the warnings are left out (the caller prints them elsewhere). */
 export function formatComparison(comparison: Comparison, format: OutputFormat): string {

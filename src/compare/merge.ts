@@ -2,8 +2,8 @@
 // loss, so the merged percentiles are those of every sample; counts, min, max and mean combine exactly.
 // Threads merge with the threads of the other runs that ran on the same CPU with the same period.
 import { type CpuCounterValues, type CpuCountersDelta, describeEnvironment } from '../fingerprint/index.js';
-import { decodeHistogram, encodeHistogram, newHistogram, percentilesOf, type Histogram } from '../histogram.js';
-import type { MicrosecondHistogram, Spike } from '../recorder.js';
+import { addBeyond, decodeHistogram, encodeHistogram, newHistogram, percentilesOf, type Histogram } from '../histogram.js';
+import type { MicrosecondHistogram, Spike, ThreadExtremes } from '../recorder.js';
 import type { RunConfig, RunFile, RunLoad, RunThread } from '../run.js';
 import { formatDuration, NS_PER_MS } from '../units.js';
 import { type Aspect, CLOCK, differences, LOAD, PERIOD, POLICY } from './configuration.js';
@@ -93,10 +93,37 @@ function mergeMicrosecondHistograms(parts: readonly ThreadPart[]): MicrosecondHi
   return { maxUs, buckets, overflows: sum(histograms.map((histogram) => histogram!.overflows)), overflowCycles: overflowCycles.slice(0, maxUs) };
 }
 
+/**
+ * Block maxima follow each other when every part kept blocks of one size (each run's last,
+ * incomplete block was already left out). The largest latencies stay "every one above the
+ * threshold" at the highest of the parts' thresholds; their cycles continue across runs.
+ */
+function mergeExtremes(parts: readonly ThreadPart[]): ThreadExtremes | null {
+  const all = parts.map(({ thread }) => thread.extremes ?? null);
+  if (all.some((extremes) => extremes === null)) return null;
+  const extremes = all as ThreadExtremes[];
+  const blockSize = common(extremes.map((part) => part.blockSize));
+  if (blockSize === null) return null;
+  const thresholds = extremes.map((part) => part.thresholdNs).filter((threshold): threshold is number => threshold !== null);
+  const thresholdNs = thresholds.length ? Math.max(...thresholds) : null;
+  return {
+    blockSize,
+    blockMaximaNs: extremes.flatMap((part) => part.blockMaximaNs),
+    blocksLost: sum(extremes.map((part) => part.blocksLost)),
+    thresholdNs,
+    exceedances: parts.flatMap(({ thread, cyclesBefore }) =>
+      thread.extremes!.exceedances
+        .filter((exceedance) => thresholdNs === null || exceedance.latencyNs >= thresholdNs)
+        .map((exceedance) => ({ cycle: exceedance.cycle + cyclesBefore, latencyNs: exceedance.latencyNs, dueNs: exceedance.dueNs + cyclesBefore * thread.periodNs })),
+    ),
+  };
+}
+
 function mergeThread(index: number, parts: readonly ThreadPart[]): RunThread {
   const threads = parts.map(({ thread }) => thread);
   const counted = threads.filter((thread) => thread.count > 0);
   const histogram = addHistograms(threads.map((thread) => thread.histogram));
+  const beyond = histogram ? addBeyond(threads.map((thread) => thread.beyondHistogram)) : null;
   const corrected = threads.every((thread) => thread.corrected !== null) ? addHistograms(threads.map((thread) => thread.correctedHistogram)) : null;
   const last = threads.at(-1)!;
   return {
@@ -115,13 +142,15 @@ function mergeThread(index: number, parts: readonly ThreadPart[]): RunThread {
     sumUs: sumKnown(threads.map((thread) => thread.sumUs)),
     overruns: sumKnown(threads.map((thread) => thread.overruns)),
     dropped: sum(threads.map((thread) => thread.dropped)),
-    percentiles: histogram ? percentilesOf(histogram) : [],
+    percentiles: histogram ? percentilesOf(histogram, beyond) : [],
     corrected: corrected
       ? { count: sum(threads.map((thread) => thread.corrected!.count)), maxNs: Math.max(...threads.map((thread) => thread.corrected!.maxNs)), percentiles: percentilesOf(corrected) }
       : null,
     histogram: histogram ? encodeHistogram(histogram) : null,
+    beyondHistogram: beyond,
     correctedHistogram: corrected ? encodeHistogram(corrected) : null,
     microsecondHistogram: mergeMicrosecondHistograms(parts),
+    extremes: mergeExtremes(parts),
   };
 }
 
@@ -129,6 +158,7 @@ function mergeAll(runs: readonly RunFile[]): RunFile['all'] {
   const alls = runs.map((run) => run.all);
   const counted = alls.filter((all) => all.count > 0);
   const histogram = addHistograms(alls.map((all) => all.histogram));
+  const beyond = histogram ? addBeyond(alls.map((all) => all.beyondHistogram)) : null;
   return {
     count: sum(alls.map((all) => all.count)),
     minNs: counted.length ? Math.min(...counted.map((all) => all.minNs)) : 0,
@@ -136,8 +166,9 @@ function mergeAll(runs: readonly RunFile[]): RunFile['all'] {
     maxNs: counted.length ? Math.max(...counted.map((all) => all.maxNs)) : 0,
     overruns: sumKnown(alls.map((all) => all.overruns)),
     dropped: sum(alls.map((all) => all.dropped)),
-    percentiles: histogram ? percentilesOf(histogram) : [],
+    percentiles: histogram ? percentilesOf(histogram, beyond) : [],
     histogram: histogram ? encodeHistogram(histogram) : null,
+    beyondHistogram: beyond,
   };
 }
 
@@ -179,16 +210,34 @@ function mergeDuring(deltas: readonly (CpuCountersDelta | null)[]): CpuCountersD
   };
 }
 
+/** What makes two run files one run: when and how it was measured, and its samples. */
+function identity(run: RunFile): string {
+  return JSON.stringify([run.startTime, run.endTime, run.commandLine, run.all.count, run.all.maxNs, run.all.histogram]);
+}
+
+/** Refuses a run given twice (the same file, or a copy of it): its samples would count twice. */
+function checkDistinct(named: readonly { name: string; run: RunFile }[]): void {
+  const seen = new Map<string, string>();
+  for (const { name, run } of named) {
+    const earlier = seen.get(identity(run));
+    if (earlier !== undefined) {
+      throw new MergeRefused(`${earlier} and ${name} are the same run (started ${run.startTime}, the same samples): merging it twice would count each sample twice`);
+    }
+    seen.set(identity(run), name);
+  }
+}
+
 /**
  * Adds `inputs` (at least two) into one run file. Throws MergeRefused when they differ in period,
  * policy and priority, clock, distance, load, tool or environment (where and on which kernel): their
- * samples would not describe one thing.
+ * samples would not describe one thing; and when one run is given twice.
  */
 export function mergeRuns(inputs: readonly RunInput[], meta: MergeMetadata): Merged {
   if (inputs.length < 2) throw new RangeError(`merge needs at least two runs, got ${inputs.length}`);
   const named = inputs.map(({ file, run }) => ({ name: shortName(file), run }));
   const [difference] = differences(named, [PERIOD, POLICY, CLOCK, DISTANCE, LOAD, TOOL, ENVIRONMENT]);
   if (difference !== undefined) throw new MergeRefused(`${difference}: only runs of one configuration merge`);
+  checkDistinct(named);
 
   // In time order, so that cycles, due times and the last latency continue from one run to the next.
   const ordered = [...named].sort((a, b) => Date.parse(a.run.startTime) - Date.parse(b.run.startTime));

@@ -1,8 +1,9 @@
-// Reading run files back for compare, merge and report. The checks are the ones a reader needs to
-// fail in one clear line (wrong file, wrong version) instead of deep inside a table or a plot.
+// Reading run files back for compare, merge and report. A wrong file, a wrong version or a wrong
+// field (src/run-file/validate.ts) fails in one clear line instead of deep inside a table or a plot.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type RunFile } from '../run.js';
+import { runFileProblem } from '../run-file/validate.js';
 
 /** A run file and where it came from: the file name labels it when nothing better does. */
 export interface RunInput {
@@ -35,10 +36,8 @@ function checkRunFile(file: string, data: unknown): RunFile {
   if (record['schemaVersion'] !== RUN_SCHEMA_VERSION) {
     throw new Error(`${file}: run file schema version ${JSON.stringify(record['schemaVersion'])}, this rtlat reads version ${RUN_SCHEMA_VERSION}`);
   }
-  for (const key of ['config', 'all', 'tool']) {
-    if (typeof record[key] !== 'object' || record[key] === null) throw new Error(`${file}: run file without "${key}"`);
-  }
-  if (!Array.isArray(record['threads'])) throw new Error(`${file}: run file without "threads"`);
+  const problem = runFileProblem(data);
+  if (problem) throw new Error(`${file}: not a valid run file: ${problem}`);
   return data as RunFile;
 }
 

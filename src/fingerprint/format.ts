@@ -3,7 +3,7 @@ import { formatCpuList, formatDuration, NS_PER_US } from '../units.js';
 import type { Field } from './field.js';
 import type { Fingerprint } from './index.js';
 
-/** "guest kvm / PREEMPT_DYNAMIC(full)", "host / PREEMPT_RT", "container podman on guest kvm (firecracker) / PREEMPT_DYNAMIC". */
+/** "guest kvm / PREEMPT_DYNAMIC (full)", "host / PREEMPT_RT", "container podman on guest kvm (firecracker) / PREEMPT_DYNAMIC". */
 export function describeEnvironment(fp: Fingerprint): string {
   const { virtualization: v, kernel } = fp;
   let guest = 'guest (unknown hypervisor)';
@@ -20,7 +20,7 @@ export function describeEnvironment(fp: Fingerprint): string {
   let preemption: string = kernel.preemption.value ?? 'preemption unknown';
   // Only debugfs gives the current mode; a boot-time mode could have been changed since, so the label leaves it out.
   const mode = kernel.preemptDynamicMode;
-  if (kernel.preemption.value === 'PREEMPT_DYNAMIC' && mode.value !== null && mode.source.startsWith('/sys/kernel/debug/')) preemption += `(${mode.value})`;
+  if (kernel.preemption.value === 'PREEMPT_DYNAMIC' && mode.value !== null && mode.source.startsWith('/sys/kernel/debug/')) preemption += ` (${mode.value})`;
   return `${where} / ${preemption}`;
 }
 

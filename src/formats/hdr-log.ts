@@ -1,9 +1,11 @@
 // An HdrHistogram interval log (format 1.3, as org.HdrHistogram.HistogramLogWriter and jHiccup write
 // it), so that HistogramLogProcessor, HdrHistogram's plotters and jHiccup tooling read rtlat runs.
-// One line per interval per thread, tagged by CPU; values are nanoseconds. The log is written to a
-// temporary file and appears whole at close() (src/atomic-file.ts): a reader never sees half a log.
-import { AtomicFile } from '../atomic-file.js';
-import { encodeHistogram } from '../histogram.js';
+// Per interval, one line per thread, tagged by CPU, and one untagged line of all threads together:
+// the one that readers take when told no tag (HistogramLogProcessor without -tag, jHiccup's tools).
+// Values are nanoseconds. The log is written to a temporary file and appears whole at close()
+// (src/outputs/atomic-file.ts): a reader never sees half a log.
+import { AtomicFile } from '../outputs/atomic-file.js';
+import { encodeHistogram, newHistogram, type Histogram } from '../histogram.js';
 import type { CompletedInterval } from '../recorder.js';
 import { NS_PER_MS, NS_PER_S } from '../units.js';
 
@@ -14,6 +16,8 @@ export interface HdrLogOptions {
   startTime: Date;
   /** A comment for the header, e.g. the command line (one line; newlines become spaces). */
   comment?: string;
+  /** What write() gets: intervals of `lengthNs` from threads 0 to `threads` - 1, which the untagged lines add up. */
+  intervals?: { threads: number; lengthNs: number };
 }
 
 /** The tag of a thread's lines: `cpu3` for a thread pinned to CPU 3, `thread1` for an unpinned one. */
@@ -21,12 +25,26 @@ export function hdrLogTag(thread: number, cpu: number | null): string {
   return cpu === null ? `thread${thread}` : `cpu${cpu}`;
 }
 
+/** One interval of all threads together: the untagged line to come. */
+interface AllThreadsInterval {
+  startNs: number;
+  endNs: number;
+  histogram: Histogram;
+}
+
 export class HdrLogWriter {
   private readonly file: AtomicFile;
   /** Bytes written so far, header included (for logs rotated by size). */
   private written = 0;
+  private readonly intervalNs: number;
+  /** By number, the intervals write() has had from some threads, not yet from every one that will give them. */
+  private readonly allThreads = new Map<number, AllThreadsInterval>();
+  /** Per thread, the number of the last interval write() had from it. */
+  private readonly reached: number[];
 
   constructor(path: string, options: HdrLogOptions) {
+    this.intervalNs = options.intervals?.lengthNs ?? 0;
+    this.reached = new Array<number>(options.intervals?.threads ?? 0).fill(-Infinity);
     this.file = new AtomicFile(path);
     const startSec = options.startTime.getTime() / 1000;
     const header: string[] = [];
@@ -44,20 +62,46 @@ export class HdrLogWriter {
     return this.written;
   }
 
-  /** Appends one interval of one thread; `cpu` is the thread's CPU (null: not pinned). */
+  /**
+   * Appends one interval of one thread (`cpu`: its CPU, null when not pinned), and adds it to that
+   * interval's untagged line. Each thread's intervals start a little after the run does (when the
+   * thread did), so interval k is the one that starts in [k, k + 1) interval lengths; the untagged
+   * line spans its threads' intervals. Each thread gives its intervals in order, but the threads are
+   * not in step (a thread without samples in an interval gives none for it): an interval's untagged
+   * line is written once every thread has given that interval or a later one, the rest at close().
+   */
   write(interval: CompletedInterval, cpu: number | null): void {
-    this.writeTagged(hdrLogTag(interval.thread, cpu), interval);
+    if (!(interval.thread < this.reached.length)) throw new Error(`HdrLogWriter: thread ${interval.thread} of a log of ${this.reached.length} threads`);
+    this.writeLine(hdrLogTag(interval.thread, cpu), interval);
+    const number = Math.floor(interval.startNs / this.intervalNs);
+    const all = this.allThreads.get(number) ?? { startNs: interval.startNs, endNs: interval.endNs, histogram: newHistogram('interval') };
+    all.histogram.add(interval.histogram);
+    all.startNs = Math.min(all.startNs, interval.startNs);
+    all.endNs = Math.max(all.endNs, interval.endNs);
+    this.allThreads.set(number, all);
+    this.reached[interval.thread] = number;
+    this.writeAllThreads(Math.min(...this.reached));
   }
 
-  /** Appends one interval under any tag (e.g. `event-loop` beside the threads' `cpuN`). */
-  writeTagged(tag: string, interval: Omit<CompletedInterval, 'thread'>): void {
+  /** Appends one interval under a tag (e.g. `event-loop` beside the threads' `cpuN`), or untagged (null). */
+  writeLine(tag: string | null, interval: Omit<CompletedInterval, 'thread'>): void {
     const { histogram } = interval;
     const startSec = interval.startNs / NS_PER_S;
     const lengthSec = (interval.endNs - interval.startNs) / NS_PER_S;
     // Java logs getMaxValue(), the top of the maximum's bucket, in ms for ns values (ratio 1e6);
     // getValueAtPercentile(100) is that same value.
     const maxMs = histogram.totalCount ? histogram.getValueAtPercentile(100) / NS_PER_MS : 0;
-    this.append(`Tag=${tag},${startSec.toFixed(3)},${lengthSec.toFixed(3)},${maxMs.toFixed(3)},${encodeHistogram(histogram)}\n`);
+    const prefix = tag === null ? '' : `Tag=${tag},`;
+    this.append(`${prefix}${startSec.toFixed(3)},${lengthSec.toFixed(3)},${maxMs.toFixed(3)},${encodeHistogram(histogram)}\n`);
+  }
+
+  /** Writes the untagged lines of the intervals up to number `last`, in order. */
+  private writeAllThreads(last: number): void {
+    const ready = [...this.allThreads.keys()].filter((number) => number <= last).sort((a, b) => a - b);
+    for (const number of ready) {
+      this.writeLine(null, this.allThreads.get(number)!);
+      this.allThreads.delete(number);
+    }
   }
 
   private append(text: string): void {
@@ -65,8 +109,9 @@ export class HdrLogWriter {
     this.written += Buffer.byteLength(text);
   }
 
-  /** Makes the log appear at its path, whole. */
+  /** Writes the untagged lines still to come, and makes the log appear at its path, whole. */
   close(): void {
+    this.writeAllThreads(Infinity);
     this.file.commit();
   }
 

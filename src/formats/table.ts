@@ -13,11 +13,18 @@ function samplesShort(count: number): string {
   return count >= 1000 ? `${count / 1000}k` : `${count}`;
 }
 
-/** A percentile from too few samples is not printed as a number: it says how many it would need. */
+/**
+ * A percentile from too few samples is not printed as a number: it says how many it would need. One
+ * beyond the histogram (cyclictest -h's overflows) is printed as the bound it is: ">=60.0".
+ */
 export function percentileCell(value: PercentileValue | undefined): string {
   if (!value) return '-';
+  if (value.atLeast) return `>=${microseconds(value.valueNs)}`;
   return value.reliable ? microseconds(value.valueNs) : `(n<${samplesShort(minSamplesFor(value.percentile))})`;
 }
+
+/** What a ">=N" cell means, for the notes under a table that has one. */
+export const AT_LEAST_NOTE = '>=N: the percentile lies beyond the histogram (cyclictest -h counted those samples only as overflows): it is at least N, its value unknown.';
 
 function row(cells: string[]): string {
   return cells.map((cell, index) => (index === 0 ? cell.padEnd(6) : cell.padStart(index < 4 ? 7 : 10))).join(' ');
@@ -54,9 +61,11 @@ export function formatSummaryTable(run: RunFile): string {
       microseconds(all.maxNs), all.overruns === null ? '-' : `${all.overruns}`, `${all.dropped}`,
     ]),
   );
-  if ([...run.threads.flatMap((t) => t.percentiles), ...all.percentiles].some((value) => !value.reliable)) {
+  const percentiles = [...run.threads.flatMap((t) => t.percentiles), ...all.percentiles];
+  if (percentiles.some((value) => !value.reliable && !value.atLeast)) {
     lines.push('(n<N): too few samples for that percentile to mean anything; it needs N (10 beyond it).');
   }
+  if (percentiles.some((value) => value.atLeast)) lines.push(AT_LEAST_NOTE);
   if (all.dropped > 0) {
     lines.push(`${all.dropped} samples were dropped (ring full): count/min/avg/max include them, percentiles do not.`);
   }

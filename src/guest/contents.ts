@@ -1,15 +1,18 @@
 // What a guest needs from the host to run rtlat: busybox, the running Node with the libraries it
-// links, and this rtlat package with its compiled addon and the packages it needs at run time. Each
-// becomes a list of cpio entries at the path the guest sees it under.
+// links, and this rtlat package with its compiled addon and the packages it needs at run time, laid
+// out so that Node finds them in the guest where it finds them on the host. Each becomes a list of
+// cpio entries at the path the guest sees it under.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { CpioEntry } from './cpio.js';
 
 /** This package's folder (package.json, bin/, dist/, build/): what a guest or a lab host runs. */
 export const PACKAGE_ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** Where the package lives inside the guest. */
+/** Where the package and the node_modules it resolves its imports from live inside the guest (see packageTree). */
+export const GUEST_INSTALL_DIR = '/opt/rtlat-install';
+/** The package inside the guest: a link to its folder within GUEST_INSTALL_DIR. */
 export const GUEST_PACKAGE_DIR = '/opt/rtlat';
 export const GUEST_NODE = '/usr/bin/node';
 export const GUEST_BUSYBOX = '/bin/busybox';
@@ -89,39 +92,74 @@ function readPackageJson(dir: string): PackageJson {
   return JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as PackageJson;
 }
 
-/** Node's lookup of a package from `fromDir`: node_modules/NAME here, then in each parent. */
-function findPackage(name: string, fromDir: string): string | null {
+/**
+ * Where Node finds package `name` imported from a module in `fromDir` (a real path, as Node loads
+ * modules by their real paths): the first node_modules/NAME folder in it or in a parent, the walk of
+ * ESM's PACKAGE_RESOLVE and of require(). Null when there is none.
+ */
+function lookupPackage(name: string, fromDir: string): string | null {
   for (let dir = fromDir; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, 'node_modules', name);
-    if (statSync(path.join(candidate, 'package.json'), { throwIfNoEntry: false })?.isFile()) return candidate;
+    if (statSync(candidate, { throwIfNoEntry: false })?.isDirectory()) return candidate;
     if (path.dirname(dir) === dir) return null;
   }
 }
 
+/** The packages a package needs at run time, as Node resolves them from it. */
+export interface RuntimePackages {
+  /** Each package's real folder, sorted. */
+  dirs: string[];
+  /** Folders Node looks a package up under that are links to its real folder (pnpm, npm link): [link, real folder]. */
+  links: [string, string][];
+}
+
 /**
- * The folders of every package `root` depends on at run time, transitively (devDependencies excluded;
- * peer dependencies included where installed: npm installs them, and rtlat serve needs prom-client).
+ * Every package `root` depends on at run time, transitively (devDependencies excluded; peer and
+ * optional dependencies included where installed: rtlat serve needs prom-client), each found the way
+ * Node finds it from the package that imports it.
  */
-export function runtimePackageDirs(root: string): string[] {
+export function runtimePackages(root: string): RuntimePackages {
   const found = new Set<string>();
-  const pending = [root];
+  const links = new Map<string, string>();
+  const pending = [realpathSync(root)];
   while (pending.length > 0) {
     const dir = pending.pop()!;
     const manifest = readPackageJson(dir);
     const optional = new Set([...Object.keys(manifest.optionalDependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
     for (const name of new Set([...Object.keys(manifest.dependencies ?? {}), ...optional])) {
-      const dependency = findPackage(name, dir);
-      if (dependency === null) {
+      const at = lookupPackage(name, dir);
+      if (at === null) {
         if (optional.has(name)) continue;
         throw new Error(`${name}, which ${manifest.name ?? dir} needs at run time, is not installed (run npm install)`);
       }
-      if (!found.has(dependency)) {
-        found.add(dependency);
-        pending.push(dependency);
+      const real = realpathSync(at);
+      if (real !== at) links.set(at, real);
+      if (!found.has(real)) {
+        found.add(real);
+        pending.push(real);
       }
     }
   }
-  return [...found].sort();
+  return { dirs: [...found].sort(), links: [...links].sort() };
+}
+
+/** The folder whose node_modules Node found a package in: /p for /p/node_modules/a and /p/node_modules/a/node_modules/b. */
+function lookedUpFrom(packageDir: string): string {
+  const parts = packageDir.split(path.sep);
+  const at = parts.indexOf('node_modules');
+  return at < 0 ? packageDir : parts.slice(0, at).join(path.sep) || path.sep;
+}
+
+/** The deepest folder that holds every one of `paths` (absolute). */
+function commonAncestor(paths: readonly string[]): string {
+  let common = paths[0]!.split(path.sep);
+  for (const other of paths.slice(1)) {
+    const parts = other.split(path.sep);
+    let depth = 0;
+    while (depth < common.length && common[depth] === parts[depth]) depth++;
+    common = common.slice(0, depth);
+  }
+  return common.join(path.sep) || path.sep;
 }
 
 /** The addon and other native build products node-gyp leaves in build/Release (not its object files). */
@@ -133,22 +171,37 @@ function nativeBuildFiles(root: string): string[] {
 }
 
 /**
- * This package as it runs: package.json, bin/, dist/, build/Release's products (with the libraries
- * their executables link), and the run-time node_modules, under GUEST_PACKAGE_DIR.
+ * This package as it runs: package.json, bin/, dist/, build/Release's products, and the packages it
+ * needs at run time. They keep the places they have relative to each other on the host, under
+ * GUEST_INSTALL_DIR, so that Node in the guest resolves every import as it does on the host (an
+ * installed rtlat's dependencies are usually hoisted beside it, not inside it); GUEST_PACKAGE_DIR
+ * links to the package's own folder there.
  */
-export function packageEntries(root: string): GuestFile[] {
-  const inGuest = (hostPath: string) => path.posix.join(GUEST_PACKAGE_DIR, path.relative(root, hostPath).split(path.sep).join('/'));
-  const entries: GuestFile[] = [hostFile(path.join(root, 'package.json'), inGuest(path.join(root, 'package.json')))];
-  for (const dir of ['bin', 'dist']) entries.push(...treeEntries(path.join(root, dir), inGuest(path.join(root, dir))));
-  for (const file of nativeBuildFiles(root)) {
-    entries.push(hostFile(file, inGuest(file)));
-    if (!file.endsWith('.node') && statSync(file).mode & 0o111) {
-      entries.push(...sharedLibraries(file).map((library) => hostFile(library, library, 0o755)));
-    }
-  }
-  for (const dir of runtimePackageDirs(root)) {
+export function packageTree(root: string): GuestFile[] {
+  const realRoot = realpathSync(root);
+  const { dirs, links } = runtimePackages(realRoot);
+  const base = commonAncestor([realRoot, ...[...dirs, ...links.map(([at]) => at)].map(lookedUpFrom)]);
+  const inGuest = (hostPath: string) => path.posix.join(GUEST_INSTALL_DIR, ...path.relative(base, hostPath).split(path.sep));
+  const entries: GuestFile[] = [
+    { kind: 'symlink', path: GUEST_PACKAGE_DIR, target: path.posix.relative(path.posix.dirname(GUEST_PACKAGE_DIR), inGuest(realRoot)) },
+    hostFile(path.join(realRoot, 'package.json'), inGuest(path.join(realRoot, 'package.json'))),
+  ];
+  for (const dir of ['bin', 'dist']) entries.push(...treeEntries(path.join(realRoot, dir), inGuest(path.join(realRoot, dir))));
+  for (const file of nativeBuildFiles(realRoot)) entries.push(hostFile(file, inGuest(file)));
+  for (const dir of dirs) {
     // A nested node_modules holds packages of its own, which the walk above found if they are needed.
     entries.push(...treeEntries(dir, inGuest(dir), (name) => name === 'node_modules'));
   }
+  for (const [at, real] of links) {
+    entries.push({ kind: 'symlink', path: inGuest(at), target: path.posix.relative(path.posix.dirname(inGuest(at)), inGuest(real)) });
+  }
   return entries;
+}
+
+/** packageTree, with the libraries that build/Release's executables (rtlat-load) link. */
+export function packageEntries(root: string): GuestFile[] {
+  const libraries = nativeBuildFiles(realpathSync(root))
+    .filter((file) => !file.endsWith('.node') && statSync(file).mode & 0o111)
+    .flatMap((file) => sharedLibraries(file).map((library) => hostFile(library, library, 0o755)));
+  return [...packageTree(root), ...libraries];
 }

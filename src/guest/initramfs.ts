@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, copyFileSync, constants as fsConstants, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { AtomicFile } from '../atomic-file.js';
+import { AtomicFile } from '../outputs/atomic-file.js';
 import { cpioBuffer, writeCpio, type CpioEntry } from './cpio.js';
 import { binaryWithLibraries, findExecutable, GUEST_BUSYBOX, GUEST_NODE, hostFile, packageEntries, treeEntries, type GuestFile } from './contents.js';
 import { argsScript, GUEST_ARGS_FILE, MEASURE_INIT, PROBE_INIT } from './protocol.js';

@@ -3,7 +3,7 @@
 // back, and leave nothing running. The run file that comes back is the guest's own, with what only
 // the host knows added: how the guest ran (`guest`) and the host's fingerprint (`hostEnvironment`).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { OptionError } from '../errors.js';
@@ -15,6 +15,7 @@ import { formatDuration, NS_PER_MS } from '../units.js';
 import { chooseAccelerator, type AcceleratorChoice } from './accelerator.js';
 import { findExecutable, PACKAGE_ROOT } from './contents.js';
 import { baseImage, defaultCacheDir, writeRunInitrd, type ExtraFile } from './initramfs.js';
+import { checkKernelImage, checkQemuBinary } from './kernel-image.js';
 import { ACK, GO, GUEST_FILES, GuestChannel, STOP, type GuestReport } from './protocol.js';
 import { pinVcpuThreads, readThreadStates, setFifoPriority } from './threads.js';
 import { type Accelerator, linuxCommandLine, Vm } from './vm.js';
@@ -78,12 +79,9 @@ export const STOP_TIMEOUT_MS = 30_000;
 const CONSOLE_LINES_IN_ERRORS = 6;
 
 
-/** qemu-system-x86_64 on PATH, or the one given; an Error that says how to get it otherwise. */
+/** qemu-system-x86_64 on PATH, or the one given (checked: an OptionError for --qemu); an Error that says how to get it otherwise. */
 export function findQemu(given?: string): string {
-  if (given !== undefined) {
-    if (!existsSync(given)) throw new Error(`${given} does not exist (--qemu)`);
-    return given;
-  }
+  if (given !== undefined) return checkQemuBinary('qemu', given);
   const found = findExecutable(QEMU_BINARY);
   if (found === null) throw new Error(`${QEMU_BINARY} not found on PATH: install QEMU (Debian: apt-get install qemu-system-x86) or give --qemu`);
   return found;
@@ -116,13 +114,14 @@ export function guestMeasureCommand(measureArgs: readonly string[], hdrLog: bool
 }
 
 export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQemuGuest>> {
-  const qemu = findQemu(options.qemu);
-  if (!statSync(options.kernel, { throwIfNoEntry: false })?.isFile()) throw new OptionError('kernel', options.kernel, 'a kernel image file (vmlinuz)');
+  // The options first: a mistake in them is a usage error whether QEMU is installed or not.
+  checkKernelImage('kernel', options.kernel);
   const vcpus = options.vcpus ?? DEFAULT_VCPUS;
   const memoryMiB = options.memoryMiB ?? DEFAULT_MEMORY_MIB;
   const bootTimeoutMs = options.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS;
   const progress = options.onProgress ?? (() => {});
   if (options.qemuPriority != null) checkQemuPriority(options.qemuPriority, vcpus, options.pinVcpus);
+  const qemu = findQemu(options.qemu);
 
   const base = baseImage(PACKAGE_ROOT, options.cacheDir ?? defaultCacheDir());
   if (!base.reused) progress(`built the guest image ${base.path}`);

@@ -3,7 +3,7 @@
 // avg and (with -h) a per-bucket histogram; everything else is read back from its command line, and
 // what neither says (TIDs, overruns, last latency, what the kernel applied) is null.
 import type { Fingerprint } from '../fingerprint/index.js';
-import { encodeHistogram, newHistogram, percentilesOf, type Histogram } from '../histogram.js';
+import { addBeyond, encodeHistogram, newHistogram, percentilesOf, type BeyondHistogram, type Histogram } from '../histogram.js';
 import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type RunConfig, type RunFile, type RunThread } from '../run.js';
 import type { MicrosecondHistogram } from '../recorder.js';
 import { NS_PER_S, NS_PER_US, parseCpuList } from '../units.js';
@@ -41,6 +41,8 @@ export interface ImportOptions {
 }
 
 const PROBLEM = 'not a cyclictest --json file';
+/** The layouts of cyclictest's --json this importer reads: rt-tests 2.x writes file_version 1. */
+export const CYCLICTEST_FILE_VERSIONS: readonly number[] = [1];
 
 /** Reads and checks a cyclictest --json file; throws an Error naming the problem in one line. */
 export function parseCyclictestJson(text: string): CyclictestJson {
@@ -57,6 +59,12 @@ export function parseCyclictestJson(text: string): CyclictestJson {
   const version = data['rt_test_version:'] ?? data['rt_test_version'];
   if (typeof commandLine !== 'string') throw new Error(`${PROBLEM}: "cmdline:" is missing or not a string`);
   if (typeof version !== 'string') throw new Error(`${PROBLEM}: "rt_test_version:" is missing or not a string`);
+  // A cyclictest file, then: of a layout this importer knows?
+  const fileVersion = data['file_version'];
+  if (typeof fileVersion !== 'number' || !CYCLICTEST_FILE_VERSIONS.includes(fileVersion)) {
+    const given = fileVersion === undefined ? '"file_version" is missing' : `"file_version" is ${JSON.stringify(fileVersion)}`;
+    throw new Error(`${given}: rtlat reads cyclictest --json file_version ${CYCLICTEST_FILE_VERSIONS.join(', ')} (rt-tests 2.x)`);
+  }
   const numThreads = wholeNumber(data, 'num_threads', '');
   const threadsObject = data['thread'];
   if (!isObject(threadsObject)) throw new Error(`${PROBLEM}: "thread" is missing or not an object`);
@@ -85,7 +93,7 @@ export function parseCyclictestJson(text: string): CyclictestJson {
     });
   }
   return {
-    fileVersion: typeof data['file_version'] === 'number' ? data['file_version'] : 1,
+    fileVersion,
     commandLine,
     version,
     startTime: dateOf(data, 'start_time'),
@@ -167,17 +175,21 @@ interface CommandLineArgs {
   mainCpus: number[] | null;
 }
 
-// cyclictest's options that take a value; -a, -t and --secaligned take one only when it follows.
-const SHORT_WITH_VALUE = new Set('AbcdDFhHilop'.split(''));
-const SHORT_OPTIONAL_VALUE = new Set(['a', 't']);
+// cyclictest's options that take a value. Its getopt string has "a::A::" and "t::" (optional values),
+// and for those cyclictest also takes the next word when it is a number (-t 4, -A 500), so -a, -A, -t,
+// --affinity, --aligned, --threads and --secaligned take a value only when it is attached or a number
+// follows: `-A -p 99` is -A without an offset, then priority 99.
+const SHORT_WITH_VALUE = new Set('bcdDFhHilop'.split(''));
+const SHORT_OPTIONAL_VALUE = new Set(['a', 'A', 't']);
 const SHORT_TO_LONG: Record<string, string> = {
   a: 'affinity', A: 'aligned', b: 'breaktrace', c: 'clock', d: 'distance', D: 'duration', F: 'fifo',
   h: 'histogram', H: 'histofall', i: 'interval', l: 'loops', m: 'mlockall', M: 'refresh_on_max',
   N: 'nsecs', o: 'oscope', p: 'priority', q: 'quiet', r: 'relative', R: 'resolution', s: 'system',
   S: 'smp', t: 'threads', u: 'unbuffered', v: 'verbose', x: 'posix_timers',
 };
+const LONG_OPTIONAL_VALUE = new Set(['affinity', 'aligned', 'threads', 'secaligned']);
 const LONG_WITH_VALUE = new Set([
-  'aligned', 'breaktrace', 'clock', 'distance', 'duration', 'fifo', 'histogram', 'histofall', 'histfile',
+  'breaktrace', 'clock', 'distance', 'duration', 'fifo', 'histogram', 'histofall', 'histfile',
   'interval', 'json', 'latency', 'loops', 'mainaffinity', 'oscope', 'policy', 'priority', 'spike',
   'spike-nodes', 'deepest-idle-state',
 ]);
@@ -199,7 +211,7 @@ function parseCommandLine(commandLine: string, threads: number): CommandLineArgs
       const [name, attached] = splitOnce(token.slice(2), '=');
       if (attached !== undefined) options.set(name, attached);
       else if (LONG_WITH_VALUE.has(name) && next !== undefined) options.set(name, tokens[++i]!);
-      else if ((name === 'affinity' || name === 'threads' || name === 'secaligned') && nextIsValue) options.set(name, tokens[++i]!);
+      else if (LONG_OPTIONAL_VALUE.has(name) && nextIsValue) options.set(name, tokens[++i]!);
       else options.set(name, '');
     } else if (token.startsWith('-') && token.length > 1) {
       // Short flags may be bundled (-mq); a flag taking a value takes the rest of the token or the next one.
@@ -282,13 +294,15 @@ function importThread(thread: CyclictestJsonThread, index: number, args: Command
   const overflows = Math.max(thread.cycles - binned, 0);
   const maxNs = thread.max * nsPerUnit;
   let histogram: Histogram | null = null;
+  let beyond: BeyondHistogram | null = null;
   if (kept && thread.cycles > 0) {
     histogram = newHistogram('cumulative');
     // cyclictest kept whole units (us, or ns with -N): each bucket is recorded at its lower edge, the
-    // resolution the file has. Overflows are known only to lie between the limit and the maximum;
-    // they are recorded at the maximum, exact for one overflow and an upper bound for more.
+    // resolution the file has.
     for (const [bucket, count] of entries) if (count > 0) histogram.recordValueWithCount(bucket * nsPerUnit, count);
-    if (overflows > 0) histogram.recordValueWithCount(maxNs, overflows);
+    // Of an overflow cyclictest keeps nothing but that it reached the histogram's limit: it stays out of
+    // the histogram, and a percentile that falls among the overflows is a bound (>= the limit), not a value.
+    if (overflows > 0) beyond = { count: overflows, fromNs: histogramLimit(entries, args.histogramMaxUs) * nsPerUnit };
   }
   const imported: RunThread = {
     thread: index,
@@ -306,17 +320,25 @@ function importThread(thread: CyclictestJsonThread, index: number, args: Command
     sumUs: null,
     overruns: null,
     dropped: 0,
-    percentiles: histogram ? percentilesOf(histogram) : [],
+    percentiles: histogram ? percentilesOf(histogram, beyond) : [],
     corrected: null,
     histogram: histogram ? encodeHistogram(histogram) : null,
+    beyondHistogram: beyond,
     correctedHistogram: null,
     microsecondHistogram: kept && nsPerUnit === NS_PER_US ? microsecondHistogram(entries, overflows, args.histogramMaxUs) : null,
+    // cyclictest keeps no order of its samples: nothing for extreme-value analysis.
+    extremes: null,
   };
   return { thread: imported, histogram };
 }
 
+/** The first value beyond the histogram (cyclictest's -h/-H limit), in the file's unit; past the last bucket written when the command line does not say. */
+function histogramLimit(entries: readonly (readonly [number, number])[], limit: number | null): number {
+  return limit ?? Math.max(-1, ...entries.map(([bucket]) => bucket)) + 1;
+}
+
 function microsecondHistogram(entries: (readonly [number, number])[], overflows: number, limitUs: number | null): MicrosecondHistogram {
-  const maxUs = limitUs ?? Math.max(...entries.map(([us]) => us)) + 1;
+  const maxUs = histogramLimit(entries, limitUs);
   const buckets = new Array<number>(maxUs).fill(0);
   for (const [us, count] of entries) if (us < maxUs) buckets[us] = count;
   // The JSON counts overflows but does not say at which cycles they happened.
@@ -330,7 +352,13 @@ function allThreads(imported: ImportedThread[]): RunFile['all'] {
     merged = newHistogram('cumulative');
     for (const { histogram } of counted) merged.add(histogram!);
   }
-  return { ...summaryOf(counted.map(({ thread }) => thread)), percentiles: merged ? percentilesOf(merged) : [], histogram: merged ? encodeHistogram(merged) : null };
+  const beyond = merged ? addBeyond(counted.map(({ thread }) => thread.beyondHistogram)) : null;
+  return {
+    ...summaryOf(counted.map(({ thread }) => thread)),
+    percentiles: merged ? percentilesOf(merged, beyond) : [],
+    histogram: merged ? encodeHistogram(merged) : null,
+    beyondHistogram: beyond,
+  };
 }
 
 function summaryOf(counted: RunThread[]): Omit<RunFile['all'], 'percentiles' | 'histogram'> {

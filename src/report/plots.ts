@@ -3,7 +3,7 @@
 // OSADL's latency plots do (x: latency in us, y: samples on a log scale, so single outliers show); the
 // period plot shows a sweep's latencies against its periods, beside the line where latency = period.
 import type { JsHistogram } from 'hdr-histogram-js';
-import { minSamplesFor, type Histogram } from '../histogram.js';
+import { minSamplesFor, valueAtPercentile, type BeyondHistogram, type Histogram } from '../histogram.js';
 import { NS_PER_US } from '../units.js';
 import { linearTicks, logTicks, niceBound, niceStep, type PlotSeries, type Point, renderPlot } from './svg.js';
 
@@ -35,9 +35,13 @@ export interface Spectrum {
   max: Point;
 }
 
-/** The percentile spectrum of a histogram: its latency (us) at each 0.05 nines, up to 99.999% or its sample count's end. */
-export function percentileSpectrum(histogram: Histogram, maxNs: number): Spectrum | null {
-  const count = histogram.totalCount;
+/**
+ * The percentile spectrum of a histogram: its latency (us) at each 0.05 nines, up to 99.999% or its
+ * sample count's end. Samples beyond the histogram (`beyond`) count in the ranks, but the line stops
+ * where they begin: their latencies are unknown, only the maximum is.
+ */
+export function percentileSpectrum(histogram: Histogram, maxNs: number, beyond?: BeyondHistogram | null): Spectrum | null {
+  const count = histogram.totalCount + (beyond?.count ?? 0);
   if (count === 0) return null;
   const end = Math.min(MAX_NINES, Math.log10(count));
   const steps = Math.floor(end / NINES_STEP + 1e-9);
@@ -46,10 +50,12 @@ export function percentileSpectrum(histogram: Histogram, maxNs: number): Spectru
   const solid: Point[] = [];
   const dashed: Point[] = [];
   // When the axis reaches the run's last sample (1 - 1/count), the line ends at the exact maximum.
-  const endsAtMax = Math.log10(count) <= MAX_NINES;
+  const endsAtMax = Math.log10(count) <= MAX_NINES && !beyond?.count;
   for (const [index, nines] of positions.entries()) {
     const percentile = percentileAt(nines);
-    const valueNs = endsAtMax && index === positions.length - 1 ? maxNs : histogram.getValueAtPercentile(percentile);
+    const known = valueAtPercentile(histogram, percentile, beyond);
+    if (known === null) break;
+    const valueNs = endsAtMax && index === positions.length - 1 ? maxNs : known;
     const point: Point = [nines, valueNs / NS_PER_US];
     if (count >= minSamplesFor(percentile)) solid.push(point);
     else {
@@ -94,13 +100,14 @@ export interface SpectrumInput {
   color: string;
   /** The run's all-threads histogram; null when it kept none. */
   histogram: Histogram | null;
+  beyond?: BeyondHistogram | null;
   maxNs: number;
 }
 
 /** All runs on one percentile plot: one series (g.series) per run that kept a histogram. */
 export function percentilePlot(id: string, runs: readonly SpectrumInput[]): string {
-  const drawn = runs.flatMap(({ label, color, histogram, maxNs }) => {
-    const spectrum = histogram ? percentileSpectrum(histogram, maxNs) : null;
+  const drawn = runs.flatMap(({ label, color, histogram, beyond, maxNs }) => {
+    const spectrum = histogram ? percentileSpectrum(histogram, maxNs, beyond) : null;
     return spectrum ? [{ label, color, spectrum }] : [];
   });
   const values = drawn.flatMap(({ spectrum }) => [...spectrum.solid, ...spectrum.dashed, spectrum.max].map(([, us]) => us));
@@ -116,6 +123,9 @@ export function percentilePlot(id: string, runs: readonly SpectrumInput[]): stri
     marker: clamp(spectrum.max),
   }));
   const missing = runs.filter((run) => !drawn.some((item) => item.label === run.label)).map((run) => `${run.label}: no histogram`);
+  const cut = runs.flatMap(({ label, beyond }) =>
+    beyond?.count ? [`${label}: the line stops where its ${beyond.count} samples of ${formatUs(beyond.fromNs / NS_PER_US)} or more begin (beyond its histogram, values unknown)`] : [],
+  );
   return renderPlot({
     id,
     className: 'percentile-plot',
@@ -131,9 +141,13 @@ export function percentilePlot(id: string, runs: readonly SpectrumInput[]): stri
     },
     y: { kind: 'log', min: yMin, max: yMax, label: 'latency', ticks: logTicks(yMin, yMax, formatUs) },
     series,
-    legendNotes: ['dashed: too few samples for the percentile', 'dot: maximum', ...missing],
+    legendNotes: ['dashed: too few samples for the percentile', 'dot: maximum', ...missing, ...cut],
   });
 }
+
+/** The histogram plot's thinnest line (the last thread's), and how much wider each one drawn under it is. */
+const HISTOGRAM_LINE_PX = 1.25;
+const OUTLINE_STEP_PX = 1.5;
 
 export interface ThreadHistogram {
   label: string;
@@ -152,6 +166,9 @@ export function histogramPlot(id: string, title: string, threads: readonly Threa
   const yMax = niceBound(Math.max(10, ...binned.flatMap((bins) => [...bins.values()])) * 2);
   // Empty bins sit on the floor, just below one sample.
   const floor = 0.5;
+  // Threads often share bins (the floor, single late wake-ups): each is drawn under the next one wider,
+  // so that where lines coincide every thread's color still shows at its edges.
+  const widthPx = (index: number) => HISTOGRAM_LINE_PX + OUTLINE_STEP_PX * Math.min(threads.length - 1 - index, 3);
   const series: PlotSeries[] = threads.map(({ label }, index) => {
     const bins = binned[index]!;
     const lastBin = Math.max(...bins.keys());
@@ -161,7 +178,7 @@ export function histogramPlot(id: string, title: string, threads: readonly Threa
       points.push([bin * binUs, count], [(bin + 1) * binUs, count]);
     }
     points.push([(lastBin + 1) * binUs, floor]);
-    return { label, color: colorOf(index), points };
+    return { label, color: colorOf(index), points, widthPx: widthPx(index) };
   });
   return renderPlot({
     id,
@@ -207,5 +224,56 @@ export function periodPlot(id: string, series: readonly PeriodSeries[]): string 
       ...series.map(({ label, color, points }) => ({ label, color, points: points.map(clamp) })),
     ],
     legendNotes: ['above the dashed line: later than the period'],
+  });
+}
+
+export interface ExceedanceSeries {
+  /** [latency ns, probability per wake-up]. */
+  observed: readonly (readonly [number, number])[];
+  fitted: readonly (readonly [number, number])[];
+  lower: readonly (readonly [number, number])[];
+  upper: readonly (readonly [number, number])[];
+  /** Not trustworthy: the checks failed, and the caption says so. */
+  trustworthy: boolean;
+}
+
+/**
+ * The exceedance plot of extreme-value analysis: 1 - CDF (the probability per wake-up of a latency
+ * above x) on log axes, as observed and as the fitted generalized Pareto tail gives it, with the band
+ * of its profile-likelihood intervals; a bound at probability p is where the curves cross p.
+ */
+export function exceedancePlot(id: string, title: string, series: ExceedanceSeries): string {
+  const toUs = (points: ExceedanceSeries['observed']): Point[] => points.map(([ns, p]) => [ns / NS_PER_US, p]);
+  const all = [...series.observed, ...series.fitted, ...series.lower, ...series.upper];
+  const xs = all.map(([ns]) => ns / NS_PER_US).filter((us) => us > 0);
+  const ps = all.map(([, p]) => p).filter((p) => p > 0);
+  const xMin = niceBound(Math.min(...xs), true);
+  // A wild extrapolation would squeeze what was measured into a corner: the axis ends at most three
+  // decades past the largest latency observed (the lines are clipped there).
+  const observedMaxUs = Math.max(...series.observed.map(([ns]) => ns / NS_PER_US));
+  const xMax = niceBound(Math.min(Math.max(...xs, xMin * 10), observedMaxUs * 1_000));
+  const xTicks = logTicks(xMin, xMax, formatUs);
+  const yMin = 10 ** Math.floor(Math.log10(Math.min(...ps)));
+  const yMax = 10 ** Math.ceil(Math.log10(Math.max(...ps)));
+  return renderPlot({
+    id,
+    className: 'exceedance-plot',
+    title,
+    width: PLOT_WIDTH,
+    height: PLOT_HEIGHT,
+    x: { kind: 'log', min: xMin, max: xMax, label: 'latency', ticks: xTicks },
+    y: {
+      kind: 'log',
+      min: yMin,
+      max: yMax,
+      label: 'P(latency > x) per wake-up',
+      ticks: logTicks(yMin, yMax, (p) => p.toExponential(0)),
+    },
+    series: [
+      { label: 'observed', color: colorOf(6), points: toUs(series.observed) },
+      { label: series.trustworthy ? 'fitted GPD tail' : 'fitted GPD tail (NOT TRUSTWORTHY)', color: colorOf(0), points: toUs(series.fitted) },
+      { label: 'confidence band, lower', color: colorOf(5), points: [], dashed: toUs(series.lower) },
+      { label: 'upper', color: colorOf(1), points: [], dashed: toUs(series.upper) },
+    ],
   });
 }

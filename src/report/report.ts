@@ -10,10 +10,12 @@ import { describeEnvironment, type Field, type Fingerprint, formatFingerprint } 
 import { PREEMPT_DEBUGFS_FILE } from '../fingerprint/kernel.js';
 import { microseconds, percentileCell } from '../formats/table.js';
 import { decodeHistogram, PERCENTILES } from '../histogram.js';
-import type { RunFile, RunThread } from '../run.js';
+import type { RunFile, RunGuest, RunThread } from '../run.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../units.js';
 import { escapeXml as escape } from './escape.js';
-import { colorOf, histogramPlot, percentilePlot, periodPlot, type PeriodSeries } from './plots.js';
+import { analyzeRun } from '../measurement/analyze/analyze.js';
+import { us } from '../outputs/analyze.js';
+import { colorOf, exceedancePlot, histogramPlot, percentilePlot, periodPlot, type PeriodSeries } from './plots.js';
 import { REPORT_CSS } from './style.js';
 import { NS_PER_US } from '../units.js';
 
@@ -128,6 +130,34 @@ function environmentFacts(fingerprint: Fingerprint): Fact[] {
   ];
 }
 
+/** How rtlat guest ran the guest: what the guest itself cannot know. */
+function guestFacts(guest: RunGuest, host: Fingerprint | null): Fact[] {
+  if (guest.hypervisor === 'xen') {
+    const model = guest.deviceModel;
+    return [
+      ['hypervisor', `Xen ${guest.xen.version ?? '(version unknown)'}, ${guest.xen.scheduler ?? '?'} scheduler: a ${guest.type.toUpperCase()} domU${guest.emulated ? `, EMULATED (${guest.emulation})` : ''}`],
+      ['host', host ? describeEnvironment(host) : null],
+      ['kernel', `${guest.kernel.release ?? 'release unknown'} (${guest.kernel.path})`],
+      ['vCPUs', `${guest.vcpus}, ${guest.vcpuCpus ? `pinned to physical CPU ${guest.vcpuCpus.join(', ')}` : 'not pinned'}`],
+      ['memory', `${guest.memoryMiB} MiB`],
+      ['device model', model === null ? null : `${model.path ?? 'QEMU'} (pid ${model.pid}): ${model.priority === null ? 'at the priority it started with' : `SCHED_FIFO ${model.priority}`}`],
+      ['Dom0 load', guest.dom0LoadCpus === null ? null : guest.dom0LoadCpus.map(({ vcpu, pcpu }) => `Dom0 vCPU ${vcpu} on physical CPU ${pcpu}`).join(', ')],
+      ['in the guest', guest.guestCommandLine, 'code'],
+    ];
+  }
+  const accelerator = guest.accelerator.toUpperCase();
+  return [
+    ['accelerator', guest.emulated ? `${accelerator}: EMULATED, the latencies are QEMU's emulator's, not a hypervisor's (${guest.acceleratorReason})` : `${accelerator} (${guest.acceleratorReason})`],
+    ['host', host ? describeEnvironment(host) : null],
+    ['QEMU', `${guest.qemu.path}${guest.qemu.version ? `, version ${guest.qemu.version}` : ''}`],
+    ['kernel', `${guest.kernel.release ?? 'release unknown'} (${guest.kernel.path})`],
+    ['vCPUs', `${guest.vcpus}, ${guest.vcpuCpus ? `pinned to host CPU ${guest.vcpuCpus.join(', ')}` : 'not pinned'}`],
+    ['memory', `${guest.memoryMiB} MiB`],
+    ['vCPU threads', guest.qemuPriority === null ? 'at the priority they started with' : `SCHED_FIFO ${guest.qemuPriority}`],
+    ['in the guest', guest.guestCommandLine, 'code'],
+  ];
+}
+
 /** Steal time and interrupts on the measured CPUs while the run lasted: what a guest's hypervisor took. */
 function duringTable(run: RunFile): string {
   if (!run.during) return '';
@@ -142,23 +172,51 @@ function duringTable(run: RunFile): string {
   ].join('\n');
 }
 
-function runSection(entry: LabeledRun, index: number, color: string): string {
+/** The run's tail by extreme-value analysis (as rtlat analyze): the exceedance plot and the bounds, when the run kept its extremes. */
+function tailSection(run: RunFile, label: string, index: number): string {
+  if (!run.threads.some((thread) => thread.extremes)) return '';
+  const { all } = analyzeRun(run);
+  const rows = all.bounds.map((bound) => {
+    const verdict = bound.valueNs === null ? bound.why : bound.trustworthy ? 'trustworthy' : `NOT TRUSTWORTHY: ${bound.why}`;
+    const value = bound.valueNs === null ? '-' : bound.trustworthy ? us(bound.valueNs) : `(fit: ${us(bound.valueNs)})`;
+    const interval = bound.lowerNs === null ? '-' : `${us(bound.lowerNs)} to ${bound.upperNs === null ? 'unbounded' : us(bound.upperNs)}`;
+    return `<tr><td>${bound.probability.toExponential(0)}</td><td>${bound.method}</td><td>${escape(value)}</td><td>${escape(interval)}</td><td class="label">${escape(verdict)}</td></tr>`;
+  });
+  const potTrusted = all.bounds.filter((bound) => bound.method === 'pot-gpd').every((bound) => bound.trustworthy);
+  const plot = all.curve
+    ? `<figure>${exceedancePlot(`run-${index}-exceedance`, `Exceedance probability of ${label}`, { ...all.curve, trustworthy: potTrusted })}<figcaption>1 - CDF per wake-up on log axes (all threads): the largest latencies as observed, the generalized Pareto tail fitted over the threshold of ${escape(us(all.curve.thresholdNs))}, and its ${Math.round(all.confidence * 100)}% profile-likelihood band. The bound at a probability is where the fitted tail crosses it.${potTrusted ? '' : ' A check failed: this tail is NOT TRUSTWORTHY (see the table).'}</figcaption></figure>`
+    : '<p class="weak">Too few exceedances for a peaks-over-threshold fit.</p>';
+  return [
+    '<h3>Latency bounds (extreme-value analysis, all threads)</h3>',
+    plot,
+    `<table class="bounds"><thead><tr><th>p per wake-up</th><th>method</th><th>bound</th><th>${Math.round(all.confidence * 100)}% interval</th><th>verdict</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+  ].join('\n');
+}
+
+/** `withTail`: add the extreme-value section; a sweep's report leaves it out, its runs are short and many. */
+function runSection(entry: LabeledRun, index: number, color: string, withTail: boolean): string {
   const { run, label, file } = entry;
   const fingerprint = fingerprintOf(run.environment);
   const withHistogram = run.threads.filter((thread) => thread.histogram !== null && thread.count > 0);
+  const beyond = withHistogram.flatMap((thread) => (thread.beyondHistogram?.count ? [thread.beyondHistogram] : []));
+  const beyondNote = beyond.length
+    ? ` Not plotted: ${beyond.reduce((total, part) => total + part.count, 0)} samples of ${microseconds(Math.min(...beyond.map((part) => part.fromNs)))}us or more, beyond the histogram (cyclictest -h counted them only as overflows): their latencies are unknown.`
+    : '';
   const plot = withHistogram.length
-    ? `<figure>${histogramPlot(`run-${index}-histogram`, `Latency histogram of ${label}`, withHistogram.map((thread) => ({ label: thread.cpu === null ? `thread ${thread.thread}` : `CPU ${thread.cpu}`, histogram: decodeHistogram(thread.histogram!) })))}<figcaption>Samples per latency bin, per measuring thread; counts on a log scale so that single late wake-ups show.</figcaption></figure>`
+    ? `<figure>${histogramPlot(`run-${index}-histogram`, `Latency histogram of ${label}`, withHistogram.map((thread) => ({ label: thread.cpu === null ? `thread ${thread.thread}` : `CPU ${thread.cpu}`, histogram: decodeHistogram(thread.histogram!) })))}<figcaption>Samples per latency bin, per measuring thread; counts on a log scale so that single late wake-ups show.${escape(beyondNote)}</figcaption></figure>`
     : '<p class="weak">No histogram was kept for this run (cyclictest without -h), so there is no plot.</p>';
   return [
     `<section class="run" id="run-${index}">`,
-    `<h2>${swatch(color)}${escape(label)}<span class="file">${escape(shortName(file))}</span></h2>`,
+    `<h2>${swatch(color)}${escape(label)}${run.guest?.emulated ? ' <span class="emulated">EMULATED</span>' : ''}<span class="file">${escape(shortName(file))}</span></h2>`,
     '<div class="facts">',
     `<div><h3>Settings</h3>${definitionList(settings(run))}</div>`,
     `<div><h3>Environment</h3>${fingerprint ? definitionList(environmentFacts(fingerprint)) : '<p class="weak">Not recorded in this run file.</p>'}</div>`,
+    run.guest ? `<div><h3>Guest</h3>${definitionList(guestFacts(run.guest, fingerprintOf(run.hostEnvironment)))}</div>` : '',
     '</div>',
     '<h3>Per thread (us)</h3>',
     threadTable(run),
     plot,
+    withTail ? tailSection(run, label, index) : '',
     duringTable(run),
     fingerprint ? `<details><summary>The whole environment fingerprint</summary><pre>${escape(formatFingerprint(fingerprint))}</pre></details>` : '',
     '</section>',
@@ -192,13 +250,20 @@ function periodSeries(runs: readonly LabeledRun[]): PeriodSeries[] {
 
 /** The report for `runs` (the first is the comparison's baseline) as one HTML document. */
 export function renderReport(runs: readonly LabeledRun[], options: ReportOptions): string {
-  const comparison = compareRuns(runs);
+  // A sweep varies the period (and, with --with-and-without-load, the load): that is its point, not a caveat.
+  const comparison = compareRuns(runs, options.sweep ? { varied: ['period', 'load'] } : {});
   const colors = runs.map((_, index) => colorOf(index));
   const title = options.title ?? 'Wake-up latency';
   const generatedAt = (options.generatedAt ?? new Date()).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
   const spectrum = percentilePlot(
     'percentiles',
-    runs.map(({ label, run }, index) => ({ label, color: colors[index]!, histogram: run.all.histogram ? decodeHistogram(run.all.histogram) : null, maxNs: run.all.maxNs })),
+    runs.map(({ label, run }, index) => ({
+      label,
+      color: colors[index]!,
+      histogram: run.all.histogram ? decodeHistogram(run.all.histogram) : null,
+      beyond: run.all.beyondHistogram,
+      maxNs: run.all.maxNs,
+    })),
   );
   const warnings = comparison.warnings.length
     ? `<ul class="warnings">${comparison.warnings.map((warning) => `<li>${escape(warning)}</li>`).join('')}</ul>`
@@ -235,7 +300,7 @@ export function renderReport(runs: readonly LabeledRun[], options: ReportOptions
     '<h2>Latency by percentile</h2>',
     `<figure>${spectrum}<figcaption>Each run's latency at each percentile of its wake-ups (all threads), HdrHistogram style: the x axis counts nines, so the tail gets the room. Dashed where fewer than 10 samples lie beyond the percentile.</figcaption></figure>`,
     '</section>',
-    ...runs.map((entry, index) => runSection(entry, index, colors[index]!)),
+    ...runs.map((entry, index) => runSection(entry, index, colors[index]!, !options.sweep)),
     `<footer>Made by rtlat ${escape(options.rtlatVersion)} from ${escape(runs.map((run) => shortName(run.file)).join(', '))}. Latency is how late each thread woke after the time it asked for.</footer>`,
     '</body>',
     '</html>',

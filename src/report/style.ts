@@ -49,6 +49,7 @@ svg.plot .marker { stroke: var(--paper); stroke-width: 1.5; }
 section.run { margin-top: 40px; }
 section.run h2 { display: flex; align-items: baseline; gap: 0; }
 section.run h2 .file { margin-left: auto; font-weight: 400; font-size: 12px; color: var(--muted); }
+section.run h2 .emulated { margin-left: 10px; padding: 0 5px; border: 1px solid var(--worse); border-radius: 3px; font-size: 12px; color: var(--worse); }
 .facts { display: grid; grid-template-columns: 1fr 1fr; gap: 8px 32px; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 0; }
 dt { color: var(--muted); }

@@ -26,6 +26,8 @@ export interface PlotSeries {
   dashed?: Point[];
   /** A dot, e.g. at the maximum. */
   marker?: Point;
+  /** The solid line's width instead of the stylesheet's, e.g. wider for series drawn under others. */
+  widthPx?: number;
 }
 
 export interface PlotSpec {
@@ -141,7 +143,8 @@ export function renderPlot(spec: PlotSpec): string {
   ];
   const series = spec.series.map((item) => {
     // A run of fewer than ten samples has no solid part: every percentile of it is dashed.
-    const parts = item.points.length > 1 ? [`<polyline class="line" points="${polyline(item.points, toX, toY)}"/>`] : [];
+    const width = item.widthPx === undefined ? '' : ` style="stroke-width:${item.widthPx}px"`;
+    const parts = item.points.length > 1 ? [`<polyline class="line"${width} points="${polyline(item.points, toX, toY)}"/>`] : [];
     if (item.dashed && item.dashed.length > 1) parts.push(`<polyline class="line dashed" points="${polyline(item.dashed, toX, toY)}"/>`);
     if (item.marker) parts.push(`<circle class="marker" cx="${toX(item.marker[0]).toFixed(1)}" cy="${toY(item.marker[1]).toFixed(1)}" r="3"/>`);
     return `<g class="series" data-label="${escapeXml(item.label)}" stroke="${item.color}" fill="${item.color}"><title>${escapeXml(item.label)}</title>${parts.join('')}</g>`;

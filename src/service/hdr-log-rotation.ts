@@ -1,11 +1,15 @@
 // HdrHistogram interval logs for services that run for days, as jHiccup writes them: one line per
-// interval and tag, in files rotated by age or size so that none grows without bound. Each file is
-// an HdrLogWriter (src/formats/hdr-log.ts) of its own, with its own StartTime, readable on its own by
-// HistogramLogProcessor; like every rtlat output it appears whole, when it is finished.
+// interval and tag (and an untagged one, all threads together), in files rotated by age or size so
+// that none grows without bound. Each file is an HdrLogWriter (src/formats/hdr-log.ts) of its own,
+// with its own StartTime, readable on its own by HistogramLogProcessor; like every rtlat output it
+// appears whole, when it is finished. A file that cannot be written (a full disk) is dropped, never
+// left half-written, and the next interval starts a new one: a service's log has a gap rather than
+// the service an end.
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { OptionError } from '../errors.js';
 import { HdrLogWriter } from '../formats/hdr-log.js';
+import { OutputError } from '../outputs/atomic-file.js';
 import type { Histogram } from '../histogram.js';
 import { NS_PER_MS } from '../units.js';
 
@@ -20,10 +24,16 @@ export interface IntervalLogOptions {
   rotateBytes?: number;
   /** With rotation: keep only the newest this many finished files of this name (default: all). */
   keepFiles?: number;
+  /**
+   * Called for each failure to write the log, with the number of failures so far; the file being
+   * written is dropped and the next interval starts a new one. Default: a process warning for the first.
+   */
+  onError?: (error: OutputError, failures: number) => void;
 }
 
 export interface IntervalLogConfig {
   path: string;
+  onError: ((error: OutputError, failures: number) => void) | null;
   intervalMs: number;
   rotateEveryMs: number | null;
   rotateBytes: number | null;
@@ -51,7 +61,8 @@ export function resolveIntervalLogOptions(options: IntervalLogOptions): Interval
   if (keepFiles !== null && rotateEveryMs === null && rotateBytes === null) {
     throw new OptionError('hdrLog.keepFiles', keepFiles, 'rotation as well (rotateEveryMs or rotateBytes)');
   }
-  return { path: path.resolve(options.path), intervalMs, rotateEveryMs, rotateBytes, keepFiles };
+  if (options.onError !== undefined && typeof options.onError !== 'function') throw new OptionError('hdrLog.onError', options.onError, 'a function');
+  return { path: path.resolve(options.path), onError: options.onError ?? null, intervalMs, rotateEveryMs, rotateBytes, keepFiles };
 }
 
 /** `dir/latency.hlog` started at 2026-11-27T06:16:32Z -> `dir/latency.20261127T061632.000Z.hlog`: names sort by time. */
@@ -65,12 +76,15 @@ export interface LoggedInterval {
   /** ns since the probe started (monotonic). */
   startNs: number;
   endNs: number;
-  lines: { tag: string; histogram: Histogram }[];
+  /** Each tag's line; tag null: the untagged line (all threads together), which readers take when given no tag. */
+  lines: { tag: string | null; histogram: Histogram }[];
 }
 
 export class RotatingHdrLog {
-  private writer: HdrLogWriter;
+  /** Null after a failure, until the next interval opens a new file. */
+  private writer: HdrLogWriter | null;
   private fileStartNs = 0;
+  private failed = 0;
 
   /** `startTime` is the wall-clock time of ns 0; the first file opens now, so a bad path fails before anything runs. */
   constructor(
@@ -85,29 +99,51 @@ export class RotatingHdrLog {
     return this.config.rotateEveryMs !== null || this.config.rotateBytes !== null;
   }
 
-  /** Appends one interval (every tag's line), first starting a new file if the current one is full or old enough. */
-  write(interval: LoggedInterval): void {
-    const { rotateEveryMs, rotateBytes } = this.config;
-    const old = rotateEveryMs !== null && interval.startNs - this.fileStartNs >= rotateEveryMs * NS_PER_MS;
-    const full = rotateBytes !== null && this.writer.bytesWritten >= rotateBytes;
-    if (old || full) {
-      this.finishFile();
-      this.writer = this.open(interval.startNs);
-    }
-    // Timestamps are relative to the file's own StartTime.
-    const startNs = interval.startNs - this.fileStartNs;
-    const endNs = interval.endNs - this.fileStartNs;
-    for (const { tag, histogram } of interval.lines) this.writer.writeTagged(tag, { startNs, endNs, histogram });
+  /** Failures to write so far (each dropped a file, or the start of one). */
+  get failures(): number {
+    return this.failed;
   }
 
-  /** Makes the current file appear, whole. */
+  /**
+   * Appends one interval (every tag's line), first starting a new file if the current one is full or
+   * old enough, or was dropped. A failure drops the file and is reported (config.onError), not thrown.
+   */
+  write(interval: LoggedInterval): void {
+    this.guarded(() => {
+      const { rotateEveryMs, rotateBytes } = this.config;
+      const old = rotateEveryMs !== null && interval.startNs - this.fileStartNs >= rotateEveryMs * NS_PER_MS;
+      const full = rotateBytes !== null && this.writer !== null && this.writer.bytesWritten >= rotateBytes;
+      if (this.writer && (old || full)) this.finishFile();
+      this.writer ??= this.open(interval.startNs);
+      // Timestamps are relative to the file's own StartTime.
+      const startNs = interval.startNs - this.fileStartNs;
+      const endNs = interval.endNs - this.fileStartNs;
+      for (const { tag, histogram } of interval.lines) this.writer.writeLine(tag, { startNs, endNs, histogram });
+    });
+  }
+
+  /** Makes the current file appear, whole (a failure is reported as write's are). */
   close(): void {
-    this.finishFile();
+    this.guarded(() => this.finishFile());
   }
 
   /** Drops the current file: nothing appears for it. */
   abandon(): void {
-    this.writer.abandon();
+    this.writer?.abandon();
+    this.writer = null;
+  }
+
+  private guarded(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      // Each writer removes its temporary file on failure; this one is not written to again.
+      this.abandon();
+      this.failed++;
+      const failure = error instanceof OutputError ? error : new OutputError(this.config.path, error);
+      if (this.config.onError) this.config.onError(failure, this.failed);
+      else if (this.failed === 1) process.emitWarning(`rtlat: the HdrHistogram log lost data: ${failure.message}`, 'RtlatWarning');
+    }
   }
 
   private open(startNs: number): HdrLogWriter {
@@ -118,7 +154,9 @@ export class RotatingHdrLog {
   }
 
   private finishFile(): void {
-    this.writer.close();
+    const writer = this.writer;
+    this.writer = null;
+    writer?.close();
     if (this.config.keepFiles !== null) this.prune(this.config.keepFiles);
   }
 

@@ -15,7 +15,7 @@ import { usableCpus } from '../system.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { EVENT_LOOP_RESOLUTION_MS, EventLoopDelay } from './event-loop.js';
-import { resolveIntervalLogOptions, RotatingHdrLog, type IntervalLogOptions } from './hdr-log-rotation.js';
+import { resolveIntervalLogOptions, RotatingHdrLog, type IntervalLogOptions, type LoggedInterval } from './hdr-log-rotation.js';
 import type { EventLoopSnapshot, ServiceSnapshot, ThreadSnapshot } from './snapshot.js';
 
 /** The Probe's options that make sense for a probe that runs as long as the service does. */
@@ -42,7 +42,7 @@ type MeasuringOptions = Pick<ProbeOptions, (typeof MEASURING_OPTIONS)[number]>;
 export interface StartProbeOptions extends MeasuringOptions {
   /** Node's event-loop delay beside the wake-ups (default: on, at Node's 10 ms resolution); false: off. */
   eventLoop?: boolean | { resolutionMs?: number };
-  /** Write an HdrHistogram interval log (tags `cpuN` and `event-loop`), optionally rotated. */
+  /** Write an HdrHistogram interval log (tags `cpuN` and `event-loop`, untagged: all threads together), optionally rotated. */
   hdrLog?: IntervalLogOptions;
 }
 
@@ -118,6 +118,7 @@ export class ServiceProbe {
   private readonly threads: ThreadState[];
   private readonly eventLoop: EventLoopState | null;
   private log: { writer: RotatingHdrLog; timer: NodeJS.Timeout; sinceNs: number } | null = null;
+  private readonly logWriter: RotatingHdrLog | null;
   private snapshotAt: Date;
   private stopping: Promise<ServiceSnapshot> | null = null;
   private harvestedNs = -Infinity;
@@ -136,6 +137,7 @@ export class ServiceProbe {
     this.snapshotAt = this.startedAt;
     // The log's first file opens before anything starts, so that a bad path fails at once.
     const writer = logConfig && new RotatingHdrLog(logConfig, this.startedAt, this.describe());
+    this.logWriter = writer;
     try {
       this.probe.start();
     } catch (error) {
@@ -171,6 +173,11 @@ export class ServiceProbe {
   /** The event-loop monitor's resolution (subtracted from its values); null when not watching the event loop. */
   get eventLoopResolutionNs(): number | null {
     return this.eventLoop?.monitor.resolutionNs ?? null;
+  }
+
+  /** Failures to write the HdrHistogram log so far (each lost the file it was writing); null without a log. */
+  get hdrLogFailures(): number | null {
+    return this.logWriter?.failures ?? null;
   }
 
   get running(): boolean {
@@ -278,21 +285,14 @@ export class ServiceProbe {
     const log = this.log!;
     this.harvest();
     const endNs = this.elapsedNs();
-    const lines = this.threads.map((state) => ({ tag: hdrLogTag(state.thread, state.cpu), histogram: state.sinceLog }));
+    const threadLines = this.threads.map((state) => ({ tag: hdrLogTag(state.thread, state.cpu), histogram: state.sinceLog }));
+    // The untagged line, all threads together, is the one readers take when given no tag.
+    const allThreads = newHistogram('interval');
+    for (const { histogram } of threadLines) allThreads.add(histogram);
+    const lines: LoggedInterval['lines'] = [...threadLines, { tag: null, histogram: allThreads }];
     if (this.eventLoop) lines.push({ tag: 'event-loop', histogram: this.eventLoop.sinceLog });
-    try {
-      log.writer.write({ startNs: log.sinceNs, endNs, lines });
-    } catch (error) {
-      // A full disk must not take the service down: the log ends (keeping what it could), the probe goes on.
-      try {
-        log.writer.close();
-      } catch {
-        log.writer.abandon();
-      }
-      this.dropLog();
-      process.emitWarning(`rtlat: the HdrHistogram log stopped: ${(error as Error).message}`, 'RtlatWarning');
-      return;
-    }
+    // A failure (a full disk) drops the file being written and is reported; the probe goes on, and so does the log with the next interval.
+    log.writer.write({ startNs: log.sinceNs, endNs, lines });
     for (const { histogram } of lines) histogram.reset();
     log.sinceNs = endNs;
   }
@@ -301,16 +301,8 @@ export class ServiceProbe {
   private closeLog(): void {
     if (!this.log) return;
     this.writeLogInterval();
-    if (!this.log) return;
-    try {
-      this.log.writer.close();
-    } finally {
-      this.dropLog();
-    }
-  }
-
-  private dropLog(): void {
-    clearInterval(this.log!.timer);
+    this.log.writer.close();
+    clearInterval(this.log.timer);
     process.off('exit', this.onExit);
     this.log = null;
   }

@@ -1,6 +1,6 @@
 // Runs the rtlat CLI as a user would: a separate process, its stdout, stderr and exit code.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -31,8 +31,16 @@ function measuring(pid: number): boolean {
  * starts Node), and resolves at exit.
  */
 export function rtlatInterrupted(args: string[], signal: NodeJS.Signals, afterMs: number): Promise<CliOutcome> {
+  return interrupted(process.execPath, [RTLAT_BIN, ...args], signal, afterMs);
+}
+
+/**
+ * Starts any measuring command (rtlat, or cyclictest with -m), sends `signal` `afterMs` after it has
+ * locked memory, and resolves at exit.
+ */
+export function interrupted(command: string, args: string[], signal: NodeJS.Signals, afterMs: number, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RTLAT_BIN, ...args]);
+    const child = spawn(command, args, options);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -52,6 +60,16 @@ export function rtlatInterrupted(args: string[], signal: NodeJS.Signals, afterMs
   });
 }
 
+const scratchDirs: string[] = [];
+
+/** A new empty folder under the temporary folder, removed after the test file (see test/setup.ts). */
 export function scratchDir(): string {
-  return mkdtempSync(path.join(tmpdir(), 'rtlat-test-'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'rtlat-test-'));
+  scratchDirs.push(dir);
+  return dir;
+}
+
+/** Removes every folder scratchDir made. */
+export function removeScratchDirs(): void {
+  for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }

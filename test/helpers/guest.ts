@@ -1,11 +1,11 @@
 // For the tests that boot guests: the tools they need, Debian's cloud and PREEMPT_RT kernels
 // (scripts/fetch-kernels.sh, cached under ~/.cache/rtlat-test between runs), the CLI run as a
-// process that can be signalled once the guest is up, and QEMU processes, to check none is left.
+// process that can be signalled once the guest is up, and the processes and files it left, to check
+// there are none.
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { RTLAT_BIN, type CliOutcome } from './cli.js';
+import { RTLAT_BIN, scratchDir, type CliOutcome } from './cli.js';
 import { commandRuns, requireTool } from './tools.js';
 
 /** Given as "nrt=PATH,rt=PATH", kernels need not be fetched (no apt-get needed then). */
@@ -31,29 +31,51 @@ export function testKernels(): TestKernels {
   return { nrt: paths.nrt!, rt: paths.rt!, spec };
 }
 
-/** PIDs of running QEMU processes. */
-export function qemuProcesses(): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('qemu-system-x86');
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
+/**
+ * The temporary folder of each rtlat that rtlatAsync started: each gets its own (TMPDIR), which marks
+ * it and every process it starts, and holds whatever temporary files they make.
+ */
+const startedTmpDirs: string[] = [];
+
+function environmentOf(pid: string): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return []; // ended meanwhile, or a kernel thread
+  }
 }
 
-/** rtlat guest's temporary folders (the run's initrd and sockets, the KVM probe's): none once a run has ended. */
-export function guestTemporaryFolders(): string[] {
-  return readdirSync(tmpdir()).filter((name) => /^rtlat-(guest|kvm-probe)-/.test(name));
+/**
+ * The processes still running that an rtlat started by rtlatAsync started (QEMU, the load
+ * generators, rtlat itself), found by their TMPDIR, as "PID COMMAND". Other users of this machine
+ * may run QEMU too: theirs are not these.
+ */
+export function processesLeft(): string[] {
+  if (startedTmpDirs.length === 0) return [];
+  const markers = new Set(startedTmpDirs.map((dir) => `TMPDIR=${dir}`));
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => environmentOf(pid).some((variable) => markers.has(variable)))
+    .flatMap((pid) => {
+      try {
+        return [`${pid} ${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}`];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** What the rtlats that rtlatAsync started left in their temporary folders (the run's initrd and sockets, the KVM probe's): nothing once they have ended. */
+export function guestTemporaryFiles(): string[] {
+  return startedTmpDirs.flatMap((dir) => readdirSync(dir).map((name) => path.join(dir, name)));
 }
 
 /** Runs rtlat without blocking the test; with `signalWhen`, sends its signal (SIGKILL included) once its pattern appears on stderr. */
 export function rtlatAsync(args: string[], signalWhen?: { stderr: RegExp; signal: NodeJS.Signals }): Promise<CliOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RTLAT_BIN, ...args]);
+    const tmpDir = scratchDir();
+    startedTmpDirs.push(tmpDir);
+    const child = spawn(process.execPath, [RTLAT_BIN, ...args], { env: { ...process.env, TMPDIR: tmpDir } });
     let stdout = '';
     let stderr = '';
     let sent = false;

@@ -7,12 +7,13 @@ const JAR = firstExisting(['/usr/share/java/hdrhistogram.jar', '/usr/share/java/
 
 export const java = requireTool(
   'java and libhdrhistogram-java',
-  JAR !== null && commandRuns('java', ['-version']),
+  JAR !== null && commandRuns('java', ['-XX:-UsePerfData', '-version']),
   'apt-get install default-jre-headless libhdrhistogram-java',
 );
 
 export function processor(file: string, args: string[]): string {
-  return execFileSync('java', ['-cp', JAR!, 'org.HdrHistogram.HistogramLogProcessor', '-i', file, ...args], {
+  // -XX:-UsePerfData: no /tmp/hsperfdata_USER/PID (Java puts it there whatever TMPDIR says).
+  return execFileSync('java', ['-XX:-UsePerfData', '-cp', JAR!, 'org.HdrHistogram.HistogramLogProcessor', '-i', file, ...args], {
     encoding: 'utf8',
     timeout: 60_000,
   });

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { kernelImageRelease } from '../../src/targets/guest/modules.js';
+import { kernelImageRelease } from '../../src/guest/kernel-image.js';
 import { RTLAT_BIN, type CliOutcome } from './cli.js';
 import { commandRuns, requireTool } from './tools.js';
 

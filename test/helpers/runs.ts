@@ -5,7 +5,8 @@ import { encodeHistogram, newHistogram, percentilesOf } from '../../src/histogra
 import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type RunFile, type RunThread } from '../../src/run.js';
 import type { MicrosecondHistogram } from '../../src/recorder.js';
 
-export const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures/cyclictest');
+/** Real cyclictest 2.40 outputs (see its README). */
+export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/cyclictest');
 
 export function fixture(name: string): string {
   return readFileSync(path.join(FIXTURES, name), 'utf8');

@@ -3,7 +3,7 @@
 // a Debian package), with the modules each depends on, in the order insmod must load them. There is no
 // modules.dep in a package (depmod writes it on install), so dependencies come from each module's own
 // .modinfo section ("depends=kvm,ccp").
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** The module name the kernel uses: xen-blkfront.ko is xen_blkfront. */
@@ -19,22 +19,6 @@ export function moduleDependencies(contents: Buffer): string[] {
   const start = at + key.length;
   const value = contents.toString('latin1', start, contents.indexOf(0, start));
   return value.split(',').filter(Boolean).map(moduleName);
-}
-
-/** The release a bzImage says it is ("6.1.0-57-cloud-amd64"), from its boot protocol header; null for another kind of file. */
-export function kernelImageRelease(image: string): string | null {
-  const fd = openSync(image, 'r');
-  try {
-    const header = Buffer.alloc(0x210);
-    if (readSync(fd, header, 0, header.length, 0) < header.length || header.toString('latin1', 0x202, 0x206) !== 'HdrS') return null;
-    // kernel_version: the string's offset from the setup header's start (0x200).
-    const version = Buffer.alloc(256);
-    const read = readSync(fd, version, 0, version.length, header.readUInt16LE(0x20e) + 0x200);
-    const text = version.toString('latin1', 0, read);
-    return /^(\S+)/.exec(text.slice(0, Math.max(0, text.indexOf('\0'))))?.[1] ?? null;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export class KernelModules {

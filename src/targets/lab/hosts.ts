@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../../atomic-file.js';
+import { writeFileAtomic } from '../../outputs/atomic-file.js';
 import { findExecutable, hostFile, sharedLibraries, treeEntries, type GuestFile } from '../../guest/contents.js';
 import { KernelModules } from '../guest/modules.js';
 import type { DebianCache, DebianPackage } from './debian.js';

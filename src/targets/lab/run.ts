@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic } from '../../atomic-file.js';
+import { writeFileAtomic } from '../../outputs/atomic-file.js';
 import { chooseAccelerator, type AcceleratorChoice } from '../../guest/accelerator.js';
 import { hostFile, PACKAGE_ROOT, treeEntries, type GuestFile } from '../../guest/contents.js';
 import { baseImage, cachedImage, defaultCacheDir, rtlatRuntime, script, writeLayeredArchive, type BaseImage } from '../../guest/initramfs.js';

@@ -4,7 +4,7 @@
 // load in Dom0 on chosen physical CPUs), the measurement, its results, and the domain destroyed on
 // every way out (domain.ts). The run file is the guest's own, with Dom0's fingerprint as its
 // hostEnvironment and the guest block saying how Xen ran it.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { OptionError } from '../../errors.js';
@@ -19,7 +19,7 @@ import { labMarker } from '../../run-file/lab.js';
 import type { RunFile, RunXenGuest } from '../../run.js';
 import { usableCpus } from '../../system.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../../units.js';
-import { kernelImageRelease } from '../guest/modules.js';
+import { checkKernelImage, kernelImageRelease } from '../../guest/kernel-image.js';
 import { ConsoleChannel } from './console.js';
 import { xlConfig, type XenGuestType } from './config.js';
 import { destroyOrphans, Domain, domainName } from './domain.js';
@@ -120,12 +120,13 @@ export async function startDom0Load(spec: string, pcpus: readonly number[] | nul
 }
 
 export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult<RunXenGuest>> {
-  const problem = dom0Problem();
-  if (problem !== null) throw new Error(`--hypervisor xen runs in Xen's Dom0, and ${problem}`);
-  if (!statSync(options.kernel, { throwIfNoEntry: false })?.isFile()) throw new OptionError('kernel', options.kernel, 'a kernel image file (vmlinuz)');
+  // The options first: a mistake in them is a usage error wherever this runs.
+  checkKernelImage('kernel', options.kernel);
   if (options.qemuPriority != null && options.type !== 'hvm') {
     throw new OptionError('qemu-priority', options.qemuPriority, 'an HVM guest (--xen-type hvm): PV and PVH guests have no device model');
   }
+  const problem = dom0Problem();
+  if (problem !== null) throw new Error(`--hypervisor xen runs in Xen's Dom0, and ${problem}`);
   const progress = options.onProgress ?? (() => {});
   const vcpus = options.vcpus ?? DEFAULT_VCPUS;
   const memoryMiB = options.memoryMiB ?? DEFAULT_MEMORY_MIB;
