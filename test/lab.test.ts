@@ -5,13 +5,13 @@
 // left running after SIGINT and SIGKILL, and the research's tables from rtlat compare --matrix.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect } from 'vitest';
+import { afterEach, beforeAll, describe, expect } from 'vitest';
 import type { Fingerprint } from '../src/fingerprint/index.js';
 import type { RunFile, RunQemuGuest, RunXenGuest } from '../src/run.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { writeRuns } from './helpers/compare-runs.js';
-import { testKernels, type TestKernels } from './helpers/guest.js';
-import { gone, labTools, modulesOf, rtlatLab } from './helpers/lab.js';
+import { guestTemporaryFiles, processesLeftAfterAMoment, rtlatAsync, testKernels, type TestKernels } from './helpers/guest.js';
+import { labTools, modulesOf } from './helpers/lab.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';
 
@@ -54,6 +54,13 @@ function expectXenDomU(run: RunFile, type: 'pv' | 'pvh' | 'hvm'): RunXenGuest {
   return info;
 }
 
+// Nothing rtlat lab started runs on after it (QEMU above all), whatever its end, and no temporary file
+// stays: only the processes these runs started are looked at, not other QEMUs on this machine.
+afterEach(async () => {
+  expect(await processesLeftAfterAMoment()).toEqual([]);
+  expect(guestTemporaryFiles()).toEqual([]);
+});
+
 describe('rtlat lab --host xen: Xen 4.17 with a Dom0 under TCG', () => {
   let kernels: TestKernels;
   const dir = scratchDir();
@@ -65,7 +72,7 @@ describe('rtlat lab --host xen: Xen 4.17 with a Dom0 under TCG', () => {
   // guests take both kernels, the PV guests below the cloud kernel.
   itWithTool(labTools, 'runs PVH domUs of each kernel pinned to a physical CPU; the runs say xen, the type, Dom0 and the Xen version', async () => {
     const out = path.join(dir, 'types');
-    const outcome = await rtlatLab([...XEN, 'matrix', '--hypervisor', 'xen', '--xen-types', 'pvh', '--kernels', kernels.spec, '--pin-vcpus', '1', ...MEASURE, '--duration', '2s', '-o', out], LAB_RUN_TIMEOUT_MS);
+    const outcome = await rtlatAsync([...XEN, 'matrix', '--hypervisor', 'xen', '--xen-types', 'pvh', '--kernels', kernels.spec, '--pin-vcpus', '1', ...MEASURE, '--duration', '2s', '-o', out], undefined, LAB_RUN_TIMEOUT_MS);
     expect(outcome.status, outcome.stderr).toBe(0);
     expect(outcome.stderr).toMatch(/rtlat lab: booting a lab host, Xen 4\.\d+ with a Dom0 .* under TCG .*EMULATED/);
     expect(outcome.stderr).toMatch(NOTHING_LEFT);
@@ -91,8 +98,9 @@ describe('rtlat lab --host xen: Xen 4.17 with a Dom0 under TCG', () => {
 
   itWithTool(labTools, 'with Dom0 load pinned on the domU\'s physical CPU, the domU wakes fewer times in the same time than without', async () => {
     const out = path.join(dir, 'load');
-    const outcome = await rtlatLab(
+    const outcome = await rtlatAsync(
       [...XEN, 'matrix', '--hypervisor', 'xen', '--xen-types', 'pv', '--kernels', `nrt=${kernels.nrt}`, '--with-and-without-load', '--load', 'memory', '--load-cpus', '1', '--pin-vcpus', '1', ...MEASURE, '--duration', '3s', '-o', out],
+      undefined,
       LAB_RUN_TIMEOUT_MS,
     );
     expect(outcome.status, outcome.stderr).toBe(0);
@@ -112,14 +120,15 @@ describe('rtlat lab --host xen: Xen 4.17 with a Dom0 under TCG', () => {
 
   itWithTool(labTools, 'runs an HVM domU with its device model\'s threads at SCHED_FIFO (chrt -p read back); SIGINT stops it with its results and leaves nothing running', async () => {
     const json = path.join(dir, 'hvm.json');
-    const outcome = await rtlatLab(
+    const outcome = await rtlatAsync(
       [...XEN, 'guest', '--hypervisor', 'xen', '--xen-type', 'hvm', '--kernel', kernels.nrt, '--kernel-modules', modulesOf(kernels.nrt), '--qemu-priority', '1', '--pin-vcpus', '1', ...MEASURE, '--duration', '1h', '--boot-timeout', '10m', '--json', json],
+      { stderr: /rtlat guest: the guest is up/, signal: 'SIGINT' },
       LAB_RUN_TIMEOUT_MS,
-      { stderr: /rtlat guest: the guest is up/, signals: ['SIGINT'] },
     );
     expect(outcome.status, outcome.stderr).toBe(0);
+    // No domU nor device model in the lab host, and no QEMU here.
     expect(outcome.stderr).toMatch(NOTHING_LEFT);
-    expect(await gone(outcome.qemus)).toEqual([]);
+    expect(await processesLeftAfterAMoment()).toEqual([]);
     const run = readRun(json);
     collected['xen-hvm-nrt'] = run;
     const info = expectXenDomU(run, 'hvm');
@@ -134,22 +143,21 @@ describe('rtlat lab --host xen: Xen 4.17 with a Dom0 under TCG', () => {
   itWithTool(labTools, 'destroys the domU when rtlat guest in Dom0 is killed with SIGKILL (its watchdog), and leaves no QEMU', async () => {
     const json = path.join(dir, 'killed.json');
     // A second SIGINT to rtlat lab kills the command in the lab host with SIGKILL.
-    const outcome = await rtlatLab([...XEN, 'guest', '--hypervisor', 'xen', '--xen-type', 'pv', '--kernel', kernels.nrt, ...MEASURE, '--duration', '1h', '--json', json], LAB_RUN_TIMEOUT_MS, {
+    const outcome = await rtlatAsync([...XEN, 'guest', '--hypervisor', 'xen', '--xen-type', 'pv', '--kernel', kernels.nrt, ...MEASURE, '--duration', '1h', '--json', json], {
       stderr: /rtlat guest: the guest is up/,
-      signals: ['SIGINT', 'SIGINT'],
-    });
+      signal: ['SIGINT', 'SIGINT'],
+    }, LAB_RUN_TIMEOUT_MS);
     expect(outcome.status, outcome.stderr).toBe(137);
     expect(outcome.stderr).toMatch(/rtlat guest: rtlat \(pid \d+\) ended without destroying domain rtlat-\d+-1-pv: destroying it/);
     expect(outcome.stderr).toMatch(NOTHING_LEFT);
+    expect(await processesLeftAfterAMoment()).toEqual([]);
     expect(existsSync(json)).toBe(false);
-    expect(await gone(outcome.qemus)).toEqual([]);
   }, LAB_TEST_TIMEOUT_MS);
 
   itWithTool(labTools, 'leaves no QEMU when rtlat lab itself is killed with SIGKILL', async () => {
-    const outcome = await rtlatLab([...XEN, 'info'], LAB_RUN_TIMEOUT_MS, { stderr: /rtlat lab: the lab host is up/, signals: ['SIGKILL'] });
+    const outcome = await rtlatAsync([...XEN, 'info'], { stderr: /rtlat lab: the lab host is up/, signal: 'SIGKILL' }, LAB_RUN_TIMEOUT_MS);
     expect(outcome.status).toBeNull();
-    expect(outcome.qemus.length).toBeGreaterThan(0);
-    expect(await gone(outcome.qemus)).toEqual([]);
+    expect(await processesLeftAfterAMoment()).toEqual([]);
   }, LAB_TEST_TIMEOUT_MS);
 });
 
@@ -161,7 +169,7 @@ describe('rtlat lab --host kvm: Linux with KVM under TCG', () => {
 
   itWithTool(labTools, 'rtlat guest --accel kvm boots under KVM after a probe boot, with its vCPU pinned and at SCHED_FIFO (taskset -p and chrt -p read back)', async () => {
     const json = path.join(scratchDir(), 'kvm.json');
-    const outcome = await rtlatLab([...KVM, 'guest', '--accel', 'kvm', '--kernel', kernels.nrt, '--cpus', '1', '--pin-vcpus', '1', '--qemu-priority', '1', ...MEASURE, '--duration', '2s', '--json', json], LAB_RUN_TIMEOUT_MS);
+    const outcome = await rtlatAsync([...KVM, 'guest', '--accel', 'kvm', '--kernel', kernels.nrt, '--cpus', '1', '--pin-vcpus', '1', '--qemu-priority', '1', ...MEASURE, '--duration', '2s', '--json', json], undefined, LAB_RUN_TIMEOUT_MS);
     expect(outcome.status, outcome.stderr).toBe(0);
     expect(outcome.stderr).toMatch(/rtlat guest: booting under KVM \(KVM was asked for \(--accel kvm\) and a probe boot came up\)/);
     expect(outcome.stderr).toMatch(NOTHING_LEFT);
