@@ -4,7 +4,7 @@
 import { Command, Option } from 'commander';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { OptionError } from '../errors.js';
-import { parseExtraFile, type ExtraFile } from '../guest/initramfs.js';
+import { parseExtraFile } from '../guest/initramfs.js';
 import { DEFAULT_BOOT_TIMEOUT_MS, DEFAULT_MEMORY_MIB, DEFAULT_VCPUS, findQemu, runGuest, type GuestOptions, type GuestResult } from '../guest/run.js';
 import { labelRuns } from '../compare/environment.js';
 import { renderReport } from '../report/report.js';

@@ -18,7 +18,7 @@ import { baseImage, defaultCacheDir, writeRunInitrd, type ExtraFile } from './in
 import { checkKernelImage, checkQemuBinary } from './kernel-image.js';
 import { ACK, GO, GUEST_FILES, GuestChannel, STOP, type GuestReport } from './protocol.js';
 import { pinVcpuThreads, readThreadStates, setFifoPriority } from './threads.js';
-import { type Accelerator, linuxCommandLine, Vm } from './vm.js';
+import { consoleTail, linuxCommandLine, Vm } from './vm.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -108,6 +108,18 @@ export function guestRunFile(measured: RunFile, commandLine: string, hostLoad: R
   return { ...measured, commandLine, load: hostLoad ?? measured.load, hostEnvironment: readFingerprint(), guest: info };
 }
 
+/** What came back from a guest, as the host keeps it. */
+export function guestResult<Guest extends RunGuest>({ files, status }: GuestReport, commandLine: string, hostLoad: RunLoad | null, info: Guest): GuestResult<Guest> {
+  return {
+    run: files.run ? guestRunFile(JSON.parse(files.run.toString('utf8')) as RunFile, commandLine, hostLoad, info) : null,
+    hdrLog: files.hdrLog ?? null,
+    stdout: files.stdout?.toString('utf8') ?? '',
+    stderr: files.stderr?.toString('utf8') ?? '',
+    status,
+    info,
+  };
+}
+
 /** The rtlat command a guest runs: measure, writing its results where the guest's init sends them from. */
 export function guestMeasureCommand(measureArgs: readonly string[], hdrLog: boolean): string[] {
   return ['measure', ...measureArgs, '--json', GUEST_FILES.run, ...(hdrLog ? ['--hdr-log', GUEST_FILES.hdrLog] : [])];
@@ -156,10 +168,7 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
   const timers: NodeJS.Timeout[] = [];
   const after = (ms: number, message: () => string) =>
     new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(message())), ms)));
-  const lastLines = () => {
-    const lines = vm?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? [];
-    return lines.length > 0 ? `; the console's last lines: ${lines.map((line) => line.trim()).join(' | ')}` : '; the console printed nothing';
-  };
+  const lastLines = () => consoleTail(vm?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? []);
   try {
     const initrd = path.join(dir, 'initrd.cpio');
     writeRunInitrd(initrd, base.path, guestArgs, options.extras ?? []);
@@ -221,14 +230,7 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
     await Promise.race([running.exited, after(POWER_OFF_TIMEOUT_MS, () => 'the guest did not power off after its results')]);
     const hostLoad = load ? await load.stop() : null;
 
-    return {
-      run: files.run ? guestRunFile(JSON.parse(files.run.toString('utf8')) as RunFile, options.commandLine, hostLoad, info) : null,
-      hdrLog: files.hdrLog ?? null,
-      stdout: files.stdout?.toString('utf8') ?? '',
-      stderr: files.stderr?.toString('utf8') ?? '',
-      status,
-      info,
-    };
+    return guestResult({ files, status }, options.commandLine, hostLoad, info);
   } finally {
     for (const timer of timers) clearTimeout(timer);
     await vm?.kill();

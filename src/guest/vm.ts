@@ -81,6 +81,11 @@ export function qemuArgs(config: VmConfig, sockets: { channel: string; qmp: stri
   ];
 }
 
+/** For error messages: "; the console's last lines: a | b", or that it printed nothing. */
+export function consoleTail(lines: readonly string[]): string {
+  return lines.length > 0 ? `; the console's last lines: ${lines.map((line) => line.trim()).join(' | ')}` : '; the console printed nothing';
+}
+
 export class LineTail {
   private readonly lines: string[] = [];
   private partial = '';

@@ -12,7 +12,7 @@ import { hostFile, PACKAGE_ROOT, treeEntries, type GuestFile } from '../../guest
 import { baseImage, cachedImage, defaultCacheDir, rtlatRuntime, script, writeLayeredArchive, type BaseImage } from '../../guest/initramfs.js';
 import { ACK, GO, GuestChannel, STOP, type GuestReport } from '../../guest/protocol.js';
 import { findQemu } from '../../guest/run.js';
-import { linuxCommandLine, multibootModules, Vm, type Accelerator } from '../../guest/vm.js';
+import { consoleTail, linuxCommandLine, multibootModules, Vm, type Accelerator } from '../../guest/vm.js';
 import { labFromFingerprints, LAB_PARAMETER } from '../../run-file/lab.js';
 import type { RunFile, RunLab } from '../../run.js';
 import { formatDuration, NS_PER_MS } from '../../units.js';
@@ -156,10 +156,7 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
   let vm: Vm | null = null;
   const timers: NodeJS.Timeout[] = [];
   const after = (ms: number, message: () => string) => new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(message())), ms)));
-  const lastLines = () => {
-    const lines = vm?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? [];
-    return lines.length > 0 ? `; the console's last lines: ${lines.map((line) => line.trim()).join(' | ')}` : '; the console printed nothing';
-  };
+  const lastLines = () => consoleTail(vm?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? []);
   try {
     const initrd = path.join(dir, 'initrd.cpio');
     writeLayeredArchive(initrd, image.path, perRun);

@@ -10,16 +10,17 @@ import path from 'node:path';
 import { OptionError } from '../../errors.js';
 import { readFingerprint, type Fingerprint } from '../../fingerprint/index.js';
 import { PACKAGE_ROOT } from '../../guest/contents.js';
-import { baseImage, defaultCacheDir, runFiles, writeRunInitrd, type ExtraFile } from '../../guest/initramfs.js';
+import { baseImage, defaultCacheDir, runFiles, writeRunInitrd } from '../../guest/initramfs.js';
 import { ACK, CHANNEL_PARAMETER, GO, GuestChannel, STOP, type GuestReport } from '../../guest/protocol.js';
-import { DEFAULT_MEMORY_MIB, DEFAULT_VCPUS, guestMeasureCommand, guestRunFile, POWER_OFF_TIMEOUT_MS, STOP_TIMEOUT_MS, type GuestResult, type GuestSetup } from '../../guest/run.js';
+import { DEFAULT_MEMORY_MIB, DEFAULT_VCPUS, guestMeasureCommand, guestResult, POWER_OFF_TIMEOUT_MS, STOP_TIMEOUT_MS, type GuestResult, type GuestSetup } from '../../guest/run.js';
 import { readThreadStates, setFifoPriority } from '../../guest/threads.js';
 import { startLoad, type LoadHandle } from '../../load/index.js';
 import { labMarker } from '../../run-file/lab.js';
-import type { RunFile, RunXenGuest } from '../../run.js';
+import type { RunXenGuest } from '../../run.js';
 import { usableCpus } from '../../system.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../../units.js';
 import { checkKernelImage, kernelImageRelease } from '../../guest/kernel-image.js';
+import { consoleTail } from '../../guest/vm.js';
 import { ConsoleChannel } from './console.js';
 import { xlConfig, type XenGuestType } from './config.js';
 import { destroyOrphans, Domain, domainName } from './domain.js';
@@ -165,10 +166,7 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
   let load: LoadHandle | null = null;
   const timers: NodeJS.Timeout[] = [];
   const after = (ms: number, message: () => string) => new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(message())), ms)));
-  const lastLines = () => {
-    const lines = console?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? [];
-    return lines.length > 0 ? `; the console's last lines: ${lines.map((line) => line.trim()).join(' | ')}` : '; the console printed nothing';
-  };
+  const lastLines = () => consoleTail(console?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? []);
   try {
     const files = runFiles(guestArgs, options.extras ?? []);
     const commandLine = ['console=hvc0', 'quiet', 'panic=-1', `${CHANNEL_PARAMETER}=hvc0`];
@@ -256,19 +254,12 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
     const endedEarly = opened.ended.then(() => {
       throw new Error(`domain ${name} ended before the guest sent its results${lastLines()}`);
     });
-    const { files: results, status } = await Promise.race([report, stopTimedOut, endedEarly]);
+    const results = await Promise.race([report, stopTimedOut, endedEarly]);
     opened.send(ACK);
     progress('results received');
     const hostLoad = load ? await load.stop() : null;
     await waitUntilGone(name, POWER_OFF_TIMEOUT_MS);
-    return {
-      run: results.run ? guestRunFile(JSON.parse(results.run.toString('utf8')) as RunFile, options.commandLine, hostLoad, info) : null,
-      hdrLog: results.hdrLog ?? null,
-      stdout: results.stdout?.toString('utf8') ?? '',
-      stderr: results.stderr?.toString('utf8') ?? '',
-      status,
-      info,
-    };
+    return guestResult(results, options.commandLine, hostLoad, info);
   } finally {
     for (const timer of timers) clearTimeout(timer);
     console?.close();
