@@ -1,5 +1,5 @@
 // The error types every layer throws. The CLI turns them into one line and an exit code
-// (src/cli/run.ts); the library lets callers tell a bad option from a refused privilege.
+// (src/cli/exit.ts); the library lets callers tell a bad option from a refused privilege.
 
 /** An option has a value that is not accepted. Its message names the option, what was given and what is accepted. */
 export class OptionError extends RangeError {

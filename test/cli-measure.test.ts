@@ -3,13 +3,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeHistogram } from '../src/histogram.js';
-import type { RunFile } from '../src/run.js';
+import { decodeHistogram } from '../src/engine/histogram.js';
+import type { RunFile } from '../src/run-file/schema.js';
 import { RTLAT_BIN, rtlat, rtlatInterrupted, scratchDir } from './helpers/cli.js';
 import { fixture } from './helpers/runs.js';
 import { schemaProblems } from './helpers/schema.js';
-import { resolveOptions } from '../src/options.js';
-import { usableCpus } from '../src/system.js';
+import { resolveOptions } from '../src/engine/options.js';
+import { usableCpus } from '../src/engine/system.js';
 
 const isRoot = process.getuid?.() === 0;
 const packageVersion = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string }).version;

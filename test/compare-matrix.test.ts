@@ -1,9 +1,9 @@
 // rtlat compare --matrix: eight runs (host kernel NRT/RT x guest kernel NRT/RT x KVM/Xen) laid out as the
 // research's table, each cell the worst case of its run; and where runs without enough information go.
 import { describe, expect, it } from 'vitest';
-import { type KernelKind, labelRuns } from '../src/compare/environment.js';
-import { buildMatrix, formatMatrix, type Matrix } from '../src/compare/matrix.js';
-import type { RunFile } from '../src/run.js';
+import { type KernelKind, labelRuns } from '../src/run-file/environment.js';
+import { buildMatrix, formatMatrix, type Matrix } from '../src/outputs/compare/kernel-table.js';
+import type { RunFile } from '../src/run-file/schema.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { fingerprintFor, inputsOf, type Place, range, runOf, threadOf, writeRuns } from './helpers/compare-runs.js';
 

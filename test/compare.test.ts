@@ -2,11 +2,11 @@
 // the honest tails, the warnings, the labels, and the four output formats, as functions and as a command.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compareRuns, type Comparison } from '../src/compare/compare.js';
-import { labelRuns } from '../src/compare/environment.js';
-import { formatComparison } from '../src/compare/format.js';
+import { compareRuns, type Comparison } from '../src/outputs/compare/compare.js';
+import { labelRuns } from '../src/run-file/environment.js';
+import { formatComparison } from '../src/outputs/compare/comparison-table.js';
 import { importCyclictestJson } from '../src/import/cyclictest.js';
-import type { RunFile } from '../src/run.js';
+import type { RunFile } from '../src/run-file/schema.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { fingerprintFor, inputsOf, range, runOf, threadOf, writeRuns } from './helpers/compare-runs.js';
 import { FIXTURES, fixture } from './helpers/runs.js';

@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { containerCommand, runContainer } from '../src/container/run.js';
+import { containerCommand, runContainer } from '../src/targets/container/container.js';
 import type { Fingerprint } from '../src/fingerprint/index.js';
-import type { RunFile } from '../src/run.js';
+import type { RunFile } from '../src/run-file/schema.js';
 import { scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';

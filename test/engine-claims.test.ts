@@ -7,8 +7,8 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { OptionError, Probe } from '../src/index.js';
-import { stallOnceForTest } from '../src/probe.js';
-import { usableCpus } from '../src/system.js';
+import { stallOnceForTest } from '../src/engine/probe.js';
+import { usableCpus } from '../src/engine/system.js';
 
 const distIndex = path.resolve(import.meta.dirname, '../dist/index.js');
 

@@ -3,8 +3,8 @@
 // threshold of 0 reports each one), and the largest-latencies list on its own against any sequence.
 import { describe, expect, it } from 'vitest';
 import { Probe, type Spike } from '../src/index.js';
-import { ThreadRecorder } from '../src/recorder.js';
-import { runFileFromProbe } from '../src/run.js';
+import { ThreadRecorder } from '../src/engine/recorder.js';
+import { runFileFromProbe } from '../src/run-file/from-probe.js';
 import { schemaProblems } from './helpers/schema.js';
 
 const isRoot = process.getuid?.() === 0;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Probe, PrivilegeError, type ProbeHooks, type ProbeOptions, type Spike } from '../src/index.js';
-import { stallOnceForTest } from '../src/probe.js';
+import { stallOnceForTest } from '../src/engine/probe.js';
 import { nodeAsNobody, packageForNobody } from './helpers/package-copy.js';
 
 function startProbe(options: ProbeOptions, hooks: ProbeHooks = {}): Probe {

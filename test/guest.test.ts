@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../src/fingerprint/index.js';
-import type { RunFile, RunQemuGuest } from '../src/run.js';
+import type { RunFile, RunQemuGuest } from '../src/run-file/schema.js';
 import { rtlat, RTLAT_BIN, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';

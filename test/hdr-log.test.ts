@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HdrLogWriter, hdrLogTag } from '../src/formats/hdr-log.js';
-import { newHistogram, type Histogram } from '../src/histogram.js';
-import type { CompletedInterval } from '../src/recorder.js';
+import { HdrLogWriter, hdrLogTag } from '../src/outputs/hdr-log.js';
+import { newHistogram, type Histogram } from '../src/engine/histogram.js';
+import type { CompletedInterval } from '../src/engine/recorder.js';
 import { csvRows, java, processor } from './helpers/hdr-java.js';
 import { itWithTool } from './helpers/tools.js';
 

@@ -3,7 +3,7 @@
 // layout for speed, so both are checked against hdr-histogram-js's own answers.
 import { JsHistogram } from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
-import { copyHistogram, forEachBucket, newHistogram, newRecordingHistogram, type Histogram } from '../src/histogram.js';
+import { copyHistogram, forEachBucket, newHistogram, newRecordingHistogram, type Histogram } from '../src/engine/histogram.js';
 
 /** From 1 ns to an hour: every power of two, its neighbours, and values in between. */
 const VALUES_NS = Array.from({ length: 42 }, (_, power) => 2 ** power).flatMap((value) => [value - 1, value, value + 1, Math.floor(value * 1.37)]);

@@ -2,7 +2,7 @@
 // and malformed files refused with a one-line reason.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeHistogram } from '../src/histogram.js';
+import { decodeHistogram } from '../src/engine/histogram.js';
 import { readFingerprint } from '../src/fingerprint/index.js';
 import { importCyclictestJson, parseCyclictestJson } from '../src/import/cyclictest.js';
 import { fixture } from './helpers/runs.js';

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect } from 'vitest';
 import type { Fingerprint } from '../src/fingerprint/index.js';
-import type { RunFile, RunQemuGuest, RunXenGuest } from '../src/run.js';
+import type { RunFile, RunQemuGuest, RunXenGuest } from '../src/run-file/schema.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { writeRuns } from './helpers/compare-runs.js';
 import { guestTemporaryFiles, processesLeftAfterAMoment, rtlatAsync, testKernels, type TestKernels } from './helpers/guest.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OptionError } from '../src/errors.js';
 import { NATIVE_LOAD_KINDS, startLoad } from '../src/load/index.js';
-import { usableCpus } from '../src/system.js';
+import { usableCpus } from '../src/engine/system.js';
 import { formatCpuList } from '../src/units.js';
 import { scratchDir } from './helpers/cli.js';
 import { allowedCpus, liveInSessions, loadProcesses, loadSupervisors, openFiles, schedulingPolicy, waitFor } from './helpers/load-processes.js';

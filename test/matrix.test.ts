@@ -5,9 +5,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostKernelKind } from '../src/compare/environment.js';
+import { hostKernelKind } from '../src/run-file/environment.js';
 import type { Fingerprint } from '../src/fingerprint/index.js';
-import type { RunFile, RunQemuGuest } from '../src/run.js';
+import type { RunFile, RunQemuGuest } from '../src/run-file/schema.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';

@@ -3,10 +3,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mergeRuns, MergeRefused } from '../src/compare/merge.js';
-import { decodeHistogram } from '../src/histogram.js';
+import { mergeRuns, MergeRefused } from '../src/run-file/merge.js';
+import { decodeHistogram } from '../src/engine/histogram.js';
 import { importCyclictestJson } from '../src/import/cyclictest.js';
-import type { RunFile } from '../src/run.js';
+import type { RunFile } from '../src/run-file/schema.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { fingerprintFor, inputsOf, range, runOf, threadOf, writeRuns } from './helpers/compare-runs.js';
 import { fixture } from './helpers/runs.js';

@@ -1,8 +1,8 @@
 // The addon checks everything that crosses the boundary itself, as better-sqlite3's C++ does: a caller
-// that skips src/options.ts gets a TypeError or RangeError naming the field, never a session that
+// that skips src/engine/options.ts gets a TypeError or RangeError naming the field, never a session that
 // writes past its ring or spins at a period of 0. Nothing here starts a measuring thread.
 import { describe, expect, it } from 'vitest';
-import { loadAddon, type NativeSessionConfig, type NativeThreadConfig } from '../src/native.js';
+import { loadAddon, type NativeSessionConfig, type NativeThreadConfig } from '../src/engine/native.js';
 
 const thread: NativeThreadConfig = {
   cpu: 0,

@@ -7,7 +7,7 @@ import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, rea
 import path from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunFile } from '../src/run.js';
+import type { RunFile } from '../src/run-file/schema.js';
 import { rtlat, RTLAT_BIN, scratchDir, type CliOutcome } from './helpers/cli.js';
 import { FIXTURES } from './helpers/runs.js';
 import { canMount, MOUNT_NOTE, smallTmpfs, type SmallFileSystem } from './helpers/tmpfs.js';

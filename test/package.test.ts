@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RunFile, RunQemuGuest } from '../src/run.js';
+import type { RunFile, RunQemuGuest } from '../src/run-file/schema.js';
 import { scratchDir, type CliOutcome } from './helpers/cli.js';
 import { guestTools, testKernels } from './helpers/guest.js';
 import { itWithTool } from './helpers/tools.js';

@@ -4,9 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { register as globalRegistry, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { newHistogram } from '../src/histogram.js';
+import { newHistogram } from '../src/engine/histogram.js';
 import { startProbe } from '../src/index.js';
-import { bucketCounts, LATENCY_BUCKETS_NS, METRIC_NAMES, registerProbeMetrics } from '../src/prometheus.js';
+import { bucketCounts, LATENCY_BUCKETS_NS, METRIC_NAMES, registerProbeMetrics } from '../src/outputs/prometheus.js';
 import { NS_PER_S } from '../src/units.js';
 import { parseExposition, samplesOf, type Exposition } from './helpers/prometheus-text.js';
 

@@ -1,8 +1,9 @@
 // The recorder: raw and corrected views, intervals by due time, the -h histogram, and the lifecycle of
 // its WebAssembly histograms (copied out as JS histograms, destroyed at finish).
 import { describe, expect, it } from 'vitest';
-import { newHistogram } from '../src/histogram.js';
-import { ThreadRecorder, type CompletedInterval, type Spike } from '../src/recorder.js';
+import { newHistogram } from '../src/engine/histogram.js';
+import { ThreadRecorder, type CompletedInterval } from '../src/engine/recorder.js';
+import type { Spike } from '../src/run-file/schema.js';
 
 /** Samples as the drain lays them out: (latencyNs, dueNs, cycle) triples. */
 function samples(latenciesNs: number[], periodNs: number): Float64Array {
@@ -12,6 +13,19 @@ function samples(latenciesNs: number[], periodNs: number): Float64Array {
 }
 
 describe('ThreadRecorder', () => {
+  it('without run views, as a service probe has it, keeps only what it hands over: every sample there, none in raw or corrected', () => {
+    const recorder = new ThreadRecorder({ thread: 0, cpu: 1, periodNs: 100_000, runViews: false });
+    recorder.record(samples([10_000, 1_000_000], 100_000), 2);
+    const first = recorder.takeSinceSnapshot();
+    recorder.record(samples([30_000], 100_000), 1);
+    expect(first.totalCount).toBe(2);
+    expect(recorder.cumulative().totalCount).toBe(0);
+    const { raw, corrected } = recorder.finish();
+    expect([raw.totalCount, corrected.totalCount]).toEqual([0, 0]);
+    // The samples since the last take are still handed over after finish().
+    expect(recorder.takeSinceSnapshot().totalCount).toBe(1);
+  });
+
   it('keeps the raw view, the corrected one, and snapshots that add up to the cumulative', () => {
     const recorder = new ThreadRecorder({ thread: 0, cpu: 1, periodNs: 100_000 });
     recorder.record(samples([10_000, 20_000, 30_000], 100_000), 3);

@@ -3,12 +3,12 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { labelRuns } from '../src/compare/environment.js';
+import { labelRuns } from '../src/run-file/environment.js';
 import { importCyclictestJson } from '../src/import/cyclictest.js';
-import { newHistogram } from '../src/histogram.js';
-import { histogramBins, percentileSpectrum } from '../src/report/plots.js';
-import { renderReport } from '../src/report/report.js';
-import type { RunFile } from '../src/run.js';
+import { newHistogram } from '../src/engine/histogram.js';
+import { histogramBins, percentileSpectrum } from '../src/outputs/report/plots.js';
+import { renderReport } from '../src/outputs/report/report.js';
+import type { RunFile } from '../src/run-file/schema.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { ARTIFACTS, chromium, withChromium } from './helpers/chromium.js';
 import { fingerprintFor, inputsOf, range, runOf, threadOf, writeRuns } from './helpers/compare-runs.js';

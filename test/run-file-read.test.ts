@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { RunFile } from '../src/run.js';
+import type { RunFile } from '../src/run-file/schema.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { range, runOf, threadOf, writeRuns } from './helpers/compare-runs.js';
 

@@ -1,12 +1,13 @@
 // docs/run.schema.json against run files from every producer: the importer (both fixtures), a run
 // built by hand with every optional part filled, and (as root) a real measurement. The schema is
-// strict (no unknown fields), so a field added to src/run.ts without the schema fails here.
+// strict (no unknown fields), so a field added to src/run-file/schema.ts without the schema fails here.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffCpuCounters, readCpuCounters, readFingerprint } from '../src/fingerprint/index.js';
 import { importCyclictestJson } from '../src/import/cyclictest.js';
-import { Probe } from '../src/probe.js';
-import { runFileFromProbe, type RunFile } from '../src/run.js';
+import { Probe } from '../src/engine/probe.js';
+import { runFileFromProbe } from '../src/run-file/from-probe.js';
+import type { RunFile } from '../src/run-file/schema.js';
 import { runSchema as schema, schemaIsValid, schemaProblems as problems } from './helpers/schema.js';
 import { fixture, handBuiltRun, handBuiltThread, histogramFixtureRun, summaryFixtureRun } from './helpers/runs.js';
 

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
-import { newHistogram, type Histogram } from '../src/histogram.js';
+import { newHistogram, type Histogram } from '../src/engine/histogram.js';
 import { startProbe, type ServiceSnapshot, type StartProbeOptions } from '../src/index.js';
 import { rotatedPath } from '../src/service/hdr-log-rotation.js';
 import { scratchDir } from './helpers/cli.js';

@@ -3,10 +3,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeEstimate, estimateTimerResolution, formatSweepSummary, sweepPoint, type SweepPoint } from '../src/cli/sweep.js';
-import { encodeHistogram, newHistogram } from '../src/histogram.js';
-import type { RunFile } from '../src/run.js';
-import { usableCpus } from '../src/system.js';
+import { estimateTimerResolution, sweepPoint, type SweepPoint } from '../src/measurement/sweep.js';
+import { describeEstimate, formatSweepSummary } from '../src/outputs/sweep.js';
+import { encodeHistogram, newHistogram } from '../src/engine/histogram.js';
+import type { RunFile } from '../src/run-file/schema.js';
+import { usableCpus } from '../src/engine/system.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { handBuiltRun, handBuiltThread } from './helpers/runs.js';
 import { schemaProblems } from './helpers/schema.js';

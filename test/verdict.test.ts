@@ -4,9 +4,9 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeHistogram, newHistogram, percentilesOf } from '../src/histogram.js';
+import { encodeHistogram, newHistogram, percentilesOf } from '../src/engine/histogram.js';
 import { judgeRun, parseFailAbove, type VerdictRules } from '../src/measurement/verdict.js';
-import type { RunFile, RunThread } from '../src/run.js';
+import type { RunFile, RunThread } from '../src/run-file/schema.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { handBuiltRun, handBuiltThread } from './helpers/runs.js';
 

@@ -5,7 +5,7 @@ import { formatFingerprint, describeEnvironment } from '../../dist/index.js';
 import { formatCpuList, NS_PER_S } from '../../dist/units.js';
 import { RTLAT_VERSION } from '../../dist/version.js';
 import { percent, sectionAsMarkdown } from './report.js';
-import { renderTable } from '../../dist/compare/tables.js';
+import { renderTable } from '../../dist/outputs/grid.js';
 
 /** @typedef {import('../../dist/index.js').Fingerprint} Fingerprint */
 /** @typedef {import('./report.js').Section} Section */

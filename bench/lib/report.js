@@ -1,6 +1,6 @@
 // A section of the results is tables and paragraphs, rendered as aligned text on the terminal and as
 // markdown in RESULTS.md, plus the targets it checked.
-import { renderTable } from '../../dist/compare/tables.js';
+import { renderTable } from '../../dist/outputs/grid.js';
 
 /**
  * @typedef {{ kind: 'table', header: string[], rows: string[][] } | { kind: 'text', text: string }} Block

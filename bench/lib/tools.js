@@ -8,7 +8,7 @@ import { formatCpuList, NS_PER_US } from '../../dist/units.js';
 import { RTLAT_VERSION } from '../../dist/version.js';
 import { runMonitored } from './monitor.js';
 
-/** @typedef {import('../../dist/run.js').RunFile} RunFile */
+/** @typedef {import('../../dist/run-file/schema.js').RunFile} RunFile */
 /** @typedef {import('./monitor.js').MonitoredRun} MonitoredRun */
 /** @typedef {'rtlat' | 'cyclictest'} Tool */
 

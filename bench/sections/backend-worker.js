@@ -3,12 +3,12 @@
 // answers each message with the ns per sample of one round.
 import { parentPort, workerData } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
-import { newHistogram } from '../../dist/histogram.js';
+import { newHistogram } from '../../dist/engine/histogram.js';
 
 /** @type {{ wasm: boolean, values: Float64Array, periodNs: number }} */
 const { wasm, values, periodNs } = workerData;
 
-/** rtlat's three histograms per thread (src/histogram.ts); the wasm ones with the same parameters. */
+/** rtlat's three histograms per thread (src/engine/histogram.ts); the wasm ones with the same parameters. */
 function recorderHistograms() {
   if (!wasm) return [newHistogram('cumulative'), newHistogram('cumulative'), newHistogram('interval')];
   /** @param {64 | 32} bitBucketSize */

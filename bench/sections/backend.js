@@ -78,10 +78,10 @@ export async function backendSection(context) {
   const verdict =
     wasmNs < jsNs
       ? `WebAssembly records ${fixed(jsNs / wasmNs)}x faster here (${fixed(jsNs - wasmNs, 0)} ns less per sample). So rtlat ` +
-        'records into WebAssembly histograms on the hot path (src/recorder.ts), which owns them, hands out plain JS ' +
+        'records into WebAssembly histograms on the hot path (src/engine/recorder.ts), which owns them, hands out plain JS ' +
         'copies (snapshots, intervals, final views) and destroys them when the run ends.'
       : `Plain JS records ${fixed(wasmNs / jsNs)}x faster here: every record crosses from JS into wasm, which costs more ` +
-        'than the record itself: rtlat should record with the plain JS backend (src/histogram.ts).';
+        'than the record itself: rtlat should record with the plain JS backend (src/engine/histogram.ts).';
   return {
     title: '6. Recording backend: JS or WebAssembly',
     blocks: [

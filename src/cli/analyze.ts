@@ -10,8 +10,9 @@ import { formatAnalysis } from '../outputs/analyze.js';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { checkOutputPath } from '../outputs/output-path.js';
 import { NS_PER_S, parseDurationNs, type DurationRule } from '../units.js';
-import { reportError, UsageError } from './errors.js';
-import { collect, readRunFiles } from './run-files.js';
+import { reportError, UsageError } from './exit.js';
+import { collect } from './options.js';
+import { readRunFiles } from './run-files.js';
 import { writeStdout } from './stdout.js';
 
 interface AnalyzeFlags {

@@ -1,13 +1,14 @@
 // `rtlat compare A.json B.json ...`: runs side by side with their ratios to the first, or (--matrix)
 // the worst case of each environment for each host/guest kernel pair.
 import { Command, Option } from 'commander';
-import { compareRuns } from '../compare/compare.js';
-import type { KernelKind } from '../compare/environment.js';
-import { formatComparison, OUTPUT_FORMATS, type OutputFormat } from '../compare/format.js';
-import { buildMatrix, formatMatrix } from '../compare/matrix.js';
+import { compareRuns } from '../outputs/compare/compare.js';
+import type { KernelKind } from '../run-file/environment.js';
+import { formatComparison, OUTPUT_FORMATS, type OutputFormat } from '../outputs/compare/comparison-table.js';
+import { buildMatrix, formatMatrix } from '../outputs/compare/kernel-table.js';
 import { OptionError } from '../errors.js';
-import { reportError, UsageError } from './errors.js';
-import { collect, readLabeledRuns } from './run-files.js';
+import { reportError, UsageError } from './exit.js';
+import { collect } from './options.js';
+import { readLabeledRuns } from './run-files.js';
 import { writeStdout } from './stdout.js';
 
 interface CompareFlags {

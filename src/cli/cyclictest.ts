@@ -8,8 +8,9 @@ import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { OutputError, writeFileAtomic } from '../outputs/atomic-file.js';
 import { OptionError, PrivilegeError } from '../errors.js';
-import { HdrLogWriter } from '../formats/hdr-log.js';
-import { measureRun } from '../measurement/measure.js';
+import { HdrLogWriter } from '../outputs/hdr-log.js';
+import { writeRunFile } from '../outputs/run-json.js';
+import { configuredCpuCount, measureRun, numaAvailable, numaNodeOfCpu, privilegeMessage, usableCpus, type LiveMeasurement } from '../measurement/measure.js';
 import { cyclictestHelp } from '../outputs/cyclictest/help.js';
 import { formatCyclictestJson } from '../outputs/cyclictest/json.js';
 import {
@@ -26,13 +27,10 @@ import {
   type SpikeLine,
   type ThreadLine,
 } from '../outputs/cyclictest/text.js';
-import type { Probe } from '../probe.js';
-import { privilegeMessage } from '../privileges.js';
-import type { RunFile } from '../run.js';
-import { configuredCpuCount, numaAvailable, numaNodeOfCpu, usableCpus } from '../system.js';
+import type { RunFile } from '../run-file/schema.js';
 import { NS_PER_US } from '../units.js';
 import { commandLine } from './command-line.js';
-import { EXIT } from './errors.js';
+import { EXIT } from './exit.js';
 import { CyclictestExit, parseCyclictestArgs, type CyclictestSettings } from './cyclictest/options.js';
 import { planCyclictestRun, type CyclictestPlan } from './cyclictest/plan.js';
 import { VerboseSamples } from '../outputs/cyclictest/verbose.js';
@@ -110,7 +108,7 @@ async function runPlan(argv: readonly string[], plan: CyclictestPlan, startTime:
   const spikes = new SpikeList(s.spikeNodes);
   const status = new StatusFile();
   const stopListening = onStopSignals(() => stop.abort());
-  let probe: Probe | null = null;
+  let probe: LiveMeasurement | null = null;
   let hdrLog: HdrLogWriter | null = null;
   let frames: FrameLoop | null = null;
   let fifo: FifoServer | null = null;
@@ -125,11 +123,11 @@ async function runPlan(argv: readonly string[], plan: CyclictestPlan, startTime:
   process.on('SIGUSR2', onStatusSignal);
   try {
     const result = await measureRun(
-      { probe: plan.probe, commandLine: commandLine('rtlat', ['cyclictest', ...argv]), signal: stop.signal },
+      { ...plan.probe, commandLine: commandLine('rtlat', ['cyclictest', ...argv]), signal: stop.signal },
       {
         onSamples: verbose ? (thread, samples, count) => out(verbose.take(thread, samples, count)) : undefined,
         onSpike: (spike) => spikes.add({ thread: spike.thread, latency: inUnit(spike.latencyNs, s), wokeUs: Math.trunc((epochNs + spike.dueNs + spike.latencyNs) / NS_PER_US) }),
-        onInterval: (interval) => hdrLog?.write(interval, probe!.config.threads[interval.thread]!.cpu),
+        onInterval: (interval, cpu) => hdrLog?.write(interval, cpu),
         onStart: (started) => {
           probe = started;
           epochNs = started.setup.epochNs;
@@ -207,7 +205,7 @@ function writeOutputs(run: RunFile, plan: CyclictestPlan, spikes: SpikeList, out
     const broke = run.breaktrace && { tid: run.threads[run.breaktrace.thread]!.tid ?? 0, latency: inUnit(run.breaktrace.latencyNs, s) };
     out(formatBreakLines(run.threads.map((thread) => thread.tid ?? 0), broke));
   }
-  if (plan.rtlatJsonPath) writeFileAtomic(plan.rtlatJsonPath, `${JSON.stringify(run, null, 2)}\n`);
+  if (plan.rtlatJsonPath) writeRunFile(plan.rtlatJsonPath, run);
 }
 
 /** A latency in cyclictest's unit: whole us, or ns with -N. */
@@ -216,7 +214,7 @@ function inUnit(latencyNs: number, settings: CyclictestSettings): number {
 }
 
 /** The T: lines of the threads right now, from their native counters. */
-function liveLines(probe: Probe, plan: CyclictestPlan): ThreadLine[] {
+function liveLines(probe: LiveMeasurement, plan: CyclictestPlan): ThreadLine[] {
   const s = plan.settings;
   const scale = s.nsecs ? 1 : NS_PER_US;
   const tids = probe.setup.threads;
@@ -246,7 +244,7 @@ class FrameLoop {
   private ended = false;
 
   constructor(
-    private readonly probe: Probe,
+    private readonly probe: LiveMeasurement,
     private readonly plan: CyclictestPlan,
     private readonly live: boolean,
     private readonly out: (text: string) => void,
@@ -293,7 +291,7 @@ function loadAverage(): string {
  * cyclictest refuses to run without the policy or the memory lock it asked for, and warns about the
  * rest (pinning, /dev/cpu_dma_latency). The probe started degraded so that rtlat can tell which.
  */
-function checkSetup(probe: Probe, settings: CyclictestSettings): void {
+function checkSetup(probe: LiveMeasurement, settings: CyclictestSettings): void {
   const setup = probe.setup;
   const fatal = probe.degraded.filter((refusal) => refusal.startsWith('SCHED_') || (settings.mlockall && refusal.startsWith('locking')));
   if (fatal.length) throw new PrivilegeError(privilegeMessage(fatal, 'or measure without them (no -p, no -m) at SCHED_OTHER'), fatal);

@@ -1,10 +1,11 @@
 // `rtlat import cyclictest FILE`: a cyclictest --json file as an rtlat run file.
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
+import { runFileText } from '../outputs/run-json.js';
 import { importCyclictestJson } from '../import/cyclictest.js';
+import { readText } from '../run-file/read.js';
 import { RTLAT_VERSION } from '../version.js';
-import { reportError, UsageError } from './errors.js';
+import { reportError, UsageError } from './exit.js';
 import { checkOutputPath } from '../outputs/output-path.js';
 import { writeStdout } from './stdout.js';
 
@@ -22,13 +23,13 @@ export function importCommand(): Command {
         const output = flags.output === undefined ? null : checkOutputPath('output', flags.output);
         let text: string;
         try {
-          text = readFileSync(file, 'utf8');
+          text = readText(file);
         } catch (error) {
-          throw new UsageError(`cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+          throw new UsageError((error as Error).message);
         }
         let json: string;
         try {
-          json = `${JSON.stringify(importCyclictestJson(text, { rtlatVersion: RTLAT_VERSION }), null, 2)}\n`;
+          json = runFileText(importCyclictestJson(text, { rtlatVersion: RTLAT_VERSION }));
         } catch (error) {
           throw new UsageError(`${file}: ${(error as Error).message}`);
         }

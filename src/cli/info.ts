@@ -1,7 +1,7 @@
 // `rtlat info`: where rtlat is running, as every result file records it.
 import { Command } from 'commander';
 import { formatFingerprint, readFingerprint } from '../fingerprint/index.js';
-import { reportError } from './errors.js';
+import { reportError } from './exit.js';
 import { writeStdout } from './stdout.js';
 
 export function infoCommand(): Command {

@@ -2,11 +2,10 @@
 // (src/targets/lab), passing its output and files through; its exit status is rtlat lab's.
 import { Command, Option } from 'commander';
 import { OptionError } from '../errors.js';
-import { DEFAULT_LAB_BOOT_TIMEOUT_MS, DEFAULT_LAB_CPUS, DEFAULT_LAB_MEMORY_MIB, runLab, type ForwardedSignal } from '../targets/lab/run.js';
-import { LAB_HOST_KINDS, type LabHostKind } from '../targets/lab/hosts.js';
+import { DEFAULT_LAB_BOOT_TIMEOUT_MS, DEFAULT_LAB_CPUS, DEFAULT_LAB_MEMORY_MIB, LAB_HOST_KINDS, runLab, type ForwardedSignal, type LabHostKind } from '../targets/index.js';
 import { DURATION_RULE, NS_PER_MS, parseDurationNs, parseInteger } from '../units.js';
-import { reportError, UsageError } from './errors.js';
-import { parseMemoryMiB } from './guest.js';
+import { reportError, UsageError } from './exit.js';
+import { parseMemoryMiB } from './options.js';
 
 interface LabFlags {
   host: LabHostKind;

@@ -1,8 +1,8 @@
-// `rtlat`: one file per command, each exporting its Command; errors go through cli/errors.ts.
+// `rtlat`: one file per command, each exporting its Command; errors go through cli/exit.ts.
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { RTLAT_VERSION } from '../version.js';
-import { reportError, UsageError } from './errors.js';
+import { reportError, UsageError } from './exit.js';
 import { analyzeCommand } from './analyze.js';
 import { cyclictestHint } from './cyclictest/hint.js';
 import { compareCommand } from './compare.js';

@@ -2,11 +2,11 @@
 import { statSync } from 'node:fs';
 import { Command } from 'commander';
 import { OptionError } from '../errors.js';
-import { writeFileAtomic } from '../outputs/atomic-file.js';
-import { mergeRuns, MergeRefused } from '../compare/merge.js';
+import { writeRunFile } from '../outputs/run-json.js';
+import { mergeRuns, MergeRefused } from '../run-file/merge.js';
 import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
-import { reportError, UsageError } from './errors.js';
+import { reportError, UsageError } from './exit.js';
 import { checkOutputPath } from '../outputs/output-path.js';
 import { readRunFiles } from './run-files.js';
 
@@ -35,7 +35,7 @@ export function mergeCommand(): Command {
           throw error instanceof MergeRefused ? new UsageError(error.message) : error;
         }
         for (const note of merged.notes) process.stderr.write(`rtlat merge: note: ${note}\n`);
-        writeFileAtomic(output, `${JSON.stringify(merged.run, null, 2)}\n`);
+        writeRunFile(output, merged.run);
       } catch (error) {
         process.exitCode = reportError('merge', error);
       }

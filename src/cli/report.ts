@@ -1,11 +1,12 @@
 // `rtlat report A.json [B.json ...] -o report.html`: one self-contained HTML page to look at and print.
 import { Command } from 'commander';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
-import { renderReport } from '../report/report.js';
+import { renderReport } from '../outputs/report/report.js';
 import { RTLAT_VERSION } from '../version.js';
-import { reportError } from './errors.js';
+import { reportError } from './exit.js';
 import { checkOutputPath } from '../outputs/output-path.js';
-import { collect, readLabeledRuns } from './run-files.js';
+import { collect } from './options.js';
+import { readLabeledRuns } from './run-files.js';
 
 interface ReportFlags {
   output: string;

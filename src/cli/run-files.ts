@@ -1,12 +1,7 @@
 // What compare, merge and report share on the command line: reading run files, labelling them.
-import { labelRuns, type LabeledRun } from '../compare/environment.js';
-import { readRunFile, type RunInput } from '../compare/read.js';
-import { UsageError } from './errors.js';
-
-/** Repeatable options (--label a --label b) collect their values in order. */
-export function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
+import { labelRuns, type LabeledRun } from '../run-file/environment.js';
+import { readRunFile, type RunInput } from '../run-file/read.js';
+import { UsageError } from './exit.js';
 
 /** Reads the run files; a missing or malformed one is a usage error that names it. */
 export function readRunFiles(files: readonly string[]): RunInput[] {

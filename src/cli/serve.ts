@@ -9,12 +9,12 @@ import type { Registry } from 'prom-client';
 import { OptionError } from '../errors.js';
 import { loadPromClient } from '../outputs/prom-client.js';
 import type { IntervalLogOptions } from '../service/hdr-log-rotation.js';
-import { startProbe, type ServiceProbe } from '../service/probe.js';
+import { startProbe, type ServiceProbe } from '../service/service-probe.js';
 import { snapshotToJson } from '../service/snapshot.js';
-import { usableCpus } from '../system.js';
 import { DURATION_RULE, NS_PER_MS, parseDurationNs, parseInteger } from '../units.js';
-import { EXIT, reportError, UsageError } from './errors.js';
-import { addMeasureOptions, parseMeasureFlags } from './measure.js';
+import { usableCpus } from '../measurement/measure.js';
+import { EXIT, reportError } from './exit.js';
+import { addMeasureOptions, needs, parseMeasureFlags, type MeasureFlags } from './options.js';
 import { onStopSignals } from './signals.js';
 import { writeStdout } from './stdout.js';
 
@@ -40,8 +40,6 @@ const SHARED_WITH_MEASURE = new Set([
   'hdrInterval',
 ]);
 
-type MeasureFlags = Parameters<typeof parseMeasureFlags>[0];
-
 interface ServeFlags extends Omit<MeasureFlags, 'format'> {
   port: string;
   bind: string;
@@ -66,12 +64,10 @@ export function serveCommand(): Command {
 
 /** The interval log's options, or undefined without --hdr-log; its interval as measure parsed it. */
 function intervalLog(flags: ServeFlags, logPath: string | null, intervalNs: number | undefined): IntervalLogOptions | undefined {
-  if (logPath === null) {
-    const orphan = flags.hdrRotate !== undefined ? '--hdr-rotate' : flags.hdrKeep !== undefined ? '--hdr-keep' : null;
-    if (orphan) throw new UsageError(`${orphan} needs --hdr-log`);
-    return undefined;
-  }
-  if (flags.hdrKeep !== undefined && flags.hdrRotate === undefined) throw new UsageError('--hdr-keep needs --hdr-rotate');
+  needs('hdr-rotate', flags.hdrRotate !== undefined, 'hdr-log', logPath !== null);
+  needs('hdr-keep', flags.hdrKeep !== undefined, 'hdr-log', logPath !== null);
+  if (logPath === null) return undefined;
+  needs('hdr-keep', flags.hdrKeep !== undefined, 'hdr-rotate', flags.hdrRotate !== undefined);
   const intervalMs = intervalNs! / NS_PER_MS;
   const options: IntervalLogOptions = {
     path: logPath,
@@ -140,7 +136,7 @@ async function serve(flags: ServeFlags): Promise<number> {
   try {
     // prom-client is an optional peer dependency, loaded here so that every other command works without it.
     const { Registry } = await loadPromClient();
-    const { registerProbeMetrics } = await import('../prometheus.js');
+    const { registerProbeMetrics } = await import('../outputs/prometheus.js');
     const port = parseInteger('port', flags.port, 0, 65_535);
     const host = await checkBind(flags.bind);
     const { probe: options, outputs } = parseMeasureFlags({ ...flags, format: 'table' });

@@ -1,5 +1,5 @@
 // The live status on a terminal: one refreshing line per thread, like cyclictest without -q.
-import type { Probe } from '../probe.js';
+import type { LiveMeasurement } from '../measurement/measure.js';
 import { formatDuration, NS_PER_MS, NS_PER_US } from '../units.js';
 
 const REFRESH_MS = 250;
@@ -10,7 +10,7 @@ export class StatusLine {
   private readonly startedMs = Date.now();
 
   constructor(
-    private readonly probe: Probe,
+    private readonly probe: LiveMeasurement,
     private readonly out: NodeJS.WriteStream,
   ) {
     this.timer = setInterval(() => this.render(), REFRESH_MS);

@@ -35,7 +35,7 @@ export function readFingerprint(options: FingerprintOptions = {}): Fingerprint {
   };
 }
 
-export { describeEnvironment, formatFingerprint } from './format.js';
+export { describeEnvironment, formatFingerprint } from './describe.js';
 export { diffCpuCounters, readCpuCounters, USER_HZ } from './counters.js';
 export type { CpuCounterName, CpuCounters, CpuCountersDelta, CpuCounterValues } from './counters.js';
 export type { Field, KnownField, UnknownField } from './field.js';

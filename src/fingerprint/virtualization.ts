@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { type Field, isKnown, known, mapField, type SystemFiles, unknown } from './field.js';
-import { loadAddon } from '../native.js';
+import { loadAddon } from '../engine/native.js';
 import { readAvailableClocksources } from './timing.js';
 
 export type Role = 'host' | 'vm' | 'container' | 'vm+container';

@@ -3,9 +3,9 @@
 // avg and (with -h) a per-bucket histogram; everything else is read back from its command line, and
 // what neither says (TIDs, overruns, last latency, what the kernel applied) is null.
 import type { Fingerprint } from '../fingerprint/index.js';
-import { addBeyond, encodeHistogram, newHistogram, percentilesOf, type BeyondHistogram, type Histogram } from '../histogram.js';
-import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type RunConfig, type RunFile, type RunThread } from '../run.js';
-import type { MicrosecondHistogram } from '../recorder.js';
+import { addBeyond, encodeHistogram, newHistogram, percentilesOf, type Histogram } from '../engine/histogram.js';
+import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type BeyondHistogram, type MicrosecondHistogram, type RunConfig, type RunFile, type RunThread } from '../run-file/schema.js';
+import { combineLatencies } from '../run-file/summary.js';
 import { NS_PER_S, NS_PER_US, parseCpuList } from '../units.js';
 
 /** One thread of a cyclictest --json file, as cyclictest wrote it. */
@@ -362,15 +362,8 @@ function allThreads(imported: ImportedThread[]): RunFile['all'] {
 }
 
 function summaryOf(counted: RunThread[]): Omit<RunFile['all'], 'percentiles' | 'histogram'> {
-  const count = counted.reduce((total, thread) => total + thread.count, 0);
-  return {
-    count,
-    minNs: counted.length ? Math.min(...counted.map((thread) => thread.minNs)) : 0,
-    avgNs: count ? counted.reduce((total, thread) => total + thread.avgNs * thread.count, 0) / count : 0,
-    maxNs: counted.length ? Math.max(...counted.map((thread) => thread.maxNs)) : 0,
-    overruns: null,
-    dropped: 0,
-  };
+  const { count, minNs, avgNs, maxNs } = combineLatencies(counted);
+  return { count, minNs, avgNs, maxNs, overruns: null, dropped: 0 };
 }
 
 function dateOf(data: Record<string, unknown>, key: string): Date {

@@ -9,16 +9,16 @@
 // generator's parent-death signal stops it, and its temporary files have no name or live in a
 // folder it removes.
 import { OptionError } from '../errors.js';
-import type { ProbeConfig } from '../options.js';
-import type { RunLoad } from '../run.js';
-import { usableCpus } from '../system.js';
+import type { ProbeConfig } from '../engine/options.js';
+import type { RunLoad } from '../run-file/schema.js';
+import { usableCpus } from '../engine/system.js';
 import { formatCpuList, NS_PER_S } from '../units.js';
 import { GeneratorProcess, type GeneratorReport } from './process.js';
 import { parseLoadSpec, type LoadGeneratorSpec, type LoadSpec } from './spec.js';
 import { checkStressNgArgs, findStressNg, parseStressNgMetrics, STRESS_NG_FIXED_ARGS } from './stress-ng.js';
 
 export { parseLoadSpec, NATIVE_LOAD_KINDS, type LoadGeneratorSpec, type LoadSpec, type NativeLoadKind } from './spec.js';
-export { formatLoadWork, OPERATION_NAMES } from './format.js';
+export { formatLoadWork, OPERATION_NAMES } from './work.js';
 
 export interface LoadOptions {
   /** CPUs to load. Each native generator runs once per CPU; ipc's receivers run on the next CPU of the list. */

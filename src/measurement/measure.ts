@@ -1,85 +1,125 @@
 // One measurement, start to run file: the load (if any), the CPU counters before and after, the
-// fingerprint, the probe and the run file. `rtlat measure` and `rtlat cyclictest` are its clients; the
-// commands keep only what they print.
-import { diffCpuCounters, readCpuCounters, readFingerprint } from '../fingerprint/index.js';
+// fingerprint, the probe and the run file. `rtlat measure`, `rtlat sweep` and `rtlat matrix` are its
+// clients, and so can a user's script be:
+//
+//   const run = await measureRun({ periodNs: 100_000, cpus: [1], loops: 10_000, load: 'syscalls' });
+import type { CompletedInterval } from '../engine/recorder.js';
+import type { ProbeConfig, ProbeOptions } from '../engine/options.js';
+import { Probe } from '../engine/probe.js';
+import { diffCpuCounters, readCpuCounters, readFingerprint, type Fingerprint } from '../fingerprint/index.js';
 import { loadCpusFor, startLoad, type LoadHandle, type LoadSpec } from '../load/index.js';
-import type { ProbeOptions } from '../options.js';
-import { Probe, type ProbeHooks } from '../probe.js';
-import type { Spike } from '../recorder.js';
-import { runFileFromProbe, type RunFile } from '../run.js';
+import { runFileFromProbe } from '../run-file/from-probe.js';
+import type { RunFile, Spike } from '../run-file/schema.js';
 import { RTLAT_VERSION } from '../version.js';
 
-export interface MeasureRunOptions {
-  probe: ProbeOptions;
-  /** Load generators running for the whole measurement; cpus null: the measured CPUs. */
-  load?: { spec: LoadSpec; cpus: number[] | null } | null;
-  /** Recorded in the run file. */
-  commandLine: string;
-  /** Aborting it stops the run early (SIGINT, SIGTERM); the run file then says so. */
+// What the callers that plan a measurement need of the engine, so that none of them reaches into it.
+export type { ProbeConfig, ProbeOptions } from '../engine/options.js';
+export { privilegeMessage } from '../engine/privileges.js';
+export { configuredCpuCount, numaAvailable, numaNodeOfCpu } from '../engine/system.js';
+/** One thread's exact native counters while it measures (Probe.liveStats()). */
+export type LiveThreadStats = ReturnType<Probe['liveStats']>[number];
+export { usableCpus } from '../engine/system.js';
+
+export interface MeasureOptions extends ProbeOptions {
+  /** Load generators running for the whole measurement, as `rtlat measure --load` takes them ("syscalls,ipc"); null: none. */
+  load?: LoadSpec | string | null;
+  /** CPUs for the load (default: the measured CPUs). */
+  loadCpus?: readonly number[] | null;
+  /** Recorded in the run file (default: this process's command line). */
+  commandLine?: string;
+  /** Aborting it stops the run early (as SIGINT stops `rtlat measure`), at once if before it started: the run file then says stoppedBy "signal". */
   signal?: AbortSignal;
+  /** The fingerprint to record, when the caller has read it already (a sweep reads it once); default: read here. */
+  environment?: Fingerprint;
 }
 
-export interface MeasureRunHooks extends ProbeHooks {
-  /** Right after the threads started (before the first drain): the probe, to watch or to stop it. Throwing aborts the run. */
-  onStart?: (probe: Probe) => void;
+/** A measurement while it runs: what a live status line reads, and a way to stop it early. */
+export interface LiveMeasurement {
+  readonly config: ProbeConfig;
+  readonly startedAt: Date;
+  /** Set-up steps the kernel refused in a run allowed to degrade. */
+  readonly degraded: readonly string[];
+  /** The set-up of each thread as read back from the kernel (tids, policies, CPUs, each step's errno). */
+  readonly setup: Probe['setup'];
+  /** The exact native counters right now, per thread. */
+  liveStats(): LiveThreadStats[];
+  /** Stops measuring now; measureRun then resolves as for a run that ended. */
+  stop(): Promise<unknown>;
+}
+
+export interface MeasureHooks {
+  /** Each sample above `spikeThresholdNs`, as it is drained (the run file lists the first SPIKES_KEPT). */
+  onSpike?: (spike: Spike) => void;
+  /** Every sample as drained, (latencyNs, dueNs, cycle) triples (cyclictest -v); `samples` is reused after the call. */
+  onSamples?: (thread: number, samples: Float64Array, count: number) => void;
+  /** Each completed interval of `intervalNs` (HdrHistogram logs), with the CPU of its thread. */
+  onInterval?: (interval: CompletedInterval, cpu: number | null) => void;
+  /** Right after the threads started, before the first drain. Throwing stops the run and rejects. */
+  onStart?: (run: LiveMeasurement) => void;
   /** Once the threads have stopped, before the run file is built. */
   onStop?: () => void;
 }
 
-/** Spikes listed in the run file at most; beyond, they are counted. */
-const SPIKES_KEPT = 100_000;
+/** Spikes listed in the run file at most; beyond, they are counted (spikesOmitted). */
+export const SPIKES_KEPT = 100_000;
 
-export async function measureRun(options: MeasureRunOptions, hooks: MeasureRunHooks = {}): Promise<RunFile> {
+function processCommandLine(): string {
+  return process.argv.join(' ');
+}
+
+/**
+ * Measures as `options` say and resolves to the run file. Rejects with OptionError for a bad option,
+ * PrivilegeError when the kernel refuses the set-up (unless allowDegraded), and the load's errors;
+ * nothing it started (threads, load generators) outlives a rejection.
+ */
+export async function measureRun(options: MeasureOptions = {}, hooks: MeasureHooks = {}): Promise<RunFile> {
+  const { load: loadSpec, loadCpus, commandLine, signal, environment: givenEnvironment, ...probeOptions } = options;
+  const spikes: Spike[] = [];
+  let spikesOmitted = 0;
+  const probe: Probe = new Probe(probeOptions, {
+    onSpike: (spike) => {
+      hooks.onSpike?.(spike);
+      if (spikes.length < SPIKES_KEPT) spikes.push(spike);
+      else spikesOmitted++;
+    },
+    ...(hooks.onSamples && { onSamples: hooks.onSamples }),
+    ...(hooks.onInterval && { onInterval: (interval) => hooks.onInterval!(interval, probe.config.threads[interval.thread]!.cpu) }),
+  });
   let load: LoadHandle | null = null;
+  let stopped = false;
+  const stopOnAbort = () => {
+    stopped = true;
+    void probe.stop();
+  };
   try {
-    const spikes: Spike[] = [];
-    let spikesOmitted = 0;
-    const probe = new Probe(options.probe, {
-      ...hooks,
-      onSpike: (spike) => {
-        hooks.onSpike?.(spike);
-        if (spikes.length < SPIKES_KEPT) spikes.push(spike);
-        else spikesOmitted++;
-      },
-    });
-    const environment = readFingerprint();
+    const environment = givenEnvironment ?? readFingerprint();
     const measuredCpus = [...new Set(probe.config.threads.flatMap((plan) => (plan.cpu === null ? [] : [plan.cpu])))];
     // Running before the first wake-up, so the whole measurement is under load.
-    if (options.load) load = await startLoad(options.load.spec, { cpus: options.load.cpus ?? loadCpusFor(probe.config) });
+    if (loadSpec !== undefined && loadSpec !== null) load = await startLoad(loadSpec, { cpus: loadCpus ?? loadCpusFor(probe.config) });
     const countersBefore = readCpuCounters(measuredCpus);
     probe.start();
-    let signalled = false;
-    const stopOnAbort = () => {
-      signalled = true;
-      void probe.stop();
-    };
-    options.signal?.addEventListener('abort', stopOnAbort, { once: true });
-    try {
-      hooks.onStart?.(probe);
-      if (options.signal?.aborted) stopOnAbort();
-      await probe.finished;
-    } catch (error) {
-      await probe.stop();
-      throw error;
-    } finally {
-      options.signal?.removeEventListener('abort', stopOnAbort);
-    }
+    signal?.addEventListener('abort', stopOnAbort, { once: true });
+    hooks.onStart?.(probe);
+    if (signal?.aborted) stopOnAbort();
+    await probe.finished;
     const result = await probe.stop();
     const during = diffCpuCounters(countersBefore, readCpuCounters(measuredCpus));
     const runLoad = load ? await load.stop() : null;
     hooks.onStop?.();
     return runFileFromProbe(result, {
       rtlatVersion: RTLAT_VERSION,
-      commandLine: options.commandLine,
+      commandLine: commandLine ?? processCommandLine(),
       environment,
       during,
-      stoppedBy: signalled ? 'signal' : undefined,
+      stoppedBy: stopped ? 'signal' : undefined,
       spikes,
       spikesOmitted,
       load: runLoad,
     });
   } finally {
-    // On the error paths (stop() is idempotent): the load never outlives the measurement.
+    signal?.removeEventListener('abort', stopOnAbort);
+    // On the error paths (stop() is idempotent): neither the threads nor the load outlive the measurement.
+    await probe.stop().catch(() => {});
     await load?.stop().catch(() => {});
   }
 }

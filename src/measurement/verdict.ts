@@ -1,9 +1,9 @@
 // A verdict for CI lanes: bounds on a run's latencies (max and any percentile, per thread and over all
 // threads), dropped samples and a degraded set-up, each violation one line. A percentile bound that the
 // run has too few samples for fails too, saying so: a p99.99 of 5,000 samples is only their maximum.
-import { decodeHistogram, minSamplesFor } from '../histogram.js';
+import { decodeHistogram, minSamplesFor } from '../engine/histogram.js';
 import { OptionError } from '../errors.js';
-import type { RunFile } from '../run.js';
+import type { RunFile } from '../run-file/schema.js';
 import { formatDuration, NS_PER_US, parseDurationNs, PERIOD_RULE } from '../units.js';
 
 export interface LatencyBound {

@@ -3,7 +3,7 @@
 // in its environment, a run in a guest of the lab host in its hostEnvironment. rtlat lab also writes the
 // `lab` block into each run file it brings back; this reads either.
 import type { Fingerprint } from '../fingerprint/index.js';
-import type { RunFile, RunLab } from '../run.js';
+import type { RunFile, RunLab } from './schema.js';
 
 /** The kernel command-line parameter rtlat lab sets on its hosts. */
 export const LAB_PARAMETER = 'rtlat.lab';

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { decodeHistogram } from '../histogram.js';
-import type { RunFile } from '../run.js';
+import { decodeHistogram } from '../engine/histogram.js';
+import type { RunFile } from './schema.js';
 
 /** Shipped in the package beside dist/ (package.json "files"), one folder up from src/ and dist/ alike. */
 export const RUN_SCHEMA_FILE = path.resolve(import.meta.dirname, '../../docs/run.schema.json');

@@ -1,7 +1,7 @@
 // Node's own event-loop delay, kept beside the kernel's wake-up latency so that one snapshot shows
 // both: what the machine did to a real-time thread, and what this process's event loop saw.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { newHistogram, type Histogram } from '../histogram.js';
+import { newHistogram, type Histogram } from '../engine/histogram.js';
 import { NS_PER_MS } from '../units.js';
 
 /** Node's own default: one timer per 10 ms costs the loop next to nothing. */

@@ -1,6 +1,6 @@
 // HdrHistogram interval logs for services that run for days, as jHiccup writes them: one line per
 // interval and tag (and an untagged one, all threads together), in files rotated by age or size so
-// that none grows without bound. Each file is an HdrLogWriter (src/formats/hdr-log.ts) of its own,
+// that none grows without bound. Each file is an HdrLogWriter (src/outputs/hdr-log.ts) of its own,
 // with its own StartTime, readable on its own by HistogramLogProcessor; like every rtlat output it
 // appears whole, when it is finished. A file that cannot be written (a full disk) is dropped, never
 // left half-written, and the next interval starts a new one: a service's log has a gap rather than
@@ -8,9 +8,9 @@
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { OptionError } from '../errors.js';
-import { HdrLogWriter } from '../formats/hdr-log.js';
+import { HdrLogWriter } from '../outputs/hdr-log.js';
 import { OutputError } from '../outputs/atomic-file.js';
-import type { Histogram } from '../histogram.js';
+import type { Histogram } from '../engine/histogram.js';
 import { NS_PER_MS } from '../units.js';
 
 export interface IntervalLogOptions {

@@ -1,7 +1,7 @@
 // What a service probe reports: per measuring thread and for the event loop, the interval since the
 // previous snapshot and everything since the start, as summaries and as HDR histograms (values in ns).
-import { encodeHistogram, type Histogram } from '../histogram.js';
-import type { LatencySummary } from '../probe.js';
+import { encodeHistogram, type Histogram } from '../engine/histogram.js';
+import type { LatencySummary } from '../engine/probe.js';
 
 export interface ThreadSnapshot {
   thread: number;

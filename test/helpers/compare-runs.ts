@@ -2,10 +2,10 @@
 // every sample is given, so counts, min, max, mean and percentiles are known before rtlat computes them.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RunInput } from '../../src/compare/read.js';
+import type { RunInput } from '../../src/run-file/read.js';
 import { type Fingerprint, readFingerprint } from '../../src/fingerprint/index.js';
-import { decodeHistogram, encodeHistogram, newHistogram, percentilesOf } from '../../src/histogram.js';
-import type { RunFile, RunThread } from '../../src/run.js';
+import { decodeHistogram, encodeHistogram, newHistogram, percentilesOf } from '../../src/engine/histogram.js';
+import type { RunFile, RunThread } from '../../src/run-file/schema.js';
 import { handBuiltRun, handBuiltThread } from './runs.js';
 
 /** first, first + step, ... up to last. */

@@ -4,7 +4,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { containerRtRuntimeUs, mayRaiseHardLimits } from '../../src/container/run.js';
+import { containerRtRuntimeUs, mayRaiseHardLimits } from '../../src/targets/container/container.js';
 import { commandRuns, requireTool } from './tools.js';
 
 const root = path.resolve(import.meta.dirname, '../..');

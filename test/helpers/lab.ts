@@ -3,7 +3,7 @@
 // processes from other QEMUs on the machine.
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
-import { kernelImageRelease } from '../../src/guest/kernel-image.js';
+import { kernelImageRelease } from '../../src/targets/guest/kernel-image.js';
 import { commandRuns, requireTool } from './tools.js';
 
 export const labTools = requireTool(

@@ -1,16 +1,16 @@
-// Copies of the package's run-time tree, as the guest image lists it (src/guest/contents.ts), written
+// Copies of the package's run-time tree, as the guest image lists it (src/targets/guest/contents.ts), written
 // to disk: for the tests of that tree, and for the tests that run rtlat as `nobody`, to see what a
 // user without real-time privileges sees.
 //
 // `nobody` cannot read a clone that lives under a 0700 folder (a home as root, mktemp -d), so these
 // tests do not run the clone itself: they run a copy of the package made for them, the same tree the
-// guest gets (src/guest/contents.ts: package.json, bin, dist, the addon, the run-time node_modules),
+// guest gets (src/targets/guest/contents.ts: package.json, bin, dist, the addon, the run-time node_modules),
 // written to a world-readable temporary folder. Dropping capabilities and rlimits while staying root
 // would not show the same thing: root owns /dev/cpu_dma_latency (mode 0600) and opens it without any
 // capability, and files root owns stay writable to it.
 import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { GUEST_PACKAGE_DIR, hostFile, packageTree, type GuestFile } from '../../src/guest/contents.js';
+import { GUEST_PACKAGE_DIR, hostFile, packageTree, type GuestFile } from '../../src/targets/guest/contents.js';
 import { scratchDir } from './cli.js';
 
 const root = path.resolve(import.meta.dirname, '../..');

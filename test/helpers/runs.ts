@@ -1,9 +1,8 @@
 // Run files built by hand with known numbers, for the output formats and the schema.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { encodeHistogram, newHistogram, percentilesOf } from '../../src/histogram.js';
-import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type RunFile, type RunThread } from '../../src/run.js';
-import type { MicrosecondHistogram } from '../../src/recorder.js';
+import { encodeHistogram, newHistogram, percentilesOf } from '../../src/engine/histogram.js';
+import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type MicrosecondHistogram, type RunFile, type RunThread } from '../../src/run-file/schema.js';
 
 /** Real cyclictest 2.40 outputs (see its README). */
 export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/cyclictest');

@@ -2,8 +2,8 @@
 // rtlat analyze: latencies of 50 us plus an exponential of 2 us (so the latency exceeded with
 // probability p is 50 us + 2 us * ln(1/p)), optionally with a drift, kept as the engine keeps them.
 import { seededUniform } from '../../src/measurement/analyze/random.js';
-import type { Exceedance, ThreadExtremes } from '../../src/recorder.js';
-import type { RunFile } from '../../src/run.js';
+import type { Exceedance, ThreadExtremes } from '../../src/run-file/schema.js';
+import type { RunFile } from '../../src/run-file/schema.js';
 import { handBuiltRun, handBuiltThread } from './runs.js';
 
 export const SIMULATED_PERIOD_NS = 1_000_000;

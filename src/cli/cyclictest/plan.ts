@@ -1,7 +1,7 @@
 // From what cyclictest would run to what rtlat runs: the probe's options, the per-thread view cyclictest
 // prints (P:, I:, "cpu"), and the outputs. What rtlat cannot do as cyclictest would is refused here, in
 // one line naming the option, before anything starts.
-import type { ProbeOptions } from '../../options.js';
+import type { ProbeOptions } from '../../measurement/measure.js';
 import { NS_PER_S, NS_PER_US } from '../../units.js';
 import { checkOutputPath } from '../../outputs/output-path.js';
 import { CyclictestExit, type CyclictestSettings, type MachineView } from './options.js';

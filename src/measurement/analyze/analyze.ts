@@ -1,7 +1,7 @@
 // `rtlat analyze` as a library call: a run file in, per thread and for all threads together the
 // pWCET-style bounds with their checks and convergence, and (with a task set) the schedulability of
 // the tasks with the chosen latency bound as release jitter.
-import type { RunFile, RunThread } from '../../run.js';
+import type { RunFile, RunThread } from '../../run-file/schema.js';
 import { NS_PER_S } from '../../units.js';
 import { analyzeTail, DEFAULT_ALPHA, DEFAULT_CONFIDENCE, DEFAULT_PROBABILITIES, type AnalysisOptions, type Bound, type TailAnalysis, type TailData } from './pwcet.js';
 import { analyseTaskSet, type SchedulabilityResult } from './schedulability/schedulability.js';

@@ -4,7 +4,7 @@
 // command line escaped, and null for the average of a thread that never woke (cyclictest: -nan).
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { RunFile } from '../../run.js';
+import type { RunFile } from '../../run-file/schema.js';
 import { NS_PER_US } from '../../units.js';
 import { CYCLICTEST_MIN_UNSET, cyclictestAvgUs } from './text.js';
 import type { CyclictestVersion } from './version.js';

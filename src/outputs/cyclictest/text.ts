@@ -7,7 +7,7 @@
 // min/max/avg/histogram. (It truncates the nanosecond part of a timespec difference toward zero, so a
 // wake-up whose due time and wake time straddle a second boundary rounds up instead: about one sample in
 // 10^5 at 10us latencies; rtlat truncates every sample, which is what cyclictest means to do.)
-import type { RunFile, RunThread } from '../../run.js';
+import type { RunFile, RunThread } from '../../run-file/schema.js';
 import { NS_PER_US } from '../../units.js';
 import { cyclictestVersion, NEWEST_MINOR, type CyclictestVersion } from './version.js';
 

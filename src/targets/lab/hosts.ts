@@ -10,7 +10,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../outputs/atomic-file.js';
-import { findExecutable, hostFile, sharedLibraries, treeEntries, type GuestFile } from '../../guest/contents.js';
+import { findExecutable, hostFile, sharedLibraries, treeEntries, type GuestFile } from '../guest/contents.js';
 import { KernelModules } from '../guest/modules.js';
 import type { DebianCache, DebianPackage } from './debian.js';
 

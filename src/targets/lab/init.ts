@@ -3,9 +3,9 @@
 // stderr passed on line by line, pass on the signals rtlat lab forwards, then send back every file
 // the command created or changed at a path on its command line (paths.ts), and its stdout, report
 // what is still running (a domain, a QEMU), send the exit status and power off.
-import { GUEST_BUSYBOX, GUEST_NODE, GUEST_PACKAGE_DIR } from '../../guest/contents.js';
-import { GUEST_IMAGE_VARIABLE } from '../../guest/initramfs.js';
-import { argsScript, END, EXIT, FILE, LEFT, READY, SIGINT_READY_FILE, SIGINT_READY_MODULE, STDERR, STOP } from '../../guest/protocol.js';
+import { GUEST_BUSYBOX, GUEST_NODE, GUEST_PACKAGE_DIR } from '../guest/contents.js';
+import { GUEST_IMAGE_VARIABLE } from '../guest/initramfs.js';
+import { argsScript, END, EXIT, FILE, LEFT, READY, SIGINT_READY_FILE, SIGINT_READY_MODULE, STDERR, STOP } from '../guest/protocol.js';
 
 /** The host's signals as the lab passes them to its command: STOP is SIGINT, as for a guest. */
 export const TERMINATE = 't';

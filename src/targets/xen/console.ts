@@ -3,7 +3,7 @@
 // its ttyS1 (src/guest/protocol.ts), after its init has silenced the kernel's messages there.
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import tty from 'node:tty';
-import { LineTail } from '../../guest/vm.js';
+import { LineTail } from '../guest/vm.js';
 import { xenstoreRead } from './xl.js';
 
 const TTY_WAIT_MS = 20_000;

@@ -4,8 +4,8 @@
 // write to it). Without a block frontend for the kernel, the whole image goes in the ramdisk (slow).
 import { copyFileSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
-import { binaryWithLibraries, GUEST_BUSYBOX, hostFile, type GuestFile } from '../../guest/contents.js';
-import { CONSOLE, findBusybox, script, withDirectories, writeArchive } from '../../guest/initramfs.js';
+import { binaryWithLibraries, GUEST_BUSYBOX, hostFile, type GuestFile } from '../guest/contents.js';
+import { CONSOLE, findBusybox, script, withDirectories, writeArchive } from '../guest/initramfs.js';
 import { KernelModules } from '../guest/modules.js';
 import { IMAGE_DISK } from './config.js';
 

@@ -9,18 +9,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { OptionError } from '../../errors.js';
 import { readFingerprint, type Fingerprint } from '../../fingerprint/index.js';
-import { PACKAGE_ROOT } from '../../guest/contents.js';
-import { baseImage, defaultCacheDir, runFiles, writeRunInitrd } from '../../guest/initramfs.js';
-import { ACK, CHANNEL_PARAMETER, GO, GuestChannel, STOP, type GuestReport } from '../../guest/protocol.js';
-import { DEFAULT_MEMORY_MIB, DEFAULT_VCPUS, guestMeasureCommand, guestResult, POWER_OFF_TIMEOUT_MS, STOP_TIMEOUT_MS, type GuestResult, type GuestSetup } from '../../guest/run.js';
-import { readThreadStates, setFifoPriority } from '../../guest/threads.js';
+import { PACKAGE_ROOT } from '../guest/contents.js';
+import { baseImage, defaultCacheDir, runFiles, writeRunInitrd } from '../guest/initramfs.js';
+import { ACK, CHANNEL_PARAMETER, GO, GuestChannel, STOP, type GuestReport } from '../guest/protocol.js';
+import { DEFAULT_MEMORY_MIB, DEFAULT_VCPUS, guestMeasureCommand, guestResult, POWER_OFF_TIMEOUT_MS, STOP_TIMEOUT_MS, type GuestOptions, type GuestResult, type GuestSetup } from '../guest/guest.js';
+import { readThreadStates, setFifoPriority } from '../guest/threads.js';
 import { startLoad, type LoadHandle } from '../../load/index.js';
 import { labMarker } from '../../run-file/lab.js';
-import type { RunXenGuest } from '../../run.js';
-import { usableCpus } from '../../system.js';
+import type { RunXenGuest } from '../../run-file/schema.js';
+import { usableCpus } from '../../engine/system.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../../units.js';
-import { checkKernelImage, kernelImageRelease } from '../../guest/kernel-image.js';
-import { consoleTail } from '../../guest/vm.js';
+import { checkKernelImage, kernelImageRelease } from '../guest/kernel-image.js';
+import { consoleTail } from '../guest/vm.js';
 import { ConsoleChannel } from './console.js';
 import { xlConfig, type XenGuestType } from './config.js';
 import { destroyOrphans, Domain, domainName } from './domain.js';
@@ -31,6 +31,12 @@ export interface XenGuestOptions extends GuestSetup {
   type: XenGuestType;
   /** The guest kernel's modules folder (an HVM guest needs its xen-blkfront); default /lib/modules/RELEASE. */
   kernelModules?: string | null;
+}
+
+/** A Xen guest's options from a QEMU guest's (those for QEMU itself left out): the CLI's flags are the same. */
+export function xenGuestOptions(options: GuestOptions, type: XenGuestType, kernelModules: string | undefined | null): XenGuestOptions {
+  const { qemu: _qemu, accelerator: _accelerator, kvmProbeTimeoutMs: _probe, onConsole: _console, ...setup } = options;
+  return { ...setup, type, kernelModules: kernelModules ?? null };
 }
 
 export const DEFAULT_XEN_BOOT_TIMEOUT_MS = 300_000;

@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { findExecutable } from '../../guest/contents.js';
+import { findExecutable } from '../guest/contents.js';
 import { parseCpuList } from '../../units.js';
 
 const CAPABILITIES = '/proc/xen/capabilities';

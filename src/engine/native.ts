@@ -1,0 +1,139 @@
+// The typed facade over the addon: the only module that loads it. Everything the addon exports is
+// declared here, so the rest of the TS layer knows exactly what crosses the boundary.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { PlatformError } from '../errors.js';
+
+export type PolicyName = 'fifo' | 'rr' | 'other' | 'deadline';
+export type ClockName = 'monotonic' | 'realtime';
+
+export interface NativeThreadConfig {
+  cpu: number;
+  policy: PolicyName;
+  priority: number;
+  periodNs: number;
+  runtimeNs: number;
+  deadlineNs: number;
+  ringCapacity: number;
+  /** Wake-ups per block of the block maxima; 0: none kept. */
+  blockSize: number;
+  testStallAfterCycles: number;
+  testStallNs: number;
+  /** With an alignment: the first wake-up this long after the common start. */
+  startOffsetNs: number;
+}
+
+export interface NativeSessionConfig {
+  threads: NativeThreadConfig[];
+  clock: ClockName;
+  loops: number;
+  durationNs: number;
+  /** First wake-ups: each thread's own, one common time, or the next full second. */
+  alignment: 'none' | 'together' | 'second';
+  lockMemory: boolean;
+  requestDmaLatency: boolean;
+  allowDegraded: boolean;
+  breakThresholdNs: number;
+  /** At the break, write a trace mark and stop ftrace. */
+  traceOnBreak: boolean;
+}
+
+/** errno values of each set-up step (0: done or not needed). */
+export interface NativeSetupErrors {
+  affinity: number;
+  policy: number;
+  timerSlack: number;
+  memoryLock: number;
+}
+
+export interface NativeAppliedScheduling {
+  /** As the kernel reports it: fifo, rr, other, batch, idle, deadline. */
+  policy: string;
+  priority: number;
+  nice: number;
+  runtimeNs: number;
+  deadlineNs: number;
+  periodNs: number;
+  timerSlackNs: number;
+  cpus: number[];
+}
+
+export interface NativeThreadReport {
+  tid: number;
+  memoryLocked: boolean;
+  errors: NativeSetupErrors;
+  applied: NativeAppliedScheduling;
+}
+
+export interface NativeStartResult {
+  started: boolean;
+  refused: boolean;
+  launchErrno: number;
+  codeLock: { locked: boolean; bytes: number; objects: number; errno: number };
+  dmaLatency: { held: boolean; errno: number };
+  tracingReachable: boolean;
+  epochNs: number;
+  threads: NativeThreadReport[];
+}
+
+export interface NativeThreadStats {
+  count: number;
+  overruns: number;
+  dropped: number;
+  /** Block maxima lost to a full block ring. */
+  blocksLost: number;
+  minNs: number;
+  maxNs: number;
+  sumNs: number;
+  /** Sum of the latencies each truncated to whole us (cyclictest's Avg is sumUs / count). */
+  sumUs: number;
+  lastNs: number;
+  pageFaults: number;
+  finished: boolean;
+}
+
+export interface NativeSession {
+  start(): NativeStartResult;
+  /** Fills `into` with (latencyNs, dueNs, cycle) triples; returns how many samples it moved. */
+  drain(threadIndex: number, into: Float64Array): number;
+  /** Fills `into` with (maxNs, block) pairs, one per completed block; returns how many it moved. */
+  drainBlocks(threadIndex: number, into: Float64Array): number;
+  stats(): NativeThreadStats[];
+  requestStop(): void;
+  finished(): boolean;
+  join(): void;
+  /** Joins and frees the threads' memory; afterwards stats() is empty and drain() throws. */
+  close(): void;
+  breakInfo(): { thread: number; latencyNs: number } | null;
+}
+
+interface Addon {
+  NativeSession: new (config: NativeSessionConfig) => NativeSession;
+  /** CPUID leaf 0x40000000's vendor signature (e.g. "KVMKVMKVM"), or null when the CPU reports no hypervisor. */
+  hypervisorVendor(): string | null;
+  /** Pins thread `tid` of this process to `cpus` (sched_setaffinity); 0 or the errno. */
+  pinThread(tid: number, cpus: number[]): number;
+}
+
+let addon: Addon | undefined;
+
+/** Loads the addon on first use, so importing rtlat works everywhere and only measuring needs Linux. */
+export function loadAddon(): Addon {
+  if (addon) return addon;
+  if (process.platform !== 'linux') {
+    throw new PlatformError(`rtlat: the probe needs Linux (this is ${process.platform})`);
+  }
+  const require = createRequire(import.meta.url);
+  const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  // RTLAT_ADDON points at another build of the same addon (the sanitizer build in CI).
+  const override = process.env.RTLAT_ADDON;
+  try {
+    addon = override ? (require(path.resolve(override)) as Addon) : (require('node-gyp-build') as (root: string) => Addon)(packageRoot);
+  } catch (error) {
+    throw new PlatformError(
+      `rtlat: the native addon is not built (${(error as Error).message.split('\n')[0]}); run \`npm install\` or \`npm run build\``,
+    );
+  }
+  return addon;
+}

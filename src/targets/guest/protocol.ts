@@ -1,0 +1,184 @@
+// The guest's side of a run (its /init) and the protocol it speaks with the host over its second
+// serial port, ttyS1 (the first is the console, which the kernel shares with everything it prints):
+//
+//   guest -> host   RTLAT-READY <kernel release>        booted; waits for the host's go
+//   host -> guest   g                                   host-side set-up done (priorities, load): measure
+//   host -> guest   s                                   stop early (the host got SIGINT/SIGTERM)
+//   guest -> host   RTLAT-FILE <name>, base64 of the gzipped file, RTLAT-END <name>   for each result file
+//   guest -> host   RTLAT-EXIT <status>                 rtlat's exit code
+//   host -> guest   a                                   all received: the guest powers off
+//
+// A lab host (src/targets/lab) speaks it too, with its files named by their paths, and two more lines:
+// RTLAT-ERR <line> for each line its command writes to stderr, as it comes, and RTLAT-LEFT <what> for
+// each domain or QEMU still running once its command has ended.
+//
+// The guest waits for that last "a" because poweroff does not wait for a serial port to drain: the
+// end of the results could otherwise be lost with the guest. Files travel as base64 so that no byte of them can be taken for a marker or changed by a tty.
+import { gunzipSync } from 'node:zlib';
+import { GUEST_BUSYBOX, GUEST_NODE, GUEST_PACKAGE_DIR } from './contents.js';
+
+export const READY = 'RTLAT-READY';
+export const GO = 'g';
+export const STOP = 's';
+export const ACK = 'a';
+export const FILE = 'RTLAT-FILE';
+export const END = 'RTLAT-END';
+export const EXIT = 'RTLAT-EXIT';
+export const STDERR = 'RTLAT-ERR';
+export const LEFT = 'RTLAT-LEFT';
+
+/** Files the guest sends back, by name; the host maps them to its own outputs. */
+export const GUEST_FILES = {
+  run: '/tmp/run.json',
+  hdrLog: '/tmp/run.hlog',
+  stdout: '/tmp/stdout',
+  stderr: '/tmp/stderr',
+} as const;
+export type GuestFileName = keyof typeof GUEST_FILES;
+
+/** The kernel command-line parameter naming the channel's device when it is not ttyS1 (rtlat.channel=hvc0). */
+export const CHANNEL_PARAMETER = 'rtlat.channel';
+
+/** Holds the rtlat arguments, written by the host into each run's own small archive. */
+export const GUEST_ARGS_FILE = '/rtlat/args.sh';
+
+/** Shell-quotes each argument for GUEST_ARGS_FILE. */
+export function argsScript(args: readonly string[]): string {
+  return `set -- ${args.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ')}\n`;
+}
+
+export const SIGINT_READY_MODULE = `${GUEST_PACKAGE_DIR}/dist/targets/guest/sigint-ready.js`;
+export const SIGINT_READY_FILE = '/tmp/sigint-ready';
+
+/** The /init of a measuring guest. */
+export const MEASURE_INIT = `#!${GUEST_BUSYBOX} sh
+# rtlat's guest init (src/targets/guest/protocol.ts): measure once, send the results over ttyS1, power off.
+${GUEST_BUSYBOX} --install -s /bin
+export PATH=/bin:/usr/bin HOME=/tmp
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+# --breaktrace writes a trace marker and stops ftrace through tracefs.
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+. ${GUEST_ARGS_FILE}
+
+# The channel is ttyS1 unless the kernel's command line names another (a Xen guest's console, hvc0).
+channel=/dev/ttyS1
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in ${CHANNEL_PARAMETER}=*) channel=/dev/\${arg#${CHANNEL_PARAMETER}=} ;; esac
+done
+# Nothing of the kernel's on the channel from here on, even where it is the console.
+dmesg -n 1
+stty -F $channel raw -echo
+exec 3<>$channel
+echo "${READY} $(uname -r)" >&3
+read -n 1 go <&3
+
+cd /tmp
+RTLAT_SIGINT_READY_FILE=${SIGINT_READY_FILE} ${GUEST_NODE} --import ${SIGINT_READY_MODULE} ${GUEST_PACKAGE_DIR}/bin/rtlat "$@" \
+  >${GUEST_FILES.stdout} 2>${GUEST_FILES.stderr} &
+measuring=$!
+# The host's stop, passed on as the SIGINT that stops rtlat measure with its results, once rtlat
+# listens for it (src/targets/guest/sigint-ready.ts): before that, SIGINT would kill it.
+(
+  read -n 1 stop <&3
+  while kill -0 $measuring 2>/dev/null; do
+    if [ -e ${SIGINT_READY_FILE} ]; then
+      kill -INT $measuring
+      break
+    fi
+    sleep 0.2
+  done
+) &
+watcher=$!
+wait $measuring
+status=$?
+kill $watcher 2>/dev/null
+
+send() {
+  [ -f "$2" ] || return 0
+  echo "${FILE} $1" >&3
+  gzip -c "$2" | base64 >&3
+  echo "${END} $1" >&3
+}
+${Object.entries(GUEST_FILES)
+  .map(([name, file]) => `send ${name} ${file}`)
+  .join('\n')}
+echo "${EXIT} $status" >&3
+read -t 60 -n 1 ack <&3
+poweroff -f
+`;
+
+/** The /init of the KVM probe boot: only says it came up. */
+export const PROBE_INIT = `#!${GUEST_BUSYBOX} sh
+${GUEST_BUSYBOX} mount -t devtmpfs devtmpfs /dev
+echo "${READY} probe" >/dev/ttyS1
+${GUEST_BUSYBOX} poweroff -f
+`;
+
+/** What came back from the guest. */
+export interface GuestReport {
+  /** By the name the guest sent them under: a GuestFileName, or a lab host's path. */
+  files: Partial<Record<string, Buffer>>;
+  /** rtlat's exit status in the guest. */
+  status: number;
+}
+
+export interface ChannelEvents {
+  onReady?: (release: string) => void;
+  onReport?: (report: GuestReport) => void;
+  /** A line the command wrote to stderr (a lab host's). */
+  onStderr?: (line: string) => void;
+  /** Something still running after the command (a lab host's). */
+  onLeft?: (what: string) => void;
+}
+
+/** Reads the guest's lines on ttyS1 as they arrive; tells when it is ready and when its report is complete. */
+export class GuestChannel {
+  private pending = '';
+  private current: { name: string; base64: string[] } | null = null;
+  private readonly files: Partial<Record<string, Buffer>> = {};
+  /** Everything the guest sent, once it has sent its exit status. */
+  report: GuestReport | null = null;
+
+  constructor(private readonly events: ChannelEvents = {}) {}
+
+  push(chunk: string): void {
+    const lines = (this.pending + chunk).split(/\r?\n/);
+    this.pending = lines.pop()!;
+    for (const line of lines) this.line(line);
+  }
+
+  private line(raw: string): void {
+    // A stderr line keeps its own spacing; the rest may come with a tty's carriage returns and padding.
+    const stderrAt = raw.indexOf(`${STDERR} `);
+    if (this.current === null && stderrAt >= 0) {
+      this.events.onStderr?.(raw.slice(stderrAt + STDERR.length + 1));
+      return;
+    }
+    const line = raw.trim();
+    const space = line.indexOf(' ');
+    const marker = space < 0 ? line : line.slice(0, space);
+    const value = space < 0 ? '' : line.slice(space + 1);
+    if (this.current) {
+      if (marker === END) {
+        const { name, base64 } = this.current;
+        this.files[name] = gunzipSync(Buffer.from(base64.join(''), 'base64'));
+        this.current = null;
+      } else {
+        this.current.base64.push(line);
+      }
+    } else if (marker === READY) {
+      this.events.onReady?.(value);
+    } else if (marker === FILE) {
+      this.current = { name: value, base64: [] };
+    } else if (marker === LEFT) {
+      this.events.onLeft?.(value);
+    } else if (marker === EXIT) {
+      this.report = { files: this.files, status: Number(value) };
+      this.events.onReport?.(this.report);
+    }
+  }
+}
