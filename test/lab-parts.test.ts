@@ -218,7 +218,8 @@ describe('a lab host on the channel', () => {
     const channel = new GuestChannel({ onStderr: (line) => stderr.push(line), onLeft: (what) => left.push(what) });
     const data = Buffer.from('{"a":1}\n');
     channel.push('(XEN) noise\r\nRTLAT-ERR rtlat guest:   spaced  out\r\nRTLAT-LEFT domain rtlat-9-1-pv\n');
-    channel.push(`RTLAT-FILE /a b/run.json\n${gzipSync(data).toString('base64')}\nRTLAT-END /a b/run.json\nRTLAT-EXIT 137\n`);
+    const gzipped = gzipSync(data);
+    channel.push(`RTLAT-FILE ${gzipped.length} /a b/run.json\n${gzipped.toString('base64')}\nRTLAT-END /a b/run.json\nRTLAT-EXIT 137\n`);
     expect(stderr).toEqual(['rtlat guest:   spaced  out']);
     expect(left).toEqual(['domain rtlat-9-1-pv']);
     expect(channel.report?.status).toBe(137);

@@ -174,9 +174,13 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
     writeRunInitrd(initrd, base.path, guestArgs, options.extras ?? []);
     let ready!: (release: string) => void;
     let reported!: (report: GuestReport) => void;
+    let faulted!: (error: Error) => void;
     const cameUp = new Promise<string>((resolve) => (ready = resolve));
-    const report = new Promise<GuestReport>((resolve) => (reported = resolve));
-    const channel = new GuestChannel({ onReady: ready, onReport: reported });
+    const report = new Promise<GuestReport>((resolve, reject) => {
+      reported = resolve;
+      faulted = reject;
+    });
+    const channel = new GuestChannel({ onReady: ready, onReport: reported, onFault: faulted });
     vm = await Vm.start(
       { qemu, kernel: options.kernel, initrd, accelerator: decision.accelerator, vcpus, memoryMiB, commandLine: linuxCommandLine(options.kernelArgs ?? []), dir },
       { onChannel: (text) => channel.push(text), ...(options.onConsole && { onConsole: options.onConsole }) },

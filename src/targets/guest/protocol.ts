@@ -4,7 +4,7 @@
 //   guest -> host   RTLAT-READY <kernel release>        booted; waits for the host's go
 //   host -> guest   g                                   host-side set-up done (priorities, load): measure
 //   host -> guest   s                                   stop early (the host got SIGINT/SIGTERM)
-//   guest -> host   RTLAT-FILE <name>, base64 of the gzipped file, RTLAT-END <name>   for each result file
+//   guest -> host   RTLAT-FILE <bytes> <name>, base64 of the gzipped file (<bytes> long), RTLAT-END <name>
 //   guest -> host   RTLAT-EXIT <status>                 rtlat's exit code
 //   host -> guest   a                                   all received: the guest powers off
 //
@@ -14,6 +14,8 @@
 //
 // The guest waits for that last "a" because poweroff does not wait for a serial port to drain: the
 // end of the results could otherwise be lost with the guest. Files travel as base64 so that no byte of them can be taken for a marker or changed by a tty.
+// A line among them that is not base64 (a kernel's message where the channel is also its console) is left out,
+// and a file whose bytes do not add up is a fault, not a run file.
 import { gunzipSync } from 'node:zlib';
 import { GUEST_BUSYBOX, GUEST_NODE, GUEST_PACKAGE_DIR } from './contents.js';
 
@@ -50,6 +52,16 @@ export function argsScript(args: readonly string[]): string {
 export const SIGINT_READY_MODULE = `${GUEST_PACKAGE_DIR}/dist/targets/guest/sigint-ready.js`;
 export const SIGINT_READY_FILE = '/tmp/sigint-ready';
 
+/** The shell function that sends a file on fd 3 as `send NAME PATH` (nothing when PATH is missing). */
+export const SEND_FUNCTION = `send() {
+  [ -f "$2" ] || return 0
+  gzip -c "$2" >/tmp/.send.gz
+  echo "${FILE} $(stat -c %s /tmp/.send.gz) $1" >&3
+  base64 </tmp/.send.gz >&3
+  echo "${END} $1" >&3
+}
+`;
+
 /** The /init of a measuring guest. */
 export const MEASURE_INIT = `#!${GUEST_BUSYBOX} sh
 # rtlat's guest init (src/targets/guest/protocol.ts): measure once, send the results over ttyS1, power off.
@@ -69,8 +81,9 @@ channel=/dev/ttyS1
 for arg in $(cat /proc/cmdline); do
   case "$arg" in ${CHANNEL_PARAMETER}=*) channel=/dev/\${arg#${CHANNEL_PARAMETER}=} ;; esac
 done
-# Nothing of the kernel's on the channel from here on, even where it is the console.
-dmesg -n 1
+# Nothing of the kernel's on the channel from here on, even where it is the console: the sysctl takes 0
+# (no message at all, not even an emergency's, such as a starved vCPU's soft lockup), dmesg -n only 1.
+echo 0 > /proc/sys/kernel/printk 2>/dev/null || dmesg -n 1
 stty -F $channel raw -echo
 exec 3<>$channel
 echo "${READY} $(uname -r)" >&3
@@ -97,13 +110,7 @@ wait $measuring
 status=$?
 kill $watcher 2>/dev/null
 
-send() {
-  [ -f "$2" ] || return 0
-  echo "${FILE} $1" >&3
-  gzip -c "$2" | base64 >&3
-  echo "${END} $1" >&3
-}
-${Object.entries(GUEST_FILES)
+${SEND_FUNCTION}${Object.entries(GUEST_FILES)
   .map(([name, file]) => `send ${name} ${file}`)
   .join('\n')}
 echo "${EXIT} $status" >&3
@@ -133,12 +140,16 @@ export interface ChannelEvents {
   onStderr?: (line: string) => void;
   /** Something still running after the command (a lab host's). */
   onLeft?: (what: string) => void;
+  /** A file that came back damaged: the report will not be whole. */
+  onFault?: (error: Error) => void;
 }
+
+const BASE64_LINE = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** Reads the guest's lines on ttyS1 as they arrive; tells when it is ready and when its report is complete. */
 export class GuestChannel {
   private pending = '';
-  private current: { name: string; base64: string[] } | null = null;
+  private current: { name: string; bytes: number; base64: string[]; skipped: number } | null = null;
   private readonly files: Partial<Record<string, Buffer>> = {};
   /** Everything the guest sent, once it has sent its exit status. */
   report: GuestReport | null = null;
@@ -164,21 +175,35 @@ export class GuestChannel {
     const value = space < 0 ? '' : line.slice(space + 1);
     if (this.current) {
       if (marker === END) {
-        const { name, base64 } = this.current;
-        this.files[name] = gunzipSync(Buffer.from(base64.join(''), 'base64'));
+        this.endFile(this.current);
         this.current = null;
-      } else {
+      } else if (BASE64_LINE.test(line)) {
         this.current.base64.push(line);
+      } else {
+        this.current.skipped++;
       }
     } else if (marker === READY) {
       this.events.onReady?.(value);
     } else if (marker === FILE) {
-      this.current = { name: value, base64: [] };
+      const space = value.indexOf(' ');
+      this.current = { name: value.slice(space + 1), bytes: Number(value.slice(0, space)), base64: [], skipped: 0 };
     } else if (marker === LEFT) {
       this.events.onLeft?.(value);
     } else if (marker === EXIT) {
       this.report = { files: this.files, status: Number(value) };
       this.events.onReport?.(this.report);
+    }
+  }
+
+  private endFile({ name, bytes, base64, skipped }: NonNullable<GuestChannel['current']>): void {
+    const gzipped = Buffer.from(base64.join(''), 'base64');
+    const damaged = (why: string) =>
+      this.events.onFault?.(new Error(`${name} came back damaged over the channel (${why}${skipped ? `; ${skipped} lines that were not base64 among it` : ''})`));
+    if (gzipped.length !== bytes) return damaged(`${gzipped.length} of ${bytes} bytes`);
+    try {
+      this.files[name] = gunzipSync(gzipped);
+    } catch (error) {
+      damaged((error as Error).message);
     }
   }
 }

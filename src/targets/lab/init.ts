@@ -5,7 +5,7 @@
 // what is still running (a domain, a QEMU), send the exit status and power off.
 import { GUEST_BUSYBOX, GUEST_NODE, GUEST_PACKAGE_DIR } from '../guest/contents.js';
 import { GUEST_IMAGE_VARIABLE } from '../guest/initramfs.js';
-import { argsScript, END, EXIT, FILE, LEFT, READY, SIGINT_READY_FILE, SIGINT_READY_MODULE, STDERR, STOP } from '../guest/protocol.js';
+import { argsScript, EXIT, LEFT, READY, SEND_FUNCTION, SIGINT_READY_FILE, SIGINT_READY_MODULE, STDERR, STOP } from '../guest/protocol.js';
 
 /** The host's signals as the lab passes them to its command: STOP is SIGINT, as for a guest. */
 export const TERMINATE = 't';
@@ -106,12 +106,7 @@ if command -v xl >/dev/null; then
 fi
 ps -o pid,comm | awk '$2 ~ /qemu/ { print "process " $2 " (pid " $1 ")" }' | while IFS= read -r left; do echo "${LEFT} $left" >&3; done
 
-send() {
-  echo "${FILE} $1" >&3
-  gzip -c "$2" | base64 >&3
-  echo "${END} $1" >&3
-}
-snapshot > /tmp/.lab-after
+${SEND_FUNCTION}snapshot > /tmp/.lab-after
 grep -vxF -f /tmp/.lab-before /tmp/.lab-after | while IFS= read -r line; do send "\${line#* }" "\${line#* }"; done
 send ${STDOUT_NAME} /tmp/.lab-stdout
 echo "${EXIT} $status" >&3

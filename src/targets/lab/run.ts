@@ -163,10 +163,14 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
     const boot = bootOf(host, initrd, decision.accelerator, memoryMiB);
     let ready!: (release: string) => void;
     let reported!: (report: GuestReport) => void;
+    let faulted!: (error: Error) => void;
     const cameUp = new Promise<string>((resolve) => (ready = resolve));
-    const report = new Promise<GuestReport>((resolve) => (reported = resolve));
+    const report = new Promise<GuestReport>((resolve, reject) => {
+      reported = resolve;
+      faulted = reject;
+    });
     const left: string[] = [];
-    const channel = new GuestChannel({ onReady: ready, onReport: reported, onStderr: options.onStderr, onLeft: (what) => left.push(what) });
+    const channel = new GuestChannel({ onReady: ready, onReport: reported, onFault: faulted, onStderr: options.onStderr, onLeft: (what) => left.push(what) });
     vm = await Vm.start({ qemu, ...boot, accelerator: decision.accelerator, vcpus: cpus, memoryMiB, dir }, { onChannel: (text) => channel.push(text), ...(options.onConsole && { onConsole: options.onConsole }) });
     const running = vm;
     const ended = (when: string) =>

@@ -211,9 +211,13 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
     info.domain.id = created.id;
     let ready!: (release: string) => void;
     let reported!: (report: GuestReport) => void;
+    let faulted!: (error: Error) => void;
     const cameUp = new Promise<string>((resolve) => (ready = resolve));
-    const report = new Promise<GuestReport>((resolve) => (reported = resolve));
-    const channel = new GuestChannel({ onReady: ready, onReport: reported });
+    const report = new Promise<GuestReport>((resolve, reject) => {
+      reported = resolve;
+      faulted = reject;
+    });
+    const channel = new GuestChannel({ onReady: ready, onReport: reported, onFault: faulted });
     console = await ConsoleChannel.open(created.id, (text) => channel.push(text));
     const opened = console;
     const interrupted = new Promise<never>((_, reject) => {
