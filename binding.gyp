@@ -10,7 +10,9 @@
         "native/core/measuring_thread.cc",
         "native/core/rt_setup.cc",
         "native/core/session.cc",
-        "native/core/wake_signal.cc"
+        "native/core/wake_signal.cc",
+        "native/trace/page_reader.cc",
+        "native/trace_binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],

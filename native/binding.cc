@@ -18,6 +18,7 @@
 #include "core/cpuid.h"
 #include "core/rt_setup.h"
 #include "core/session.h"
+#include "trace_binding.h"
 
 namespace {
 
@@ -245,6 +246,7 @@ class RtlatAddon : public Napi::Addon<RtlatAddon> {
  public:
   RtlatAddon(Napi::Env env, Napi::Object exports) {
     DefineAddon(exports, {InstanceValue("NativeSession", NativeSession::Define(env), napi_enumerable),
+                          InstanceValue("NativePageReader", rtlat::defineNativePageReader(env), napi_enumerable),
                           InstanceMethod<&RtlatAddon::HypervisorVendor>("hypervisorVendor", napi_enumerable),
                           InstanceMethod<&RtlatAddon::PinThread>("pinThread", napi_enumerable)});
     // One hook for the environment's whole life, never removed: removing a hook that already ran is

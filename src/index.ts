@@ -7,7 +7,7 @@ export { OutputError } from './outputs/atomic-file.js';
 export { describeEnvironment, diffCpuCounters, formatFingerprint, readCpuCounters, readFingerprint } from './fingerprint/index.js';
 export type { CpuCounters, CpuCountersDelta, Field, Fingerprint } from './fingerprint/index.js';
 export { RUN_SCHEMA, RUN_SCHEMA_VERSION } from './run-file/schema.js';
-export type { BeyondHistogram, Exceedance, MicrosecondHistogram, PercentileValue, RunFile, RunThread, Spike, StopReason, ThreadExtremes } from './run-file/schema.js';
+export type { BeyondHistogram, Exceedance, ExplainedWakeup, ExplainPart, ExplainSegment, ExplainSummary, HostWakeupView, MicrosecondHistogram, PercentileValue, RunExplain, RunFile, RunThread, Spike, StopReason, ThreadExtremes } from './run-file/schema.js';
 export { runFileFromProbe } from './run-file/from-probe.js';
 export { compareRuns } from './outputs/compare/compare.js';
 export { mergeRuns, MergeRefused } from './run-file/merge.js';
@@ -31,6 +31,7 @@ export type { EventLoopSnapshot, ServiceSnapshot, ServiceSnapshotJson, ThreadSna
 export type { IntervalLogOptions } from './service/hdr-log-rotation.js';
 export { measureRun, SPIKES_KEPT } from './measurement/measure.js';
 export type { LiveMeasurement, LiveThreadStats, MeasureHooks, MeasureOptions } from './measurement/measure.js';
+export type { ExplainOptions } from './measurement/explain/collector.js';
 export { estimateTimerResolution, planSweep, RESOLVED_BELOW_SHARE, runSweep, sweepPoint } from './measurement/sweep.js';
 export type { SweepCase, SweepHooks, SweepOptions, SweepPlan, SweepPoint, SweepResult, TimerResolutionEstimate } from './measurement/sweep.js';
 export { runMatrix } from './measurement/matrix.js';

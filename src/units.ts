@@ -28,6 +28,8 @@ export interface DurationRule {
 
 /** Periods and distances: cyclictest's -i and -d take microseconds. */
 export const PERIOD_RULE: DurationRule = { units: ['ns', 'us', 'ms', 's'], bareUnit: 'us', minNs: NS_PER_US, maxNs: 10 * NS_PER_S };
+/** Latency thresholds (--spike, --breaktrace, --explain): a bare number is us, as cyclictest's; 0 allowed. */
+export const LATENCY_RULE: DurationRule = { ...PERIOD_RULE, minNs: 0 };
 /** Run lengths: cyclictest's -D takes seconds, or m, h, d. */
 export const DURATION_RULE: DurationRule = { units: ['ms', 's', 'm', 'h', 'd'], bareUnit: 's', minNs: NS_PER_MS, maxNs: 365 * 86_400 * NS_PER_S };
 

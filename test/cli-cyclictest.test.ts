@@ -1,7 +1,7 @@
 // rtlat cyclictest as a process, for what the side-by-side comparison cannot show: rtlat's own files
 // beside cyclictest's outputs, the running status on SIGUSR1 and SIGUSR2, and -l's rule.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunFile } from '../src/run-file/schema.js';
@@ -44,6 +44,23 @@ describe('a cyclictest option given to rtlat\'s own commands', () => {
   });
 });
 
+describe('rtlat cyclictest --rtlat-explain: bad input', () => {
+  it('refuses -c 1 (the kernel traces on CLOCK_MONOTONIC), a bad threshold, and --rtlat-explain-max alone, in one line each', () => {
+    const cases: [string[], string | RegExp][] = [
+      [['-c', '1', '--rtlat-explain'], 'rtlat cyclictest: --rtlat-explain needs CLOCK_MONOTONIC (the kernel traces on it); drop -c 1\n'],
+      [['--rtlat-explain=lots'], /^rtlat cyclictest: --rtlat-explain: got "lots", expected a duration in ns\/us\/ms\/s .*\n$/],
+      [['--rtlat-explain-max=5'], 'rtlat cyclictest: --rtlat-explain-max needs --rtlat-explain\n'],
+    ];
+    for (const [args, line] of cases) {
+      const outcome = cyclictest(['-q', '-l', '5', ...args]);
+      expect(outcome.status, args.join(' ')).toBe(2);
+      expect(outcome.stdout).toBe('');
+      if (typeof line === 'string') expect(outcome.stderr).toBe(line);
+      else expect(outcome.stderr).toMatch(line);
+    }
+  });
+});
+
 describe.skipIf(!isRoot)('rtlat cyclictest (needs root)', () => {
   it('rtlat measure -q, printing only to stdout, says that its -q is not cyclictest\'s', () => {
     const outcome = rtlat(['measure', '-q', '--loops', '5', '--cpus', '0']);
@@ -69,6 +86,20 @@ describe.skipIf(!isRoot)('rtlat cyclictest (needs root)', () => {
       { policy: 'fifo', priority: 90, cpus: [1] },
     ]);
     expect(readFileSync(log, 'utf8')).toMatch(/^#\[StartTime: /m);
+  });
+
+  it('--rtlat-explain: the explanation goes into the run file and its summary on stderr; stdout stays cyclictest\'s', () => {
+    const json = path.join(dir, 'explained.json');
+    const outcome = cyclictest(['-q', '-m', '-p', '90', '-i', '1000', '-l', '300', '-t', '1', '-a', '1', `--rtlat-json=${json}`, '--rtlat-explain=0', '--rtlat-explain-max=20']);
+    expect(outcome.status, outcome.stderr).toBe(0);
+    expect(outcome.stdout.split('\n').filter(Boolean).every((line) => SUMMARY.test(line) || line.startsWith('# /dev/cpu_dma_latency'))).toBe(true);
+    const run = JSON.parse(readFileSync(json, 'utf8')) as RunFile;
+    expect(schemaProblems(run)).toBe('');
+    // Threshold 0: every wake-up is a candidate, the 20 largest are explained.
+    expect(run.explain!.summary.wakeups).toBe(20);
+    expect(run.explain!.wakeups.every((wakeup) => wakeup.thread === 0)).toBe(true);
+    expect(outcome.stderr).toContain(run.explain!.summary.headline);
+    expect(readdirSync('/sys/kernel/tracing/instances').filter((name) => name.startsWith('rtlat-'))).toEqual([]);
   });
 
   it('without CAP_SYS_NICE: -p is refused with what to grant (exit 3); SCHED_OTHER still runs, as cyclictest\'s threads would', () => {

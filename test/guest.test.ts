@@ -6,13 +6,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../src/fingerprint/index.js';
 import type { RunFile, RunQemuGuest } from '../src/run-file/schema.js';
 import { rtlat, RTLAT_BIN, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';
-import { guestTemporaryFiles, guestTools, processesLeft, rtlatAsync, testKernels, type TestKernels } from './helpers/guest.js';
+import { bootingGuests, guestTools, processesLeft, rtlatAsync } from './helpers/guest.js';
 
 const BOOT_TEST_TIMEOUT_MS = 240_000;
 
@@ -75,16 +75,9 @@ describe('rtlat guest without QEMU', () => {
 });
 
 describe('rtlat guest booting a kernel', () => {
-  let kernels: TestKernels;
-  beforeAll(() => {
-    if (!guestTools.skip) kernels = testKernels();
-  }, 300_000);
   // No QEMU (nor anything else these runs started) and no temporary file is left: only theirs are
   // looked at, not other QEMUs on this machine.
-  afterEach(() => {
-    expect(processesLeft()).toEqual([]);
-    expect(guestTemporaryFiles()).toEqual([]);
-  });
+  const kernels = bootingGuests();
 
   itWithTool(guestTools, 'measures with a pinned vCPU, QEMU at SCHED_FIFO and a load on the host; the run file says vm, and emulated under TCG', async () => {
     const dir = scratchDir();

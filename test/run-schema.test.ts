@@ -9,7 +9,12 @@ import { Probe } from '../src/engine/probe.js';
 import { runFileFromProbe } from '../src/run-file/from-probe.js';
 import type { RunFile } from '../src/run-file/schema.js';
 import { runSchema as schema, schemaIsValid, schemaProblems as problems } from './helpers/schema.js';
-import { fixture, handBuiltRun, handBuiltThread, histogramFixtureRun, summaryFixtureRun } from './helpers/runs.js';
+import { fixture, handBuiltExplain, handBuiltRun, handBuiltThread, histogramFixtureRun, summaryFixtureRun } from './helpers/runs.js';
+
+/** Fields added to version 1 after files were written without them: optional, so those files stay valid. */
+const ADDED_LATER = ['explain'];
+/** Fields only some runs have: `lab` only for runs made in an rtlat lab host. */
+const OPTIONAL = [...ADDED_LATER, 'lab'];
 
 function fixtureTree(name: string): string {
   return path.resolve(import.meta.dirname, 'fixtures/fingerprint', name);
@@ -40,6 +45,7 @@ function fullRun(): RunFile {
         threads: [{ tid: 4242, name: 'CPU 0/KVM', policy: 'fifo', priority: 90, cpus: [0], vcpu: 0 }],
       },
       lab: { host: 'kvm', accelerator: 'tcg', emulated: true, nesting: 'lab kvm/tcg > guest tcg', description: 'Linux 6.1.0-57-amd64 with KVM' },
+      explain: handBuiltExplain(),
     },
   );
 }
@@ -74,11 +80,22 @@ describe('docs/run.schema.json', () => {
     expect(schemaIsValid()).toBe(true);
   });
 
-  it('names every field of a run file, and only those', () => {
+  it('names every field of a run file, and only those; all required but those added later and lab', () => {
     const properties = Object.keys(schema['properties'] as object).sort();
     expect(properties).toEqual(Object.keys(fullRun()).sort());
-    // `lab` is there only for runs made in an rtlat lab host.
-    expect((schema['required'] as string[]).slice().sort()).toEqual(properties.filter((name) => name !== 'lab'));
+    expect((schema['required'] as string[]).slice().sort()).toEqual(properties.filter((name) => !OPTIONAL.includes(name)));
+  });
+
+  it('accepts a file written before the fields added later', () => {
+    const older = fullRun() as Partial<RunFile>;
+    for (const name of ADDED_LATER) delete older[name as keyof RunFile];
+    expect(problems(older)).toBe('');
+  });
+
+  it('refuses an explain section whose parts are not rtla\'s', () => {
+    const run = fullRun();
+    const wakeup = { ...run.explain!.wakeups[0]!, segments: [{ part: 'gremlins', offsetNs: 0, ns: 1, culprit: null }] };
+    expect(problems({ ...run, explain: { ...run.explain!, wakeups: [wakeup] } })).toMatch(/explain\/wakeups\/0\/segments\/0\/part must be equal to one of the allowed values/);
   });
 
   it('accepts the imports of run.json and run-histogram.json', () => {

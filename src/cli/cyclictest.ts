@@ -8,6 +8,7 @@ import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { OutputError, writeFileAtomic } from '../outputs/atomic-file.js';
 import { OptionError, PrivilegeError } from '../errors.js';
+import { formatExplain } from '../outputs/explain.js';
 import { HdrLogWriter } from '../outputs/hdr-log.js';
 import { writeRunFile } from '../outputs/run-json.js';
 import { configuredCpuCount, measureRun, numaAvailable, numaNodeOfCpu, privilegeMessage, usableCpus, type LiveMeasurement } from '../measurement/measure.js';
@@ -22,7 +23,6 @@ import {
   formatSpikes,
   formatStatusBlock,
   formatThreadLine,
-  formatVerboseSample,
   threadLineOf,
   type SpikeLine,
   type ThreadLine,
@@ -123,7 +123,7 @@ async function runPlan(argv: readonly string[], plan: CyclictestPlan, startTime:
   process.on('SIGUSR2', onStatusSignal);
   try {
     const result = await measureRun(
-      { ...plan.probe, commandLine: commandLine('rtlat', ['cyclictest', ...argv]), signal: stop.signal },
+      { ...plan.probe, commandLine: commandLine('rtlat', ['cyclictest', ...argv]), signal: stop.signal, explain: plan.explain },
       {
         onSamples: verbose ? (thread, samples, count) => out(verbose.take(thread, samples, count)) : undefined,
         onSpike: (spike) => spikes.add({ thread: spike.thread, latency: inUnit(spike.latencyNs, s), wokeUs: Math.trunc((epochNs + spike.dueNs + spike.latencyNs) / NS_PER_US) }),
@@ -206,6 +206,8 @@ function writeOutputs(run: RunFile, plan: CyclictestPlan, spikes: SpikeList, out
     out(formatBreakLines(run.threads.map((thread) => thread.tid ?? 0), broke));
   }
   if (plan.rtlatJsonPath) writeRunFile(plan.rtlatJsonPath, run);
+  // rtlat's addition on stderr, after everything cyclictest prints: its stdout stays as it is.
+  if (run.explain) process.stderr.write(formatExplain(run.explain));
 }
 
 /** A latency in cyclictest's unit: whole us, or ns with -N. */

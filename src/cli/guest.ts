@@ -3,12 +3,13 @@
 // (both sets defined in options.ts, which `rtlat matrix` shares).
 import { Command, Option } from 'commander';
 import { OptionError } from '../errors.js';
+import { withHostSummary } from '../measurement/explain/host.js';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { renderReport } from '../outputs/report/report.js';
 import { writeRunFile } from '../outputs/run-json.js';
 import { labelRuns } from '../run-file/environment.js';
 import { checkKernelImage, DEFAULT_VCPUS, runGuest, runXenGuest, XEN_GUEST_TYPES, xenGuestOptions, type GuestOptions, type GuestResult, type XenGuestType } from '../targets/index.js';
-import { parseCpuList, parseInteger } from '../units.js';
+import { formatDuration, parseCpuList, parseInteger } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
 import { EXIT, reportError, UsageError } from './exit.js';
@@ -20,6 +21,7 @@ import { writeStdout } from './stdout.js';
 interface GuestCommandFlags extends GuestFlags {
   kernel: string;
   xenType?: XenGuestType;
+  explainHost?: boolean;
   cpus: string;
   mainCpus?: string;
   json?: string;
@@ -45,7 +47,8 @@ export function guestCommand(): Command {
     .option('--cpus <n>', 'number of vCPUs (rtlat measures on each by default)', `${DEFAULT_VCPUS}`)
     .option('--json <file>', 'write the guest\'s run as JSON on the host')
     .option('--hdr-log <file>', 'write the guest\'s HdrHistogram interval log on the host')
-    .option('--report <file>', 'write an HTML report of the guest\'s run on the host (as rtlat report)');
+    .option('--report <file>', 'write an HTML report of the guest\'s run on the host (as rtlat report)')
+    .option('--explain-host', 'with --explain (implied), also trace the host: who kept each explained wake-up\'s vCPU thread off its CPU');
   addGuestOptions(command);
   addMeasureOptions(command, (name) => !GUEST_HOST_SIDE.includes(name));
   return command.action(async (flags: GuestCommandFlags) => {
@@ -61,6 +64,9 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
     checkMeasureOptions(command, GUEST_HOST_SIDE);
     if (flags.hypervisor === 'xen' && flags.xenType === undefined) throw new UsageError('--hypervisor xen needs --xen-type pv, pvh or hvm');
     if (flags.hypervisor !== 'xen' && flags.xenType !== undefined) throw new UsageError('--xen-type is for Xen guests: give --hypervisor xen too');
+    if (flags.hypervisor === 'xen' && flags.explainHost) {
+      throw new UsageError('--explain-host traces the host\'s vCPU threads, and a Xen domU has none: Xen schedules its vCPUs, not Dom0\'s kernel (--explain alone explains inside the domU)');
+    }
     const vcpus = parseInteger('cpus', flags.cpus, 1, 256);
     if (flags.mainCpus !== undefined && parseCpuList('main-cpus', flags.mainCpus).some((cpu) => cpu >= vcpus)) {
       throw new OptionError('main-cpus', flags.mainCpus, `guest CPUs, from 0 to ${vcpus - 1} (the guest has --cpus ${vcpus})`);
@@ -76,7 +82,8 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
       kernel: checkKernelImage('kernel', flags.kernel),
       // A missing QEMU is said by runGuest after the options are checked, before the guest's image is built.
       vcpus,
-      measureArgs: measureArgsOf(command, GUEST_HOST_SIDE),
+      measureArgs: [...measureArgsOf(command, GUEST_HOST_SIDE), ...(flags.explainHost && command.getOptionValue('explain') === undefined ? ['--explain'] : [])],
+      explainHost: flags.explainHost ?? false,
       hdrLog: outputs.hdrLogPath !== null,
       commandLine: commandLine(),
       signal: stop.signal,
@@ -86,7 +93,9 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
       },
     };
     stopListening = onStopSignals(onSignal);
-    const result = flags.hypervisor === 'xen' ? await runXenGuest(xenGuestOptions(options, flags.xenType!, flags.kernelModules)) : await runGuest(options);
+    const guestResult = flags.hypervisor === 'xen' ? await runXenGuest(xenGuestOptions(options, flags.xenType!, flags.kernelModules)) : await runGuest(options);
+    const explain = guestResult.run?.explain;
+    const result = explain?.hostTrace ? { ...guestResult, run: { ...guestResult.run!, explain: withHostSummary(explain) } } : guestResult;
     await writeGuestOutputs(result, outputs);
     return result.status;
   } catch (error) {
@@ -97,7 +106,14 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
 }
 
 async function writeGuestOutputs(result: GuestResult, { jsonPath, hdrLogPath, reportPath }: GuestOutputs): Promise<void> {
-  await writeStdout(result.stdout);
+  const host = result.run?.explain?.summary.host;
+  await writeStdout(
+    result.stdout +
+      (host
+        ? `explain (host): vCPU threads kept off their CPUs ${formatDuration(host.preemptedNs)} in the explained wake-ups: ${host.headline}` +
+          `; ${result.run!.explain!.hostTrace?.lostEvents ?? 0} host trace events lost\n`
+        : ''),
+  );
   process.stderr.write(result.stderr);
   if (result.run && jsonPath) writeRunFile(jsonPath, result.run);
   if (result.hdrLog && hdrLogPath) writeFileAtomic(hdrLogPath, result.hdrLog);

@@ -1,6 +1,7 @@
 // `rtlat info`: where rtlat is running, as every result file records it.
 import { Command } from 'commander';
 import { formatFingerprint, readFingerprint } from '../fingerprint/index.js';
+import { formatTracing } from '../outputs/tracing.js';
 import { reportError } from './exit.js';
 import { writeStdout } from './stdout.js';
 
@@ -11,7 +12,7 @@ export function infoCommand(): Command {
     .action(async (flags: { json?: boolean }) => {
       try {
         const fingerprint = readFingerprint();
-        await writeStdout(flags.json ? `${JSON.stringify(fingerprint, null, 2)}\n` : formatFingerprint(fingerprint));
+        await writeStdout(flags.json ? `${JSON.stringify(fingerprint, null, 2)}\n` : `${formatFingerprint(fingerprint)}${formatTracing()}`);
       } catch (error) {
         process.exitCode = reportError('info', error);
       }

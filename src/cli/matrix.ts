@@ -23,6 +23,7 @@ import { EXIT, reportError, UsageError } from './exit.js';
 import {
   addGuestOptions,
   addMeasureOptions,
+  EXPLAIN_OPTIONS,
   collect,
   HOST_OUTPUTS_AND_LOAD,
   measureArgsOf,
@@ -89,7 +90,7 @@ export function matrixCommand(): Command {
     .option('--engine <command>', 'the container engine: podman or docker', 'podman')
     .option('--engine-arg <arg>', 'one more option for the engine\'s run, e.g. --engine-arg=--ulimit=nofile=1024 (repeatable)', collect, []);
   addGuestOptions(command);
-  addMeasureOptions(command, (name) => !HOST_OUTPUTS_AND_LOAD.includes(name));
+  addMeasureOptions(command, (name) => !HOST_OUTPUTS_AND_LOAD.includes(name) && !EXPLAIN_OPTIONS.includes(name));
   return command.action(async (flags: MatrixFlags) => {
     process.exitCode = await matrix(flags, command);
   });

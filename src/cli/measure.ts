@@ -4,6 +4,7 @@ import { measureRun, type LiveMeasurement } from '../measurement/measure.js';
 import { judgeRun } from '../measurement/verdict.js';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { HdrLogWriter } from '../outputs/hdr-log.js';
+import { formatExplain } from '../outputs/explain.js';
 import { formatMeasureStdout } from '../outputs/measure-stdout.js';
 import { renderReport } from '../outputs/report/report.js';
 import { writeRunFile } from '../outputs/run-json.js';
@@ -45,10 +46,10 @@ async function measure(flags: MeasureFlags): Promise<number> {
   const stop = new AbortController();
   const stopListening = onStopSignals(() => stop.abort());
   try {
-    const { probe: options, outputs, load, verdict } = parseMeasureFlags(flags);
+    const { probe: options, outputs, load, verdict, explain } = parseMeasureFlags(flags);
     let status: StatusLine | null = null;
     const run = await measureRun(
-      { ...options, load: load?.spec ?? null, loadCpus: load?.cpus ?? null, commandLine: commandLine(), signal: stop.signal },
+      { ...options, load: load?.spec ?? null, loadCpus: load?.cpus ?? null, commandLine: commandLine(), signal: stop.signal, explain },
       {
         onSpike: (spike) => process.stderr.write(`${describeSpike(spike)}\n`),
         onInterval: (interval, cpu) => {
@@ -113,5 +114,7 @@ async function writeOutputs(run: RunFile, outputs: MeasureOutputs, hdrLog: HdrLo
     }
   }
   await writeStdout(formatMeasureStdout(run, outputs));
+  // cyclictest's format keeps stdout to what cyclictest prints; the explanation goes beside it.
+  if (run.explain && outputs.format !== 'table') process.stderr.write(formatExplain(run.explain));
   if (failure) throw failure;
 }

@@ -5,12 +5,13 @@
 import { Command, Option } from 'commander';
 import { OptionError } from '../errors.js';
 import { parseLoadSpec, type LoadSpec } from '../load/index.js';
+import { DEFAULT_EXPLAIN_MAX, type ExplainOptions } from '../measurement/explain/collector.js';
 import type { ProbeOptions } from '../measurement/measure.js';
 import { parseFailAbove, type VerdictRules } from '../measurement/verdict.js';
 import { parseCyclictestVersion, type CyclictestVersion } from '../outputs/cyclictest/version.js';
 import { checkOutputPath } from '../outputs/output-path.js';
 import { DEFAULT_BOOT_TIMEOUT_MS, DEFAULT_MEMORY_MIB, findQemu, parseExtraFile, type GuestOptions } from '../targets/index.js';
-import { DURATION_RULE, NS_PER_MS, NS_PER_S, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
+import { DURATION_RULE, LATENCY_RULE, NS_PER_MS, NS_PER_S, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';
 import { UsageError } from './exit.js';
 
 /** A flag that means nothing without another: "--load-cpus needs --load". */
@@ -58,6 +59,8 @@ export interface MeasureFlags {
   failAbove?: string;
   failOnDropped?: boolean;
   failOnDegraded?: boolean;
+  explain?: string | true;
+  explainMax?: string;
 }
 
 export interface MeasureOutputs {
@@ -103,6 +106,8 @@ export function measureOptions(): Option[] {
     new Option('--fail-above <bounds>', 'exit 5 (after writing every output) when a bound is exceeded on a thread or over all: max=100us,p99.99=40us,p99=30us'),
     new Option('--fail-on-dropped', 'exit 5 when samples were dropped'),
     new Option('--fail-on-degraded', 'exit 5 when the set-up was degraded (with --allow-degraded)'),
+    new Option('--explain [us]', 'trace the measured CPUs and say why each wake-up above this many us (default: above the run\'s p99.9) was late'),
+    new Option('--explain-max <n>', `explain at most this many wake-ups a thread, the largest (default ${DEFAULT_EXPLAIN_MAX})`),
   ];
 }
 
@@ -118,7 +123,7 @@ export function addMeasureOptions(command: Command, keep: (attributeName: string
 }
 
 function usToNs(option: string, text: string): number {
-  return parseDurationNs(option, text, { units: ['ns', 'us', 'ms', 's'], bareUnit: 'us', minNs: 0, maxNs: 10 * NS_PER_S });
+  return parseDurationNs(option, text, LATENCY_RULE);
 }
 
 /** measure's flags as the probe's options, the outputs asked for and the load; every value checked that can be without the machine. */
@@ -128,6 +133,7 @@ export function parseMeasureFlags(flags: MeasureFlags): {
   /** cpus null: the measured CPUs. */
   load: { spec: LoadSpec; cpus: number[] | null } | null;
   verdict: VerdictRules;
+  explain: ExplainOptions | null;
 } {
   excludes('loops', flags.loops, 'duration', flags.duration);
   needs('load-cpus', flags.loadCpus !== undefined, 'load', flags.load !== undefined);
@@ -173,7 +179,18 @@ export function parseMeasureFlags(flags: MeasureFlags): {
     failOnDropped: flags.failOnDropped ?? false,
     failOnDegraded: flags.failOnDegraded ?? false,
   };
-  return { probe, outputs, load, verdict };
+  return { probe, outputs, load, verdict, explain: parseExplainFlags(flags) };
+}
+
+function parseExplainFlags(flags: MeasureFlags): ExplainOptions | null {
+  needs('explain-max', flags.explainMax !== undefined, 'explain', flags.explain !== undefined);
+  if (flags.explain === undefined) return null;
+  // The kernel's trace clock is CLOCK_MONOTONIC: wake-ups on another clock cannot be found in it.
+  if (flags.clock === 'realtime') throw new UsageError('--explain needs --clock monotonic (the kernel traces on CLOCK_MONOTONIC); drop --clock realtime');
+  return {
+    thresholdNs: flags.explain === true ? null : usToNs('explain', flags.explain),
+    maxPerThread: flags.explainMax === undefined ? DEFAULT_EXPLAIN_MAX : parseInteger('explain-max', flags.explainMax, 1, 1_000_000),
+  };
 }
 
 function cyclictestVersionFromEnvironment(): CyclictestVersion {
@@ -183,6 +200,9 @@ function cyclictestVersionFromEnvironment(): CyclictestVersion {
     throw new UsageError(`RTLAT_CYCLICTEST_VERSION: ${(error as Error).message}`);
   }
 }
+
+/** measure's --explain and --explain-max: `rtlat matrix` does not explain (its host step would not trace). */
+export const EXPLAIN_OPTIONS: readonly string[] = ['explain', 'explainMax'];
 
 /** measure's options that stay on the host: the outputs (the guest's come back) and the load. */
 export const HOST_OUTPUTS_AND_LOAD: readonly string[] = ['json', 'hdrLog', 'report', 'load', 'loadCpus'];
@@ -198,8 +218,8 @@ export function measureArgsOf(command: Command, except: readonly string[]): stri
     const name = option.attributeName();
     if (except.includes(name) || command.getOptionValueSource(name) !== 'cli') continue;
     const value: unknown = command.getOptionValue(name);
-    // A flag (--aligned) or its negation (--no-mlock) takes no value.
-    if (option.isBoolean() || option.negate) args.push(option.long!);
+    // A flag (--aligned), its negation (--no-mlock), or an optional value not given (--explain) takes no value.
+    if (option.isBoolean() || option.negate || (option.optional && value === true)) args.push(option.long!);
     else args.push(option.long!, String(value));
   }
   return args;

@@ -108,8 +108,47 @@ export interface NativeSession {
   breakInfo(): { thread: number; latencyNs: number } | null;
 }
 
+export interface NativePageReaderConfig {
+  /** One per_cpu/cpuN/trace_pipe_raw per traced CPU. */
+  paths: string[];
+  pageBytes: number;
+  /** Pages kept per CPU at most; beyond, the oldest are given up (counted as evicted). */
+  maxPagesPerCpu: number;
+  /** Pages are kept this long after they were read. */
+  keepNs: number;
+  pollIntervalNs: number;
+  /** > 0: the reader thread runs at SCHED_FIFO with this priority; 0: at its ordinary one. */
+  fifoPriority: number;
+}
+
+export interface NativePageReaderStats {
+  pagesRead: number;
+  bytesRead: number;
+  /** Pages given up before their time because maxPagesPerCpu was reached. */
+  pagesEvicted: number;
+  pagesKept: number;
+  /** The first read() error other than EAGAIN; 0 if none. */
+  readErrno: number;
+}
+
+/** A thread that reads the per-CPU trace buffers while measuring and keeps their latest pages. */
+export interface NativePageReader {
+  /** 0, or the errno of the first file that could not be opened. */
+  start(): number;
+  /** Drains once more, ends the thread and closes the files; idempotent. */
+  stop(): void;
+  /** CLOCK_MONOTONIC time at which the last complete drain began: every event before it has been read. */
+  drainedUpToNs(): number;
+  /** Copies the kept pages of CPU `cpuIndex` that may hold events in [fromNs, toNs], oldest first. */
+  copyRange(cpuIndex: number, fromNs: number, toNs: number, pages: Uint8Array, lengths: Uint32Array): { pages: number; startLost: boolean };
+  stats(): NativePageReaderStats[];
+  /** The errno of SCHED_FIFO being refused to the reader thread (it then reads at its ordinary priority); 0 if none. */
+  priorityErrno(): number;
+}
+
 interface Addon {
   NativeSession: new (config: NativeSessionConfig) => NativeSession;
+  NativePageReader: new (config: NativePageReaderConfig) => NativePageReader;
   /** CPUID leaf 0x40000000's vendor signature (e.g. "KVMKVMKVM"), or null when the CPU reports no hypervisor. */
   hypervisorVendor(): string | null;
   /** Pins thread `tid` of this process to `cpus` (sched_setaffinity); 0 or the errno. */

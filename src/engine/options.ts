@@ -117,7 +117,7 @@ export interface ProbeConfig {
 export const PERIOD_MIN_NS = NS_PER_US;
 export const PERIOD_MAX_NS = 10 * NS_PER_S;
 /** The ring holds this long of samples at the thread's period, so a slow drain loses nothing. */
-const RING_SECONDS = 4;
+export const RING_SECONDS = 4;
 const RING_MIN = 1 << 10;
 const RING_MAX = 1 << 22;
 /** A block of the block maxima is this long at the thread's period. */

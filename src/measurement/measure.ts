@@ -1,5 +1,5 @@
 // One measurement, start to run file: the load (if any), the CPU counters before and after, the
-// fingerprint, the probe and the run file. `rtlat measure`, `rtlat sweep` and `rtlat matrix` are its
+// fingerprint, the probe, the trace that explains its late wake-ups (if asked), and the run file. `rtlat measure`, `rtlat sweep` and `rtlat matrix` are its
 // clients, and so can a user's script be:
 //
 //   const run = await measureRun({ periodNs: 100_000, cpus: [1], loops: 10_000, load: 'syscalls' });
@@ -11,6 +11,7 @@ import { loadCpusFor, startLoad, type LoadHandle, type LoadSpec } from '../load/
 import { runFileFromProbe } from '../run-file/from-probe.js';
 import type { RunFile, Spike } from '../run-file/schema.js';
 import { RTLAT_VERSION } from '../version.js';
+import { ExplainCollector, type ExplainOptions } from './explain/collector.js';
 
 // What the callers that plan a measurement need of the engine, so that none of them reaches into it.
 export type { ProbeConfig, ProbeOptions } from '../engine/options.js';
@@ -31,6 +32,8 @@ export interface MeasureOptions extends ProbeOptions {
   signal?: AbortSignal;
   /** The fingerprint to record, when the caller has read it already (a sweep reads it once); default: read here. */
   environment?: Fingerprint;
+  /** Trace the measured CPUs and explain the late wake-ups (measure --explain); null or absent: no trace. */
+  explain?: ExplainOptions | null;
 }
 
 /** A measurement while it runs: what a live status line reads, and a way to stop it early. */
@@ -73,7 +76,8 @@ function processCommandLine(): string {
  * nothing it started (threads, load generators) outlives a rejection.
  */
 export async function measureRun(options: MeasureOptions = {}, hooks: MeasureHooks = {}): Promise<RunFile> {
-  const { load: loadSpec, loadCpus, commandLine, signal, environment: givenEnvironment, ...probeOptions } = options;
+  const { load: loadSpec, loadCpus, commandLine, signal, environment: givenEnvironment, explain: explainOptions, ...probeOptions } = options;
+  let explain: ExplainCollector | null = null;
   const spikes: Spike[] = [];
   let spikesOmitted = 0;
   const probe: Probe = new Probe(probeOptions, {
@@ -82,7 +86,12 @@ export async function measureRun(options: MeasureOptions = {}, hooks: MeasureHoo
       if (spikes.length < SPIKES_KEPT) spikes.push(spike);
       else spikesOmitted++;
     },
-    ...(hooks.onSamples && { onSamples: hooks.onSamples }),
+    ...((hooks.onSamples || explainOptions) && {
+      onSamples: (thread: number, samples: Float64Array, count: number) => {
+        hooks.onSamples?.(thread, samples, count);
+        explain?.onSamples(thread, samples, count);
+      },
+    }),
     ...(hooks.onInterval && { onInterval: (interval) => hooks.onInterval!(interval, probe.config.threads[interval.thread]!.cpu) }),
   });
   let load: LoadHandle | null = null;
@@ -97,7 +106,10 @@ export async function measureRun(options: MeasureOptions = {}, hooks: MeasureHoo
     // Running before the first wake-up, so the whole measurement is under load.
     if (loadSpec !== undefined && loadSpec !== null) load = await startLoad(loadSpec, { cpus: loadCpus ?? loadCpusFor(probe.config) });
     const countersBefore = readCpuCounters(measuredCpus);
+    // Tracing from before the first wake-up, so that every one can be explained.
+    if (explainOptions) explain = new ExplainCollector(probe.config, explainOptions);
     probe.start();
+    explain?.attach(probe.setup.epochNs, probe.setup.threads.map((thread) => thread.tid));
     signal?.addEventListener('abort', stopOnAbort, { once: true });
     hooks.onStart?.(probe);
     if (signal?.aborted) stopOnAbort();
@@ -105,6 +117,7 @@ export async function measureRun(options: MeasureOptions = {}, hooks: MeasureHoo
     const result = await probe.stop();
     const during = diffCpuCounters(countersBefore, readCpuCounters(measuredCpus));
     const runLoad = load ? await load.stop() : null;
+    const explained = explain?.finish(result);
     hooks.onStop?.();
     return runFileFromProbe(result, {
       rtlatVersion: RTLAT_VERSION,
@@ -115,11 +128,13 @@ export async function measureRun(options: MeasureOptions = {}, hooks: MeasureHoo
       spikes,
       spikesOmitted,
       load: runLoad,
+      ...(explained && { explain: explained }),
     });
   } finally {
     signal?.removeEventListener('abort', stopOnAbort);
-    // On the error paths (stop() is idempotent): neither the threads nor the load outlive the measurement.
+    // On the error paths (stop() and abort() are idempotent): neither the threads, the load nor the trace outlive the measurement.
     await probe.stop().catch(() => {});
     await load?.stop().catch(() => {});
+    explain?.abort();
   }
 }

@@ -6,6 +6,7 @@ import type { RunFile } from '../run-file/schema.js';
 import { formatCpuList } from '../units.js';
 import { formatCyclictestHistogram, formatCyclictestSummary } from './cyclictest/text.js';
 import type { CyclictestVersion } from './cyclictest/version.js';
+import { formatExplain } from './explain.js';
 import { formatSummaryTable } from './table.js';
 
 export interface MeasureStdoutOptions {
@@ -22,5 +23,6 @@ export function formatMeasureStdout(run: RunFile, options: MeasureStdoutOptions)
   else if (options.format === 'cyclictest') stdout.push(formatCyclictestSummary(run));
   if (options.format === 'table') stdout.push(formatSummaryTable(run));
   if (options.format === 'table' && run.load) stdout.push(`load ${run.load.spec} on CPUs ${formatCpuList(run.load.cpus)}: ${formatLoadWork(run.load)}\n`);
+  if (options.format === 'table' && run.explain) stdout.push(formatExplain(run.explain));
   return stdout.join('');
 }

@@ -1,7 +1,7 @@
 // A run file from a probe's result and what the measurement knew around it (src/measurement/measure.ts).
 import type { CpuCountersDelta, Fingerprint } from '../fingerprint/index.js';
 import type { ProbeResult } from '../engine/probe.js';
-import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type RunFile, type RunLoad, type Spike } from './schema.js';
+import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type RunExplain, type RunFile, type RunLoad, type Spike } from './schema.js';
 
 export interface RunMetadata {
   rtlatVersion: string;
@@ -14,6 +14,7 @@ export interface RunMetadata {
   spikes: Spike[];
   spikesOmitted: number;
   load?: RunLoad | null;
+  explain?: RunExplain;
 }
 
 export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFile {
@@ -79,5 +80,6 @@ export function runFileFromProbe(result: ProbeResult, meta: RunMetadata): RunFil
     spikesOmitted: meta.spikesOmitted,
     load: meta.load ?? null,
     guest: null,
+    ...(meta.explain && { explain: meta.explain }),
   };
 }

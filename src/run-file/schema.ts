@@ -174,6 +174,8 @@ export interface RunFile {
   load: RunLoad | null;
   /** For a run inside a guest: how rtlat guest ran it; null otherwise. */
   guest: RunGuest | null;
+  /** Why the late wake-ups were late (rtlat measure --explain); absent when not asked for. */
+  explain?: RunExplain;
   /** For a run made in an emulated lab host (rtlat lab): which, and how deep; absent otherwise. */
   lab?: RunLab;
 }
@@ -260,4 +262,120 @@ export interface RunLoad {
   cpus: number[];
   /** What each generator did: its kind and its operations per second. */
   generators: { kind: string; cpu: number | null; operations: number; opsPerSecond: number }[];
+}
+
+/**
+ * The parts a late wake-up's latency is split into, named as rtla's timerlat auto-analysis names its
+ * own: the timer's delay (L1), interrupt and softirq interference, the scheduling delay (a blocking,
+ * non-preemptible task: L2; a task of higher or equal priority: interference I), the switch to the
+ * thread and its return to user space, and what no event covers.
+ */
+export type ExplainPart =
+  | 'irqHandlerDelay'
+  | 'timerIrq'
+  | 'irqInterference'
+  | 'softirqInterference'
+  | 'blockingThread'
+  | 'threadInterference'
+  | 'contextSwitch'
+  | 'unexplained';
+
+/** One stretch of a wake-up's latency, from its due time on; a wake-up's segments cover it exactly. */
+export interface ExplainSegment {
+  part: ExplainPart;
+  /** From the due time, ns. */
+  offsetNs: number;
+  ns: number;
+  /** What ran: "NET_RX", "irq 36 virtio1-req.0", "local_timer", "kworker/1:2 (pid 88)"; null when nothing is named. */
+  culprit: string | null;
+}
+
+/** What the host did to the vCPU thread that carried a guest's wake-up (rtlat guest --explain-host). */
+export interface HostWakeupView {
+  /** The vCPU thread on the host. */
+  vcpuTid: number;
+  /** The wake-up on the host's clock: due time and latency, after the clock alignment. */
+  hostDueNs: number;
+  /** How long the vCPU thread was runnable but not running within the wake-up: preempted, or woken and not yet run. */
+  preemptedNs: number;
+  /** Who ran instead, longest first. */
+  preemptedBy: { culprit: string; ns: number }[];
+  /** Under KVM: time outside the guest within the wake-up (kvm_exit to kvm_entry), and why. */
+  outsideGuestNs: number | null;
+  exitReasons: { reason: string; count: number; ns: number }[];
+}
+
+export interface ExplainedWakeup {
+  thread: number;
+  cpu: number | null;
+  cycle: number;
+  /** When it was due, ns since the run's start (as spikes). */
+  dueNs: number;
+  latencyNs: number;
+  /** False when trace events of its window were lost: its parts are then partly guessed. */
+  complete: boolean;
+  /** Each part's total, ns; they add up to latencyNs. */
+  parts: Partial<Record<ExplainPart, number>>;
+  segments: ExplainSegment[];
+  host?: HostWakeupView | null;
+}
+
+/** A task named as a culprit, as the trace and /proc saw it. */
+export interface ExplainTask {
+  pid: number;
+  comm: string;
+  /** fifo, rr, other, batch, idle, deadline when /proc still knew the task; else rt, normal or deadline from its kernel priority. */
+  policy: string;
+  /** Real-time priority (fifo, rr, rt) or nice value (other, batch, idle, normal); null for deadline. */
+  priority: number | null;
+}
+
+export interface ExplainSummary {
+  wakeups: number;
+  /** The explained wake-ups' latencies added up. */
+  lateNs: number;
+  parts: { part: ExplainPart; label: string; ns: number; share: number }[];
+  /** The named causes, biggest first (at most 20). */
+  culprits: { part: ExplainPart; culprit: string; ns: number; share: number; wakeups: number }[];
+  /** One line: "timer delay 61%; softirq NET_RX 14%; blocking thread kworker/1:2 (pid 88) 12%; unexplained 13%". */
+  headline: string;
+  /** rtlat guest --explain-host: who preempted the vCPU threads during the explained wake-ups, biggest first. */
+  host?: { preemptedNs: number; culprits: { culprit: string; ns: number; share: number; wakeups: number }[]; headline: string } | null;
+}
+
+export interface RunExplain {
+  /** The run's time zero on CLOCK_MONOTONIC, the trace's clock: a wake-up was due at epochNs + dueNs. */
+  epochNs: number;
+  /** Which wake-ups were explained: those above thresholdNs, else above the thread's p99.9; at most maxPerThread a thread (the largest, when more are above). */
+  selection: { thresholdNs: number | null; percentile: number | null; maxPerThread: number };
+  trace: {
+    /** The tracefs instance rtlat traced in (removed at the end). */
+    instance: string;
+    clock: string;
+    reader: 'trace_pipe_raw';
+    events: string[];
+    /** Events asked for that the kernel does not have. */
+    missingEvents: string[];
+    bufferKbPerCpu: number;
+    perCpu: { cpu: number; events: number; bytes: number; lostEvents: number }[];
+    lostEvents: number;
+  };
+  threads: {
+    thread: number;
+    cpu: number | null;
+    tid: number;
+    thresholdNs: number;
+    /** Wake-ups above the threshold. */
+    above: number;
+    explained: number;
+    /** Of the explained, those whose trace was incomplete. */
+    incomplete: number;
+  }[];
+  summary: ExplainSummary;
+  tasks: ExplainTask[];
+  wakeups: ExplainedWakeup[];
+  /** rtlat guest --explain-host: how the guest's clock was aligned with the host's. */
+  clockAlignment?: { offsetNs: number; errorNs: number; driftPpm: number } | null;
+  /** rtlat guest --explain-host: what the host's trace of the vCPU threads' CPUs read and lost. */
+  hostTrace?: { perCpu: { cpu: number; events: number; bytes: number; lostEvents: number }[]; lostEvents: number } | null;
 }

@@ -5,6 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { afterEach, beforeAll, expect } from 'vitest';
 import { RTLAT_BIN, scratchDir, type CliOutcome } from './cli.js';
 import { commandRuns, requireTool } from './tools.js';
 
@@ -63,6 +64,22 @@ export function processesLeft(): string[] {
         return [];
       }
     });
+}
+
+/**
+ * For a describe of tests that boot guests: the kernels, fetched once before them (filled in then), and
+ * after each test the check that nothing its rtlats started is left, process or temporary file.
+ */
+export function bootingGuests(): TestKernels {
+  const kernels: TestKernels = { nrt: '', rt: '', spec: '' };
+  beforeAll(() => {
+    if (!guestTools.skip) Object.assign(kernels, testKernels());
+  }, 300_000);
+  afterEach(() => {
+    expect(processesLeft()).toEqual([]);
+    expect(guestTemporaryFiles()).toEqual([]);
+  });
+  return kernels;
 }
 
 /** What the rtlats that rtlatAsync started left in their temporary folders (the run's initrd and sockets, the KVM probe's): nothing once they have ended. */

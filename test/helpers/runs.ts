@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodeHistogram, newHistogram, percentilesOf } from '../../src/engine/histogram.js';
-import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type MicrosecondHistogram, type RunFile, type RunThread } from '../../src/run-file/schema.js';
+import { partsOf, summarizeExplained } from '../../src/measurement/explain/summary.js';
+import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type ExplainedWakeup, type ExplainSegment, type MicrosecondHistogram, type RunExplain, type RunFile, type RunThread } from '../../src/run-file/schema.js';
 
 /** Real cyclictest 2.40 outputs (see its README). */
 export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/cyclictest');
@@ -114,4 +115,51 @@ export function histogramFixtureRun(): RunFile {
     // With an overflow the mean is estimated: floor((13,900 - 500) / 1000) = 13.
     handBuiltThread({ thread: 0, periodNs: 500_000, count: 4000, minNs: 9_300, avgNs: 13_900, maxNs: 112_400, microsecondHistogram }),
   ]);
+}
+
+function explainedWakeup(thread: number, cycle: number, segments: ExplainSegment[]): ExplainedWakeup {
+  const latencyNs = segments.reduce((sum, segment) => sum + segment.ns, 0);
+  return { thread, cpu: thread, cycle, dueNs: cycle * 200_000, latencyNs, complete: true, parts: partsOf(segments), segments };
+}
+
+/** An explain section of two wake-ups: one held up by a real-time thread, one by a softirq and a late timer. */
+export function handBuiltExplain(): RunExplain {
+  const wakeups = [
+    explainedWakeup(0, 17, [
+      { part: 'irqHandlerDelay', offsetNs: 0, ns: 9_000, culprit: null },
+      { part: 'timerIrq', offsetNs: 9_000, ns: 3_000, culprit: 'local_timer' },
+      { part: 'threadInterference', offsetNs: 12_000, ns: 100_000, culprit: 'rtlat-burst (pid 4242)' },
+      { part: 'contextSwitch', offsetNs: 112_000, ns: 8_999, culprit: null },
+    ]),
+    explainedWakeup(1, 5, [
+      { part: 'irqHandlerDelay', offsetNs: 0, ns: 40_000, culprit: null },
+      { part: 'timerIrq', offsetNs: 40_000, ns: 2_500, culprit: 'local_timer' },
+      { part: 'softirqInterference', offsetNs: 42_500, ns: 25_000, culprit: 'NET_RX' },
+      { part: 'contextSwitch', offsetNs: 67_500, ns: 3_000, culprit: null },
+    ]),
+  ];
+  return {
+    epochNs: 5_000_000_000_000,
+    selection: { thresholdNs: null, percentile: 99.9, maxPerThread: 1000 },
+    trace: {
+      instance: 'rtlat-4000',
+      clock: 'mono',
+      reader: 'trace_pipe_raw',
+      events: ['sched:sched_switch', 'sched:sched_wakeup'],
+      missingEvents: [],
+      bufferKbPerCpu: 2048,
+      perCpu: [
+        { cpu: 0, events: 120_000, bytes: 5_000_000, lostEvents: 0 },
+        { cpu: 1, events: 110_000, bytes: 4_800_000, lostEvents: 12 },
+      ],
+      lostEvents: 12,
+    },
+    threads: [
+      { thread: 0, cpu: 0, tid: 1000, thresholdNs: 60_000, above: 1, explained: 1, incomplete: 0 },
+      { thread: 1, cpu: 1, tid: 1001, thresholdNs: 60_000, above: 1, explained: 1, incomplete: 0 },
+    ],
+    summary: summarizeExplained(wakeups),
+    tasks: [{ pid: 4242, comm: 'rtlat-burst', policy: 'fifo', priority: 95 }],
+    wakeups,
+  };
 }

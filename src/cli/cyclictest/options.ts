@@ -77,7 +77,13 @@ export interface CyclictestSettings {
   /** The options as written (last spelling of each), for messages about them. */
   spelled: Map<string, string>;
   /** rtlat's own additions. */
-  rtlat: { json: string | null; hdrLog: string | null };
+  rtlat: {
+    json: string | null;
+    hdrLog: string | null;
+    /** --rtlat-explain[=US]: null when not given; '' without a threshold (the run's p99.9). */
+    explain: string | null;
+    explainMax: string | null;
+  };
 }
 
 export type ParseOutcome =
@@ -150,13 +156,14 @@ const CYCLICTEST_LONG_OPTIONS: readonly (LongOption & { sinceMinor?: number })[]
 
 /**
  * rtlat's additions. Spelled out in full only, so that cyclictest's own abbreviations keep their meaning
- * (--c is still --clock). A place for --rtlat-explain is kept here for when `rtlat measure --explain`
- * exists: it will take the threshold and write the explanation into --rtlat-json's run file.
+ * (--c is still --clock).
  */
 const RTLAT_LONG_OPTIONS: readonly LongOption[] = [
   { name: 'cyclictest-version', argument: 'required', id: 'cyclictest-version', exactOnly: true },
   { name: 'rtlat-json', argument: 'required', id: 'rtlat-json', exactOnly: true },
   { name: 'rtlat-hdr-log', argument: 'required', id: 'rtlat-hdr-log', exactOnly: true },
+  { name: 'rtlat-explain', argument: 'optional', id: 'rtlat-explain', exactOnly: true },
+  { name: 'rtlat-explain-max', argument: 'required', id: 'rtlat-explain-max', exactOnly: true },
 ];
 
 /** The long options a given cyclictest version has, and rtlat's. */
@@ -325,7 +332,7 @@ class OptionReader {
       debug: false,
       deepestIdleState: null,
       spelled: new Map(),
-      rtlat: { json: null, hdrLog: null },
+      rtlat: { json: null, hdrLog: null, explain: null, explainMax: null },
     };
   }
 
@@ -499,6 +506,12 @@ class OptionReader {
         break;
       case 'rtlat-hdr-log':
         s.rtlat.hdrLog = value;
+        break;
+      case 'rtlat-explain':
+        s.rtlat.explain = value;
+        break;
+      case 'rtlat-explain-max':
+        s.rtlat.explainMax = value;
         break;
       case 'cyclictest-version':
         // Read before the options (it decides which options there are).

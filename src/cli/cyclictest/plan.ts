@@ -1,8 +1,9 @@
 // From what cyclictest would run to what rtlat runs: the probe's options, the per-thread view cyclictest
 // prints (P:, I:, "cpu"), and the outputs. What rtlat cannot do as cyclictest would is refused here, in
 // one line naming the option, before anything starts.
+import { DEFAULT_EXPLAIN_MAX, type ExplainOptions } from '../../measurement/explain/collector.js';
 import type { ProbeOptions } from '../../measurement/measure.js';
-import { NS_PER_S, NS_PER_US } from '../../units.js';
+import { LATENCY_RULE, NS_PER_S, NS_PER_US, parseDurationNs, parseInteger } from '../../units.js';
 import { checkOutputPath } from '../../outputs/output-path.js';
 import { CyclictestExit, type CyclictestSettings, type MachineView } from './options.js';
 
@@ -29,6 +30,8 @@ export interface CyclictestPlan {
   histfilePath: string | null;
   rtlatJsonPath: string | null;
   rtlatHdrLogPath: string | null;
+  /** --rtlat-explain: what to explain (into --rtlat-json's run file, and a summary on stderr); null: no trace. */
+  explain: ExplainOptions | null;
 }
 
 export interface PlanMachine extends MachineView {
@@ -129,5 +132,21 @@ export function planCyclictestRun(settings: CyclictestSettings, machine: PlanMac
     histfilePath: s.histfile === null || !s.histogramUs ? null : checkOutputPath('histfile', s.histfile),
     rtlatJsonPath: s.rtlat.json === null ? null : checkOutputPath('rtlat-json', s.rtlat.json),
     rtlatHdrLogPath: s.rtlat.hdrLog === null ? null : checkOutputPath('rtlat-hdr-log', s.rtlat.hdrLog),
+    explain: explainOf(s),
+  };
+}
+
+/** --rtlat-explain[=US] and --rtlat-explain-max=N, as rtlat measure's --explain and --explain-max. */
+function explainOf(s: CyclictestSettings): ExplainOptions | null {
+  const { explain, explainMax } = s.rtlat;
+  if (explain === null) {
+    if (explainMax !== null) throw new CyclictestExit('--rtlat-explain-max needs --rtlat-explain', 2);
+    return null;
+  }
+  // The kernel's trace clock is CLOCK_MONOTONIC: wake-ups on another clock cannot be found in it.
+  if (s.clock === 1) throw new CyclictestExit(`--rtlat-explain needs CLOCK_MONOTONIC (the kernel traces on it); drop ${s.spelled.get('c') ?? '-c 1'}`, 2);
+  return {
+    thresholdNs: explain === '' ? null : parseDurationNs('rtlat-explain', explain, LATENCY_RULE),
+    maxPerThread: explainMax === null ? DEFAULT_EXPLAIN_MAX : parseInteger('rtlat-explain-max', explainMax, 1, 1_000_000),
   };
 }

@@ -13,6 +13,7 @@ import { decodeHistogram, PERCENTILES } from '../../engine/histogram.js';
 import type { RunFile, RunGuest } from '../../run-file/schema.js';
 import { formatCpuList, formatDuration, NS_PER_MS } from '../../units.js';
 import { escapeXml as escape } from './escape.js';
+import { explainSection } from './explain.js';
 import { analyzeRun } from '../../measurement/analyze/analyze.js';
 import { us } from '../analyze.js';
 import { colorOf, exceedancePlot, histogramPlot, percentilePlot, periodPlot, type PeriodSeries } from './plots.js';
@@ -205,6 +206,7 @@ function runSection(entry: LabeledRun, index: number, color: string, withTail: b
     plot,
     withTail ? tailSection(run, label, index) : '',
     duringTable(run),
+    explainSection(run),
     fingerprint ? `<details><summary>The whole environment fingerprint</summary><pre>${escape(formatFingerprint(fingerprint))}</pre></details>` : '',
     '</section>',
   ].join('\n');

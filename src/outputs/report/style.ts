@@ -58,6 +58,11 @@ details { margin-top: 12px; }
 summary { cursor: pointer; color: var(--muted); }
 details pre { background: var(--band); padding: 10px 12px; border-radius: 6px; overflow-x: auto; white-space: pre-wrap; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
+.facts.explain-tables { align-items: start; }
+table.explain-bars td.bar-cell { width: 70%; }
+.bar { display: flex; height: 14px; border-radius: 3px; overflow: hidden; background: var(--band); }
+.bar .piece { display: block; height: 100%; min-width: 1px; }
+ul.legend-parts { list-style: none; padding: 0; margin: 4px 0; display: flex; flex-wrap: wrap; gap: 4px 16px; }
 @media print {
   /* Swatches and the warning box carry meaning in their colors: print them. */
   * { print-color-adjust: exact; -webkit-print-color-adjust: exact; }

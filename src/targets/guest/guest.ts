@@ -11,12 +11,14 @@ import { readFingerprint } from '../../fingerprint/index.js';
 import { startLoad, type LoadHandle } from '../../load/index.js';
 import type { RunFile, RunGuest, RunLoad, RunQemuGuest } from '../../run-file/schema.js';
 import { usableCpus } from '../../engine/system.js';
+import { HostVcpuTrace, withHostViews } from '../../trace/host-vcpus.js';
 import { formatDuration, NS_PER_MS } from '../../units.js';
 import { chooseAccelerator, type AcceleratorChoice } from './accelerator.js';
+import { alignClocks, ClockExchange, type ClockSample } from './clock-align.js';
 import { findExecutable, PACKAGE_ROOT } from './contents.js';
 import { baseImage, defaultCacheDir, writeRunInitrd, type ExtraFile } from './initramfs.js';
 import { checkKernelImage, checkQemuBinary } from './kernel-image.js';
-import { ACK, GO, GUEST_FILES, GuestChannel, STOP, type GuestReport } from './protocol.js';
+import { ACK, CLOCK, GO, GUEST_FILES, GuestChannel, STOP, type GuestReport } from './protocol.js';
 import { pinVcpuThreads, readThreadStates, setFifoPriority } from './threads.js';
 import { consoleTail, linuxCommandLine, Vm } from './vm.js';
 
@@ -39,6 +41,11 @@ export interface GuestSetup {
   qemuPriority?: number | null;
   /** A load on the host (Xen: in Dom0) while the guest measures. */
   load?: { spec: string; cpus: readonly number[] | null } | null;
+  /**
+   * Trace the host's CPUs for the vCPU threads and add to each of the guest's explained wake-ups what the
+   * host did to its vCPU thread, on clocks aligned through the guest protocol (--explain-host).
+   */
+  explainHost?: boolean;
   bootTimeoutMs?: number;
   cacheDir?: string;
   /** The host's command line, for the run file. */
@@ -77,6 +84,8 @@ export const POWER_OFF_TIMEOUT_MS = 20_000;
 /** After an interrupt the guest stops measuring and sends what it has; it is killed if that takes longer. */
 export const STOP_TIMEOUT_MS = 30_000;
 const CONSOLE_LINES_IN_ERRORS = 6;
+/** The guest's clock echo is a Node process of its own: under TCG it takes seconds to start. */
+const CLOCK_EXCHANGE_TIMEOUT_MS = 60_000;
 
 
 /** qemu-system-x86_64 on PATH, or the one given (checked: an OptionError for --qemu); an Error that says how to get it otherwise. */
@@ -165,6 +174,7 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
   const dir = mkdtempSync(path.join(tmpdir(), 'rtlat-guest-'));
   let vm: Vm | null = null;
   let load: LoadHandle | null = null;
+  let hostTrace: HostVcpuTrace | null = null;
   const timers: NodeJS.Timeout[] = [];
   const after = (ms: number, message: () => string) =>
     new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(message())), ms)));
@@ -180,7 +190,12 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
       reported = resolve;
       faulted = reject;
     });
-    const channel = new GuestChannel({ onReady: ready, onReport: reported, onFault: faulted });
+    // The second clock exchange, which the guest asks for once it has measured (--explain-host).
+    let clockAtEnd: Promise<ClockSample | null> = Promise.resolve(null);
+    const clock = new ClockExchange(() => {
+      clockAtEnd = clock.measure((text) => vm?.send(text), CLOCK_EXCHANGE_TIMEOUT_MS).catch(() => null);
+    });
+    const channel = new GuestChannel({ onReady: ready, onReport: reported, onFault: faulted, onClock: (event) => clock.handle(event) });
     vm = await Vm.start(
       { qemu, kernel: options.kernel, initrd, accelerator: decision.accelerator, vcpus, memoryMiB, commandLine: linuxCommandLine(options.kernelArgs ?? []), dir },
       { onChannel: (text) => channel.push(text), ...(options.onConsole && { onConsole: options.onConsole }) },
@@ -219,6 +234,12 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
     if (options.load) {
       load = await startLoad(options.load.spec, { cpus: options.load.cpus ?? info.vcpuCpus ?? usableCpus().allowed });
     }
+    let clockAtStart: ClockSample | null = null;
+    if (options.explainHost) {
+      hostTrace = new HostVcpuTrace(vcpuThreads, info.vcpuCpus ? [...new Set(info.vcpuCpus)].sort((a, b) => a - b) : usableCpus().allowed);
+      running.send(CLOCK);
+      clockAtStart = await clock.measure((text) => running.send(text), CLOCK_EXCHANGE_TIMEOUT_MS);
+    }
     running.send(GO);
     progress(`the guest is up (kernel ${info.kernel.release}): measuring`);
     const stopTimedOut = new Promise<never>((_, reject) => {
@@ -233,11 +254,21 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
     progress('results received');
     await Promise.race([running.exited, after(POWER_OFF_TIMEOUT_MS, () => 'the guest did not power off after its results')]);
     const hostLoad = load ? await load.stop() : null;
+    const result = guestResult({ files, status }, options.commandLine, hostLoad, info);
+    if (hostTrace && clockAtStart) {
+      hostTrace.stop();
+      const alignment = alignClocks(clockAtStart, await clockAtEnd);
+      if (result.run?.explain) {
+        const { offsetNs, errorNs, driftPpm } = alignment;
+        result.run = { ...result.run, explain: withHostViews(result.run.explain, hostTrace, alignment.toHost, { offsetNs, errorNs, driftPpm }) };
+      }
+    }
 
-    return guestResult({ files, status }, options.commandLine, hostLoad, info);
+    return result;
   } finally {
     for (const timer of timers) clearTimeout(timer);
     await vm?.kill();
+    hostTrace?.stop();
     await load?.stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }

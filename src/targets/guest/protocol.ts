@@ -2,11 +2,16 @@
 // serial port, ttyS1 (the first is the console, which the kernel shares with everything it prints):
 //
 //   guest -> host   RTLAT-READY <kernel release>        booted; waits for the host's go
+//   host -> guest   c (optional)                        align the clocks (--explain-host): the clock exchange below
 //   host -> guest   g                                   host-side set-up done (priorities, load): measure
 //   host -> guest   s                                   stop early (the host got SIGINT/SIGTERM)
+//   guest -> host   RTLAT-CLOCK-AGAIN (after c)         measured: the clock exchange once more
 //   guest -> host   RTLAT-FILE <bytes> <name>, base64 of the gzipped file (<bytes> long), RTLAT-END <name>
 //   guest -> host   RTLAT-EXIT <status>                 rtlat's exit code
 //   host -> guest   a                                   all received: the guest powers off
+//
+// The clock exchange: the guest says RTLAT-CLOCK-READY, answers each "p" with RTLAT-CLOCK <its
+// CLOCK_MONOTONIC in ns> (src/targets/guest/clock-echo.ts), and ends at "e".
 //
 // A lab host (src/targets/lab) speaks it too, with its files named by their paths, and two more lines:
 // RTLAT-ERR <line> for each line its command writes to stderr, as it comes, and RTLAT-LEFT <what> for
@@ -23,6 +28,12 @@ export const READY = 'RTLAT-READY';
 export const GO = 'g';
 export const STOP = 's';
 export const ACK = 'a';
+export const CLOCK = 'c';
+export const CLOCK_PING = 'p';
+export const CLOCK_END = 'e';
+export const CLOCK_READY = 'RTLAT-CLOCK-READY';
+export const CLOCK_SAMPLE = 'RTLAT-CLOCK';
+const CLOCK_AGAIN = 'RTLAT-CLOCK-AGAIN';
 export const FILE = 'RTLAT-FILE';
 export const END = 'RTLAT-END';
 export const EXIT = 'RTLAT-EXIT';
@@ -51,6 +62,7 @@ export function argsScript(args: readonly string[]): string {
 
 export const SIGINT_READY_MODULE = `${GUEST_PACKAGE_DIR}/dist/targets/guest/sigint-ready.js`;
 export const SIGINT_READY_FILE = '/tmp/sigint-ready';
+const CLOCK_ECHO = `${GUEST_NODE} ${GUEST_PACKAGE_DIR}/dist/targets/guest/clock-echo.js <&3 >&3`;
 
 /** The shell function that sends a file on fd 3 as `send NAME PATH` (nothing when PATH is missing). */
 export const SEND_FUNCTION = `send() {
@@ -88,6 +100,12 @@ stty -F $channel raw -echo
 exec 3<>$channel
 echo "${READY} $(uname -r)" >&3
 read -n 1 go <&3
+aligned=
+if [ "$go" = "${CLOCK}" ]; then
+  aligned=1
+  ${CLOCK_ECHO}
+  read -n 1 go <&3
+fi
 
 cd /tmp
 RTLAT_SIGINT_READY_FILE=${SIGINT_READY_FILE} ${GUEST_NODE} --import ${SIGINT_READY_MODULE} ${GUEST_PACKAGE_DIR}/bin/rtlat "$@" \
@@ -109,6 +127,10 @@ watcher=$!
 wait $measuring
 status=$?
 kill $watcher 2>/dev/null
+if [ -n "$aligned" ]; then
+  echo "${CLOCK_AGAIN}" >&3
+  ${CLOCK_ECHO}
+fi
 
 ${SEND_FUNCTION}${Object.entries(GUEST_FILES)
   .map(([name, file]) => `send ${name} ${file}`)
@@ -142,6 +164,8 @@ export interface ChannelEvents {
   onLeft?: (what: string) => void;
   /** A file that came back damaged: the report will not be whole. */
   onFault?: (error: Error) => void;
+  /** The clock exchange: the guest is ready for it, sends a sample (its CLOCK_MONOTONIC), or asks for it again at the end. */
+  onClock?: (event: { kind: 'ready' | 'again' } | { kind: 'sample'; guestNs: number }) => void;
 }
 
 const BASE64_LINE = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -184,6 +208,10 @@ export class GuestChannel {
       }
     } else if (marker === READY) {
       this.events.onReady?.(value);
+    } else if (marker === CLOCK_READY || marker === CLOCK_AGAIN) {
+      this.events.onClock?.({ kind: marker === CLOCK_READY ? 'ready' : 'again' });
+    } else if (marker === CLOCK_SAMPLE) {
+      this.events.onClock?.({ kind: 'sample', guestNs: Number(value) });
     } else if (marker === FILE) {
       const space = value.indexOf(' ');
       this.current = { name: value.slice(space + 1), bytes: Number(value.slice(0, space)), base64: [], skipped: 0 };
