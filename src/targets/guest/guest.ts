@@ -18,7 +18,8 @@ import { alignClocks, ClockExchange, type ClockSample } from './clock-align.js';
 import { findExecutable, PACKAGE_ROOT } from './contents.js';
 import { baseImage, defaultCacheDir, writeRunInitrd, type ExtraFile } from './initramfs.js';
 import { checkKernelImage, checkQemuBinary } from './kernel-image.js';
-import { ACK, CLOCK, GO, GUEST_FILES, GuestChannel, STOP, type GuestReport } from './protocol.js';
+import { Deadlines } from './deadlines.js';
+import { ACK, channelOutcome, CLOCK, GO, GUEST_FILES, GuestChannel, STOP, type GuestReport } from './protocol.js';
 import { pinVcpuThreads, readThreadStates, setFifoPriority } from './threads.js';
 import { consoleTail, linuxCommandLine, Vm } from './vm.js';
 
@@ -81,8 +82,6 @@ export const DEFAULT_BOOT_TIMEOUT_MS = 120_000;
 const DEFAULT_KVM_PROBE_TIMEOUT_MS = 20_000;
 /** A guest powers off right after sending its results. */
 export const POWER_OFF_TIMEOUT_MS = 20_000;
-/** After an interrupt the guest stops measuring and sends what it has; it is killed if that takes longer. */
-export const STOP_TIMEOUT_MS = 30_000;
 const CONSOLE_LINES_IN_ERRORS = 6;
 /** The guest's clock echo is a Node process of its own: under TCG it takes seconds to start. */
 const CLOCK_EXCHANGE_TIMEOUT_MS = 60_000;
@@ -175,27 +174,18 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
   let vm: Vm | null = null;
   let load: LoadHandle | null = null;
   let hostTrace: HostVcpuTrace | null = null;
-  const timers: NodeJS.Timeout[] = [];
-  const after = (ms: number, message: () => string) =>
-    new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(message())), ms)));
+  const deadlines = new Deadlines();
   const lastLines = () => consoleTail(vm?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? []);
   try {
     const initrd = path.join(dir, 'initrd.cpio');
     writeRunInitrd(initrd, base.path, guestArgs, options.extras ?? []);
-    let ready!: (release: string) => void;
-    let reported!: (report: GuestReport) => void;
-    let faulted!: (error: Error) => void;
-    const cameUp = new Promise<string>((resolve) => (ready = resolve));
-    const report = new Promise<GuestReport>((resolve, reject) => {
-      reported = resolve;
-      faulted = reject;
-    });
+    const { cameUp, report, events } = channelOutcome();
     // The second clock exchange, which the guest asks for once it has measured (--explain-host).
     let clockAtEnd: Promise<ClockSample | null> = Promise.resolve(null);
     const clock = new ClockExchange(() => {
       clockAtEnd = clock.measure((text) => vm?.send(text), CLOCK_EXCHANGE_TIMEOUT_MS).catch(() => null);
     });
-    const channel = new GuestChannel({ onReady: ready, onReport: reported, onFault: faulted, onClock: (event) => clock.handle(event) });
+    const channel = new GuestChannel({ ...events, onClock: (event) => clock.handle(event) });
     vm = await Vm.start(
       { qemu, kernel: options.kernel, initrd, accelerator: decision.accelerator, vcpus, memoryMiB, commandLine: linuxCommandLine(options.kernelArgs ?? []), dir },
       { onChannel: (text) => channel.push(text), ...(options.onConsole && { onConsole: options.onConsole }) },
@@ -220,7 +210,7 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
       cameUp,
       ended('before the guest came up'),
       interrupted,
-      after(bootTimeoutMs, () => `the guest did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)} under ${decision.accelerator.toUpperCase()}${lastLines()}`),
+      deadlines.after(bootTimeoutMs, () => `the guest did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)} under ${decision.accelerator.toUpperCase()}${lastLines()}`),
     ]);
 
     // While it boots the guest is not measured, so QEMU keeps its ordinary priority until now. Only the
@@ -242,17 +232,11 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
     }
     running.send(GO);
     progress(`the guest is up (kernel ${info.kernel.release}): measuring`);
-    const stopTimedOut = new Promise<never>((_, reject) => {
-      const stop = () => {
-        running.send(STOP);
-        timers.push(setTimeout(() => reject(new Error(`the guest did not stop within ${STOP_TIMEOUT_MS / 1000}s of the interrupt${lastLines()}`)), STOP_TIMEOUT_MS));
-      };
-      options.signal?.addEventListener('abort', stop, { once: true });
-    });
+    const stopTimedOut = deadlines.stopOnAbort(options.signal, () => running.send(STOP), lastLines);
     const { files, status } = await Promise.race([report, ended('before the guest sent its results'), stopTimedOut]);
     running.send(ACK);
     progress('results received');
-    await Promise.race([running.exited, after(POWER_OFF_TIMEOUT_MS, () => 'the guest did not power off after its results')]);
+    await Promise.race([running.exited, deadlines.after(POWER_OFF_TIMEOUT_MS, () => 'the guest did not power off after its results')]);
     const hostLoad = load ? await load.stop() : null;
     const result = guestResult({ files, status }, options.commandLine, hostLoad, info);
     if (hostTrace && clockAtStart) {
@@ -266,7 +250,7 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
 
     return result;
   } finally {
-    for (const timer of timers) clearTimeout(timer);
+    deadlines.clear();
     await vm?.kill();
     hostTrace?.stop();
     await load?.stop().catch(() => {});

@@ -168,6 +168,19 @@ export interface ChannelEvents {
   onClock?: (event: { kind: 'ready' | 'again' } | { kind: 'sample'; guestNs: number }) => void;
 }
 
+/** A guest's coming up and its whole report as promises, and the channel events that settle them. */
+export function channelOutcome(): { cameUp: Promise<string>; report: Promise<GuestReport>; events: Required<Pick<ChannelEvents, 'onReady' | 'onReport' | 'onFault'>> } {
+  let onReady!: (release: string) => void;
+  let onReport!: (report: GuestReport) => void;
+  let onFault!: (error: Error) => void;
+  const cameUp = new Promise<string>((resolve) => (onReady = resolve));
+  const report = new Promise<GuestReport>((resolve, reject) => {
+    onReport = resolve;
+    onFault = reject;
+  });
+  return { cameUp, report, events: { onReady, onReport, onFault } };
+}
+
 const BASE64_LINE = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** Reads the guest's lines on ttyS1 as they arrive; tells when it is ready and when its report is complete. */

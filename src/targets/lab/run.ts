@@ -10,7 +10,8 @@ import { writeFileAtomic } from '../../outputs/atomic-file.js';
 import { chooseAccelerator, type AcceleratorChoice } from '../guest/accelerator.js';
 import { hostFile, PACKAGE_ROOT, treeEntries, type GuestFile } from '../guest/contents.js';
 import { baseImage, cachedImage, defaultCacheDir, rtlatRuntime, script, writeLayeredArchive, type BaseImage } from '../guest/initramfs.js';
-import { ACK, GO, GuestChannel, STOP, type GuestReport } from '../guest/protocol.js';
+import { Deadlines } from '../guest/deadlines.js';
+import { ACK, channelOutcome, GO, GuestChannel, STOP } from '../guest/protocol.js';
 import { findQemu } from '../guest/guest.js';
 import { consoleTail, linuxCommandLine, multibootModules, Vm, type Accelerator } from '../guest/vm.js';
 import { labFromFingerprints, LAB_PARAMETER } from '../../run-file/lab.js';
@@ -154,23 +155,15 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
 
   const dir = mkdtempSync(path.join(tmpdir(), 'rtlat-lab-'));
   let vm: Vm | null = null;
-  const timers: NodeJS.Timeout[] = [];
-  const after = (ms: number, message: () => string) => new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(message())), ms)));
+  const deadlines = new Deadlines();
   const lastLines = () => consoleTail(vm?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? []);
   try {
     const initrd = path.join(dir, 'initrd.cpio');
     writeLayeredArchive(initrd, image.path, perRun);
     const boot = bootOf(host, initrd, decision.accelerator, memoryMiB);
-    let ready!: (release: string) => void;
-    let reported!: (report: GuestReport) => void;
-    let faulted!: (error: Error) => void;
-    const cameUp = new Promise<string>((resolve) => (ready = resolve));
-    const report = new Promise<GuestReport>((resolve, reject) => {
-      reported = resolve;
-      faulted = reject;
-    });
+    const { cameUp, report, events } = channelOutcome();
     const left: string[] = [];
-    const channel = new GuestChannel({ onReady: ready, onReport: reported, onFault: faulted, onStderr: options.onStderr, onLeft: (what) => left.push(what) });
+    const channel = new GuestChannel({ ...events, onStderr: options.onStderr, onLeft: (what) => left.push(what) });
     vm = await Vm.start({ qemu, ...boot, accelerator: decision.accelerator, vcpus: cpus, memoryMiB, dir }, { onChannel: (text) => channel.push(text), ...(options.onConsole && { onConsole: options.onConsole }) });
     const running = vm;
     const ended = (when: string) =>
@@ -188,7 +181,7 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
       cameUp,
       ended('before it came up'),
       interrupted,
-      after(bootTimeoutMs, () => `the lab host did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)}${lastLines()}`),
+      deadlines.after(bootTimeoutMs, () => `the lab host did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)}${lastLines()}`),
     ]);
     progress(`the lab host is up (Linux ${release}): rtlat ${options.args.join(' ')}`);
     running.send(GO);
@@ -211,10 +204,10 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
       writeFileAtomic(name, returnedContents(name, data, lab));
       written.push(name);
     }
-    await Promise.race([running.exited, after(POWER_OFF_TIMEOUT_MS, () => 'the lab host did not power off after the command')]).catch((error: Error) => progress(error.message));
+    await Promise.race([running.exited, deadlines.after(POWER_OFF_TIMEOUT_MS, () => 'the lab host did not power off after the command')]).catch((error: Error) => progress(error.message));
     return { status, stdout: files[STDOUT_NAME]?.toString('utf8') ?? '', files: written, left, lab };
   } finally {
-    for (const timer of timers) clearTimeout(timer);
+    deadlines.clear();
     await vm?.kill();
     rmSync(dir, { recursive: true, force: true });
   }

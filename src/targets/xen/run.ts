@@ -11,8 +11,9 @@ import { OptionError } from '../../errors.js';
 import { readFingerprint, type Fingerprint } from '../../fingerprint/index.js';
 import { PACKAGE_ROOT } from '../guest/contents.js';
 import { baseImage, defaultCacheDir, runFiles, writeRunInitrd } from '../guest/initramfs.js';
-import { ACK, CHANNEL_PARAMETER, GO, GuestChannel, STOP, type GuestReport } from '../guest/protocol.js';
-import { DEFAULT_MEMORY_MIB, DEFAULT_VCPUS, guestMeasureCommand, guestResult, POWER_OFF_TIMEOUT_MS, STOP_TIMEOUT_MS, type GuestOptions, type GuestResult, type GuestSetup } from '../guest/guest.js';
+import { Deadlines } from '../guest/deadlines.js';
+import { ACK, CHANNEL_PARAMETER, channelOutcome, GO, GuestChannel, STOP } from '../guest/protocol.js';
+import { DEFAULT_MEMORY_MIB, DEFAULT_VCPUS, guestMeasureCommand, guestResult, POWER_OFF_TIMEOUT_MS, type GuestOptions, type GuestResult, type GuestSetup } from '../guest/guest.js';
 import { readThreadStates, setFifoPriority } from '../guest/threads.js';
 import { startLoad, type LoadHandle } from '../../load/index.js';
 import { labMarker } from '../../run-file/lab.js';
@@ -170,8 +171,7 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
   let domain: Domain | null = null;
   let console: ConsoleChannel | null = null;
   let load: LoadHandle | null = null;
-  const timers: NodeJS.Timeout[] = [];
-  const after = (ms: number, message: () => string) => new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(message())), ms)));
+  const deadlines = new Deadlines();
   const lastLines = () => consoleTail(console?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? []);
   try {
     const files = runFiles(guestArgs, options.extras ?? []);
@@ -209,15 +209,8 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
     domain = await Domain.create(name, configFile);
     const created = domain;
     info.domain.id = created.id;
-    let ready!: (release: string) => void;
-    let reported!: (report: GuestReport) => void;
-    let faulted!: (error: Error) => void;
-    const cameUp = new Promise<string>((resolve) => (ready = resolve));
-    const report = new Promise<GuestReport>((resolve, reject) => {
-      reported = resolve;
-      faulted = reject;
-    });
-    const channel = new GuestChannel({ onReady: ready, onReport: reported, onFault: faulted });
+    const { cameUp, report, events } = channelOutcome();
+    const channel = new GuestChannel(events);
     console = await ConsoleChannel.open(created.id, (text) => channel.push(text));
     const opened = console;
     const interrupted = new Promise<never>((_, reject) => {
@@ -236,7 +229,7 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
       cameUp,
       interrupted,
       vanished,
-      after(bootTimeoutMs, () => `the ${options.type.toUpperCase()} guest did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)}${options.type === 'hvm' ? ' (an HVM guest\'s firmware loads its kernel slowly on an emulated CPU: give --boot-timeout)' : ''}${lastLines()}`),
+      deadlines.after(bootTimeoutMs, () => `the ${options.type.toUpperCase()} guest did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)}${options.type === 'hvm' ? ' (an HVM guest\'s firmware loads its kernel slowly on an emulated CPU: give --boot-timeout)' : ''}${lastLines()}`),
     ]);
     info.kernel.release = reportedRelease;
 
@@ -254,13 +247,7 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
     }
     opened.send(GO);
     progress(`the guest is up (kernel ${reportedRelease}): measuring`);
-    const stopTimedOut = new Promise<never>((_, reject) => {
-      const stop = () => {
-        opened.send(STOP);
-        timers.push(setTimeout(() => reject(new Error(`the guest did not stop within ${STOP_TIMEOUT_MS / 1000}s of the interrupt${lastLines()}`)), STOP_TIMEOUT_MS));
-      };
-      options.signal?.addEventListener('abort', stop, { once: true });
-    });
+    const stopTimedOut = deadlines.stopOnAbort(options.signal, () => opened.send(STOP), lastLines);
     const endedEarly = opened.ended.then(() => {
       throw new Error(`domain ${name} ended before the guest sent its results${lastLines()}`);
     });
@@ -271,7 +258,7 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
     await waitUntilGone(name, POWER_OFF_TIMEOUT_MS);
     return guestResult(results, options.commandLine, hostLoad, info);
   } finally {
-    for (const timer of timers) clearTimeout(timer);
+    deadlines.clear();
     console?.close();
     await load?.stop().catch(() => {});
     await domain?.destroy();
