@@ -251,6 +251,7 @@ describe('rtlat guest --hypervisor xen and rtlat lab: bad input, one line, exit 
     ['a lab of an unknown kind', ['lab', '--host', 'vmware', '--', 'info'], /--host.*vmware.*xen, kvm/],
     ['a lab in a lab', ['lab', '--host', 'xen', '--', 'lab', '--host', 'kvm', '--', 'info'], /a lab inside a lab is not supported/],
     ['a lab too small', ['lab', '--host', 'kvm', '--memory', '1G', '--', 'info'], /--memory: got "1G", expected at least 2G for a lab host/],
+    ['--explain-host for a domU', ['guest', '--kernel', kernel, '--hypervisor', 'xen', '--xen-type', 'pvh', '--explain-host'], /^rtlat guest: --explain-host traces the host's vCPU threads, and a Xen domU has none: Xen schedules its vCPUs/],
     ['a device model\'s priority for PV', ['guest', '--kernel', kernel, '--hypervisor', 'xen', '--xen-type', 'pv', '--qemu-priority', '99'], /--qemu-priority: got 99, expected an HVM guest \(--xen-type hvm\): PV and PVH guests have no device model/],
   ];
   for (const [name, args, message] of cases) {
