@@ -143,11 +143,16 @@ describe('rtlat lab --host xen: Xen 4.17 with a Dom0 under TCG', () => {
   itWithTool(labTools, 'destroys the domU when rtlat guest in Dom0 is killed with SIGKILL (its watchdog), and leaves no QEMU', async () => {
     const json = path.join(dir, 'killed.json');
     // A second SIGINT to rtlat lab kills the command in the lab host with SIGKILL.
-    const outcome = await rtlatAsync([...XEN, 'guest', '--hypervisor', 'xen', '--xen-type', 'pv', '--kernel', kernels.nrt, ...MEASURE, '--duration', '1h', '--json', json], {
-      stderr: /rtlat guest: the guest is up/,
-      signal: ['SIGINT', 'SIGINT'],
-    }, LAB_RUN_TIMEOUT_MS);
+    const outcome = await rtlatAsync(
+      [...XEN, 'guest', '--hypervisor', 'xen', '--xen-type', 'pv', '--kernel', kernels.nrt, ...MEASURE, '--duration', '1h', '--json', json],
+      [
+        { stderr: /rtlat guest: the guest is up/, signal: 'SIGINT' },
+        { stderr: /rtlat lab: passing SIGINT on to the command \(a second signal kills it\)/, signal: 'SIGINT' },
+      ],
+      LAB_RUN_TIMEOUT_MS,
+    );
     expect(outcome.status, outcome.stderr).toBe(137);
+    expect(outcome.stderr).toMatch(/rtlat lab: killing the command \(SIGKILL\)/);
     expect(outcome.stderr).toMatch(/rtlat guest: rtlat \(pid \d+\) ended without destroying domain rtlat-\d+-1-pv: destroying it/);
     expect(outcome.stderr).toMatch(NOTHING_LEFT);
     expect(await processesLeftAfterAMoment()).toEqual([]);

@@ -87,19 +87,26 @@ export function guestTemporaryFiles(): string[] {
   return startedTmpDirs.flatMap((dir) => readdirSync(dir).map((name) => path.join(dir, name)));
 }
 
+/** A signal to send rtlat once its stderr so far matches `stderr`. */
+export interface SignalStep {
+  stderr: RegExp;
+  signal: NodeJS.Signals;
+}
+
 /**
- * Runs rtlat without blocking the test; with `signalWhen`, sends its signal (SIGKILL included), or each
- * of its signals in turn, once its pattern appears on stderr. With `timeoutMs`, an rtlat still running
- * then is killed with SIGKILL and the promise rejects: nothing outlives its test.
+ * Runs rtlat without blocking the test; with `signalWhen`, sends its signal (SIGKILL included) once its
+ * pattern appears on stderr, or each step's in turn, once the step before it was sent and the step's own
+ * pattern appears (two signals sent at once can reach the process as one). With `timeoutMs`, an rtlat
+ * still running then is killed with SIGKILL and the promise rejects: nothing outlives its test.
  */
-export function rtlatAsync(args: string[], signalWhen?: { stderr: RegExp; signal: NodeJS.Signals | NodeJS.Signals[] }, timeoutMs?: number): Promise<CliOutcome> {
+export function rtlatAsync(args: string[], signalWhen?: SignalStep | SignalStep[], timeoutMs?: number): Promise<CliOutcome> {
   return new Promise((resolve, reject) => {
     const tmpDir = scratchDir();
     startedTmpDirs.push(tmpDir);
     const child = spawn(process.execPath, [RTLAT_BIN, ...args], { env: { ...process.env, TMPDIR: tmpDir } });
     let stdout = '';
     let stderr = '';
-    let sent = false;
+    const steps = signalWhen === undefined ? [] : [signalWhen].flat();
     const timer =
       timeoutMs === undefined
         ? undefined
@@ -110,10 +117,7 @@ export function rtlatAsync(args: string[], signalWhen?: { stderr: RegExp; signal
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      if (signalWhen && !sent && signalWhen.stderr.test(stderr)) {
-        sent = true;
-        for (const signal of [signalWhen.signal].flat()) child.kill(signal);
-      }
+      while (steps.length > 0 && steps[0]!.stderr.test(stderr)) child.kill(steps.shift()!.signal);
     });
     child.on('error', reject);
     child.on('close', (status) => {

@@ -188,7 +188,9 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
     let forwarded = 0;
     options.onCommandStarted?.((signal) => {
       forwarded++;
-      running.send(signal === 'SIGKILL' || forwarded > 1 ? KILL : signal === 'SIGTERM' ? TERMINATE : STOP);
+      const kill = signal === 'SIGKILL' || forwarded > 1;
+      progress(kill ? 'killing the command (SIGKILL)' : `passing ${signal} on to the command (a second signal kills it)`);
+      running.send(kill ? KILL : signal === 'SIGTERM' ? TERMINATE : STOP);
     });
     const { files, status } = await Promise.race([report, ended('before the command ended')]);
     running.send(ACK);
