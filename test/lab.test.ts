@@ -172,9 +172,13 @@ describe('rtlat lab --host kvm: Linux with KVM under TCG', () => {
     if (!labTools.skip) kernels = testKernels();
   }, 300_000);
 
-  itWithTool(labTools, 'rtlat guest --accel kvm boots under KVM after a probe boot, with its vCPU pinned and at SCHED_FIFO (taskset -p and chrt -p read back)', async () => {
+  itWithTool(labTools, 'rtlat guest --accel kvm boots under KVM after a probe boot, with its vCPU pinned and at SCHED_FIFO (taskset -p and chrt -p read back); --explain-host reads KVM\'s exits', async () => {
     const json = path.join(scratchDir(), 'kvm.json');
-    const outcome = await rtlatAsync([...KVM, 'guest', '--accel', 'kvm', '--kernel', kernels.nrt, '--cpus', '1', '--pin-vcpus', '1', '--qemu-priority', '1', ...MEASURE, '--duration', '2s', '--json', json], undefined, LAB_RUN_TIMEOUT_MS);
+    const outcome = await rtlatAsync(
+      [...KVM, 'guest', '--accel', 'kvm', '--kernel', kernels.nrt, '--cpus', '1', '--pin-vcpus', '1', '--qemu-priority', '1', ...MEASURE, '--duration', '2s', '--explain-host', '--json', json],
+      undefined,
+      LAB_RUN_TIMEOUT_MS,
+    );
     expect(outcome.status, outcome.stderr).toBe(0);
     expect(outcome.stderr).toMatch(/rtlat guest: booting under KVM \(KVM was asked for \(--accel kvm\) and a probe boot came up\)/);
     expect(outcome.stderr).toMatch(NOTHING_LEFT);
@@ -189,6 +193,15 @@ describe('rtlat lab --host kvm: Linux with KVM under TCG', () => {
     expect(fingerprint(run.environment).timing.clocksource.value).toBe('kvm-clock');
     expect(run.lab).toMatchObject({ host: 'kvm', accelerator: 'tcg', emulated: true, nesting: 'lab kvm/tcg > guest kvm' });
     expect(run.all.count).toBeGreaterThan(0);
+    // The lab host traced the vCPU thread's CPU with kvm:kvm_exit and kvm_entry: each explained wake-up has
+    // its time outside the guest (null where those events are not traced), and some its exit reasons.
+    const explain = run.explain!;
+    expect(explain.wakeups.length).toBeGreaterThan(0);
+    expect(explain.hostTrace!.perCpu.map((cpu) => cpu.cpu)).toEqual([1]);
+    expect(explain.hostTrace!.perCpu[0]!.events).toBeGreaterThan(0);
+    for (const wakeup of explain.wakeups) expect([wakeup.host!.vcpuTid, wakeup.host!.outsideGuestNs === null]).toEqual([vcpu!.tid, false]);
+    expect(explain.wakeups.some((wakeup) => wakeup.host!.exitReasons.length > 0)).toBe(true);
+    expect(outcome.stdout).toContain('explain (host): vCPU threads kept off their CPUs');
   }, LAB_TEST_TIMEOUT_MS);
 });
 
