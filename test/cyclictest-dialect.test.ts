@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { importCyclictestJson } from '../src/import/cyclictest.js';
 import { cyclictestHelp } from '../src/outputs/cyclictest/help.js';
 import { formatCyclictestJson } from '../src/outputs/cyclictest/json.js';
 import { formatCyclictestHistogram } from '../src/outputs/cyclictest/text.js';
@@ -138,6 +139,13 @@ describe('the JSON in both dialects', () => {
     expect(formatCyclictestJson(empty, { ...base, version: V2_10, histogram: true })).toContain('      "histogram": {\n      },\n');
     expect(formatCyclictestJson(empty, { ...base, version: V2_4, histogram: true })).toContain('      "histogram": {      },\n');
     expect(formatCyclictestJson(run, { ...base, version: V2_4, histogram: false })).toContain('      "histogram": {      },\n');
+  });
+
+  it('writes an imported run\'s mean as cyclictest wrote it, to its 2 decimals', () => {
+    const imported = importCyclictestJson(fixture('run.json'), { rtlatVersion: '0.1.0' });
+    const theirs = JSON.parse(fixture('run.json')) as { thread: Record<string, { avg: number }> };
+    const ours = JSON.parse(formatCyclictestJson(imported, { ...base, version: V2_4, histogram: false, placement: [] })) as typeof theirs;
+    expect(Object.values(ours.thread).map((thread) => thread.avg)).toEqual(Object.values(theirs.thread).map((thread) => thread.avg));
   });
 
   it('has the keys, layout and types of cyclictest 2.40\'s own file (run.json), odd keys included', () => {

@@ -11,6 +11,7 @@ import { usableCpus } from '../src/engine/system.js';
 import { findTracefs, TRACEFS_MOUNT } from '../src/trace/tracefs.js';
 import { RTLAT_BIN, rtlat, scratchDir } from './helpers/cli.js';
 import { loopbackTraffic, realTimeBursts, type Injected } from './helpers/interference.js';
+import { nodeAsNobody, packageForNobody } from './helpers/package-copy.js';
 import { schemaProblems } from './helpers/schema.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -192,11 +193,9 @@ describe.skipIf(!isRoot)('--explain tracing leaves nothing behind (needs root fo
   }, 60_000);
 
   it('says what to grant when tracefs is root\'s alone, in one line, exit 3', () => {
-    const refused = spawnSync(
-      'setpriv',
-      ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, RTLAT_BIN, 'measure', '--loops', '10', '--allow-degraded', '--no-mlock', '--no-dma-latency', '--explain'],
-      { encoding: 'utf8' },
-    );
+    // nobody runs a world-readable copy of the package: a clone under a 0700 folder is not readable to it.
+    const nobody = nodeAsNobody([packageForNobody().bin, 'measure', '--loops', '10', '--allow-degraded', '--no-mlock', '--no-dma-latency', '--explain']);
+    const refused = spawnSync(nobody.command, nobody.args, { ...nobody.options, encoding: 'utf8' });
     expect(refused.status).toBe(3);
     expect(refused.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(refused.stderr).toMatch(/^rtlat: not permitted: reading \/sys\/kernel\/tracing \(EACCES\)\. --explain traces the kernel: run as root/);

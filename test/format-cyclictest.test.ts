@@ -189,6 +189,21 @@ describe('formatCyclictestHistogram', () => {
 // cyclictest --help exits 0 in rt-tests 2.x.
 const cyclictest = requireTool('cyclictest', commandRuns('cyclictest', ['--help']), 'apt-get install rt-tests');
 
+/**
+ * The Avg values cyclictest may have printed for each thread of its JSON: it prints the mean of whole
+ * microseconds truncated, and its JSON keeps that mean to 2 decimals, so a mean within 0.005 of a whole
+ * number may have printed either side of it (a sum of s over n wake-ups prints floor(s / n)).
+ */
+function knownAvgs(json: string): number[][] {
+  const threads = Object.values((JSON.parse(json) as { thread: Record<string, { avg: number; cycles: number }> }).thread);
+  return threads.map(({ avg, cycles }) => {
+    const sums = { low: Math.ceil((avg - 0.005) * cycles - 1e-6), high: Math.floor((avg + 0.005) * cycles + 1e-6) };
+    const possible = new Set<number>();
+    for (let sum = Math.max(sums.low, 0); sum <= sums.high; sum++) possible.add(Math.floor(sum / cycles));
+    return [...possible];
+  });
+}
+
 describe('against the real cyclictest', () => {
   /** Runs cyclictest with --json; returns what it printed and the JSON it wrote. */
   function runCyclictest(args: string[]): { stdout: string; json: string } {
@@ -209,8 +224,19 @@ describe('against the real cyclictest', () => {
     const { stdout, json } = runCyclictest(['-t', '2', '-a', '-q', '-l', '300', '-i', '500', '-d', '0', '--secaligned', '-m', '-p', '99']);
     const run = importCyclictestJson(json, { rtlatVersion: '0.1.0' });
     run.dmaLatencyHeld = DMA_LINE.test(stdout.split('\n')[0]!);
-    const blank = (text: string) => text.replace(/\(\s*\d+\)/g, '(TID)').replace(/Act:\s*\d+/g, 'Act:N');
-    expect(blank(formatCyclictestSummary(run))).toBe(blank(stdout));
+    const ours = formatCyclictestSummary(run);
+    const avgs = (text: string) => [...text.matchAll(/Avg:\s*(\d+)/g)].map((match) => Number(match[1]));
+    const known = knownAvgs(json);
+    expect(avgs(ours)).toHaveLength(known.length);
+    expect(avgs(stdout)).toHaveLength(known.length);
+    known.forEach((possible, index) => {
+      expect(possible).toContain(avgs(stdout)[index]);
+      expect(possible).toContain(avgs(ours)[index]);
+    });
+    // Each Avg is checked above against what the JSON determines; the rest of each line must be the same.
+    const blank = (text: string) =>
+      text.replace(/\(\s*\d+\)/g, '(TID)').replace(/Act:\s*\d+/g, 'Act:N').replace(/Avg:\s*\d+/g, 'Avg:N');
+    expect(blank(ours)).toBe(blank(stdout));
   });
 
   itWithTool(cyclictest, 'prints the -h histogram formatCyclictestHistogram gives from its JSON, for several threads', () => {
@@ -218,8 +244,19 @@ describe('against the real cyclictest', () => {
     checkHistogramShape(stdout, 2);
     const run = importCyclictestJson(json, { rtlatVersion: '0.1.0' });
     run.dmaLatencyHeld = DMA_LINE.test(stdout.split('\n')[0]!);
-    // The JSON does not say at which cycles the overflows happened: compare all but those lines.
-    const withoutCycles = (text: string) => text.replace(/^# Thread (\d+):.*$/gm, '# Thread $1: ...');
-    expect(withoutCycles(formatCyclictestHistogram(run, { version: V2_4 }))).toBe(withoutCycles(stdout));
+    const ours = formatCyclictestHistogram(run, { version: V2_4 });
+    const avgs = (text: string) => /^# Avg Latencies:(.*)$/m.exec(text)![1]!.trim().split(/\s+/).map(Number);
+    const known = knownAvgs(json);
+    known.forEach((possible, index) => {
+      expect(possible).toContain(avgs(stdout)[index]);
+      // With no overflow the buckets give cyclictest's sum exactly, and so its Avg.
+      if (run.threads[index]!.sumUs !== null) expect(avgs(ours)[index]).toBe(avgs(stdout)[index]);
+      else expect(possible).toContain(avgs(ours)[index]);
+    });
+    // The JSON does not say at which cycles the overflows happened: compare all but those lines (and the
+    // Avg row, checked above).
+    const rest = (text: string) =>
+      text.replace(/^# Thread (\d+):.*$/gm, '# Thread $1: ...').replace(/^# Avg Latencies:.*$/m, '# Avg Latencies: ...');
+    expect(rest(ours)).toBe(rest(stdout));
   });
 });

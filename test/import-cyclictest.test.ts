@@ -132,6 +132,16 @@ describe('importCyclictestJson: run-histogram.json (-h 60)', () => {
     expect(decodeHistogram(run.all.histogram!).totalCount).toBe(1999);
     expect(run.all.beyondHistogram).toEqual({ count: 1, fromNs: 60_000 });
   });
+
+  it('knows the sum behind cyclictest\'s Avg only when every cycle is in the histogram', () => {
+    // The overflow's value is unknown, so is the sum; without it, the buckets sum exactly.
+    expect(thread!.sumUs).toBeNull();
+    const complete = JSON.parse(fixture('run-histogram.json')) as { thread: Record<string, { histogram: Record<string, number>; cycles: number }> };
+    const only = complete.thread['0']!;
+    only.cycles -= 1;
+    const expected = Object.entries(only.histogram).reduce((total, [bucket, count]) => total + Number(bucket) * count, 0);
+    expect(importCyclictestJson(JSON.stringify(complete), OPTIONS).threads[0]!.sumUs).toBe(expected);
+  });
 });
 
 describe('the command line read back', () => {

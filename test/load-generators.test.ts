@@ -9,7 +9,7 @@ import { NATIVE_LOAD_KINDS, startLoad } from '../src/load/index.js';
 import { usableCpus } from '../src/engine/system.js';
 import { formatCpuList } from '../src/units.js';
 import { scratchDir } from './helpers/cli.js';
-import { allowedCpus, liveInSessions, loadProcesses, loadSupervisors, openFiles, schedulingPolicy, waitFor } from './helpers/load-processes.js';
+import { allowedCpus, liveInSessions, loadProcesses, loadSupervisors, openFiles, schedulingPolicy, waitFor, writeCalls } from './helpers/load-processes.js';
 import { commandRuns, itWithTool, requireTool } from './helpers/tools.js';
 
 const cpus = usableCpus().allowed.slice(0, 2);
@@ -43,6 +43,10 @@ describe('native load generators', () => {
         expect(readdirSync(dir)).toEqual([]);
       }
       await new Promise((resolve) => setTimeout(resolve, WORK_MS));
+      // An io operation ends with an fsync, which a busy disk may hold for longer than WORK_MS. A worker's
+      // writes: its "ready" to the supervisor, then a block per operation, the next one only once the
+      // previous operation is counted: a third write means one operation counted.
+      if (kind === 'io') expect(await waitFor(() => workers.every((worker) => writeCalls(worker.pid) >= 3), 20_000)).toBe(true);
 
       const result = await load.stop();
       expect(result.spec).toBe(kind);

@@ -317,7 +317,9 @@ function importThread(thread: CyclictestJsonThread, index: number, args: Command
     avgNs: thread.avg * nsPerUnit,
     maxNs,
     lastNs: null,
-    sumUs: null,
+    // cyclictest's Avg sums whole microseconds, as its histogram buckets them: with every wake-up binned,
+    // the buckets give that sum exactly; otherwise only the 2 decimals of its JSON mean are known.
+    sumUs: kept && overflows === 0 && nsPerUnit === NS_PER_US ? entries.reduce((total, [bucket, count]) => total + bucket * count, 0) : null,
     overruns: null,
     dropped: 0,
     percentiles: histogram ? percentilesOf(histogram, beyond) : [],

@@ -115,7 +115,7 @@ export interface RunThread {
   maxNs: number;
   /** The last latency measured (cyclictest's "Act"). */
   lastNs: number | null;
-  /** Each latency truncated to whole us, summed (cyclictest's Avg is sumUs / count); null for imports. */
+  /** Each latency truncated to whole us, summed (cyclictest's Avg is sumUs / count); null when unknown (an import without a complete us histogram). */
   sumUs: number | null;
   overruns: number | null;
   dropped: number;

@@ -60,6 +60,15 @@ export function schedulingPolicy(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]);
 }
 
+/** The write system calls a process has made (syscw of /proc/PID/io); 0 once it is gone. */
+export function writeCalls(pid: number): number {
+  try {
+    return Number(/^syscw:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 /** Where a process's open file descriptors point. */
 export function openFiles(pid: number): string[] {
   try {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { RunFile } from '../../run-file/schema.js';
 import { NS_PER_US } from '../../units.js';
-import { CYCLICTEST_MIN_UNSET, cyclictestAvgUs } from './text.js';
+import { CYCLICTEST_MIN_UNSET } from './text.js';
 import type { CyclictestVersion } from './version.js';
 
 export interface CyclictestJsonOptions {
@@ -58,7 +58,7 @@ export function formatCyclictestJson(run: RunFile, options: CyclictestJsonOption
     out.push(`    "${index}": {\n`);
     const buckets = options.histogram ? (thread.microsecondHistogram?.buckets ?? []) : [];
     if (options.histogram || !options.version.histogramLibrary) out.push(`      "histogram": {${histogramEntries(buckets, options.version)}      },\n`);
-    const avg = thread.count === 0 ? 'null' : (options.nsecs ? thread.avgNs : sumUsOf(thread) / thread.count).toFixed(2);
+    const avg = thread.count === 0 ? 'null' : (options.nsecs ? thread.avgNs : meanUs(thread)).toFixed(2);
     out.push(`      "cycles": ${thread.count},\n`);
     out.push(`      "min": ${thread.count ? Math.trunc(thread.minNs / scale) : CYCLICTEST_MIN_UNSET},\n`);
     out.push(`      "max": ${thread.count ? Math.trunc(thread.maxNs / scale) : 0},\n`);
@@ -72,9 +72,9 @@ export function formatCyclictestJson(run: RunFile, options: CyclictestJsonOption
   return out.join('');
 }
 
-/** The sum of truncated microseconds cyclictest averages (an imported run's is rebuilt from its mean). */
-function sumUsOf(thread: RunFile['threads'][number]): number {
-  return thread.sumUs ?? cyclictestAvgUs(thread) * thread.count;
+/** The mean of truncated microseconds cyclictest writes (an imported run's mean already is one). */
+function meanUs(thread: RunFile['threads'][number]): number {
+  return thread.sumUs === null ? thread.avgNs / NS_PER_US : thread.sumUs / thread.count;
 }
 
 /** The non-empty buckets, one per line; 2.4 writes "{      }" for none, 2.7 and later a line break. */
