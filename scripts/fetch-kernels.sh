@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Fetches Debian's cloud (non-RT) and PREEMPT_RT kernels for the guest tests: `apt-get download` of
-# the image package the meta-package currently depends on, unpacked with `dpkg -x`. Only the kernel
-# and its config are kept. A kernel already in the cache is not fetched again, so a warm cache needs
-# no network.
+# the image package the meta-package currently depends on, unpacked with `dpkg -x`. Only the kernel,
+# its config and the one module a Xen HVM guest loads (xen-blkfront, in modules/VERSION as under
+# /lib/modules) are kept. A kernel already in the cache is not fetched again, so a warm cache needs no
+# network.
 #
 #   scripts/fetch-kernels.sh [CACHE_DIR]     (default: $RTLAT_TEST_CACHE or ~/.cache/rtlat-test)
 #
 # Leaves CACHE_DIR/kernels/vmlinuz-cloud and CACHE_DIR/kernels/vmlinuz-rt (symlinks to the versioned
-# files, each with a config-* beside it) and prints their paths as rtlat matrix's --kernels value.
+# files, each with a config-* beside it and its modules in modules/VERSION, linked as modules-cloud
+# and modules-rt) and prints their paths as rtlat matrix's --kernels value.
 # Needs apt-get and dpkg (a Debian or Ubuntu machine with Debian's archive in its sources).
 set -euo pipefail
 
@@ -26,7 +28,8 @@ fetch() {
   fi
   local version=${package#linux-image-}
   local target="$kernels/vmlinuz-$version"
-  if [[ ! -f "$target" ]]; then
+  local modules="$kernels/modules/$version"
+  if [[ ! -f "$target" || ! -d "$modules" ]]; then
     local work
     work=$(mktemp -d "$kernels/.fetch-XXXXXX")
     # apt-get download writes into the current directory; as root it warns that _apt cannot read it.
@@ -40,11 +43,19 @@ fetch() {
     fi
     dpkg -x "$deb" "$work/root"
     cp "$work/root/boot/config-$version" "$kernels/config-$version"
+    local from="$work/root/lib/modules/$version"
+    mkdir -p "$work/modules/kernel/drivers/block"
+    cp "$from/modules.builtin" "$work/modules/"
+    if [[ -f "$from/kernel/drivers/block/xen-blkfront.ko" ]]; then cp "$from/kernel/drivers/block/xen-blkfront.ko" "$work/modules/kernel/drivers/block/"; fi
     # Renamed into place last: an interrupted fetch never leaves a kernel that looks complete.
+    mkdir -p "$kernels/modules"
+    rm -rf "$modules"
+    mv "$work/modules" "$modules"
     mv "$work/root/boot/vmlinuz-$version" "$target"
     rm -rf "$work"
   fi
   ln -sfn "vmlinuz-$version" "$kernels/vmlinuz-$flavour"
+  ln -sfn "modules/$version" "$kernels/modules-$flavour"
 }
 
 fetch cloud

@@ -118,3 +118,38 @@ describe('rtlat compare --matrix', () => {
     expect(outcome.stderr).toBe('rtlat compare: --host-kernel: got 2 for 8 files; give one for all, or one per file\n');
   });
 });
+
+describe('buildMatrix over Xen runs with and without Dom0 load, from a lab', () => {
+  const dom0 = fingerprintFor('bare metal', 'NRT');
+  dom0.virtualization = { ...fingerprintFor('xen', 'NRT').virtualization, xenDomain: { value: 'dom0', source: 'test' } };
+  dom0.kernel.commandLine = { value: 'console=hvc0 rtlat.lab=xen/tcg', source: 'test' };
+  const load = { spec: 'memory', cpus: [0], generators: [{ kind: 'memory', cpu: 0, operations: 10, opsPerSecond: 5 }] };
+  const domU = (maxNs: number, withLoad: boolean, periodNs = 200_000) =>
+    runOf([threadOf(0, [...range(5_000, 6_000), maxNs], { periodNs })], {
+      environment: fingerprintFor('xen', 'NRT'),
+      hostEnvironment: dom0,
+      load: withLoad ? load : null,
+      config: { ...runOf([threadOf(0, [1_000])]).config, periodNs },
+    });
+
+  it('gives each environment a column per stress condition, puts Dom0 where a host goes, and marks what a lab made', () => {
+    const runs = { quiet: domU(100_000, false), loaded: domU(300_000, true), dom0: runOf([threadOf(0, [1_000, 50_000])], { environment: dom0 }) };
+    const matrix = buildMatrix(labelRuns(inputsOf(runs)));
+    expect(matrix.columns).toEqual(['xen pvh, no stress*', 'xen pvh, stress*', 'xen dom0, no stress*']);
+    const cell = (kernels: string, column: number) => matrix.rows.find((row) => row.kernels === kernels)!.cells[column]?.maxNs ?? null;
+    expect([cell('NRT/NRT', 0), cell('NRT/NRT', 1), cell('NRT/-', 2)]).toEqual([100_000, 300_000, 50_000]);
+    expect(matrix.notes).toEqual([
+      '* EMULATED: measured in an rtlat lab host (lab xen/tcg > domU pvh; lab xen/tcg > dom0): the latencies are the emulation\'s, not real hardware\'s',
+      'stress: the load on the host (Xen: in Dom0) while measuring: memory',
+    ]);
+    // Said before the numbers in text, after them as notes otherwise.
+    const text = formatMatrix(matrix, 'text').split('\n');
+    expect(text[1]).toMatch(/^\* EMULATED: /);
+    expect(text[2]).toMatch(/^host\/guest kernel\s+xen pvh, no stress\*/);
+  });
+
+  it('gives a column per period too where the periods differ', () => {
+    const matrix = buildMatrix(labelRuns(inputsOf({ fast: domU(100_000, false, 50_000), slow: domU(100_000, false, 1_000_000) })));
+    expect(matrix.columns).toEqual(['xen pvh, 50us*', 'xen pvh, 1ms*']);
+  });
+});

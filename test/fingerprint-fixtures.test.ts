@@ -18,8 +18,14 @@ describe('a Xen PV guest', () => {
     expect(fp.timing.clocksource).toEqual({ value: 'xen', source: CLOCKSOURCE });
   });
 
-  it('has the default timer slop, since none is on the command line', () => {
-    expect(fp.timing.xenTimerSlopNs).toEqual({ value: 100_000, source: 'kernel default (xen_timer_slop= is not on the kernel command line (/proc/cmdline))' });
+  it('has the xen clockevent, and its TIMER_SLOP since no xen_timer_slop= is on the command line', () => {
+    const clockevent = '/sys/devices/system/clockevents/clockevent0/current_device';
+    expect(fp.timing.clockevent).toEqual({ value: 'xen', source: clockevent });
+    expect(fp.timing.xenTimerSlopNs).toEqual({
+      value: 100_000,
+      source: `${clockevent} = xen: Linux's xen clockevent never arms a timer closer than TIMER_SLOP (xen_timer_slop= is not on the kernel command line (/proc/cmdline))`,
+    });
+    expect(fp.virtualization.xenDomain).toEqual({ value: 'domU', source: '/proc/xen/capabilities is absent (Dom0 has it: its tools need xenfs)' });
   });
 
   it('reads the kernel config from /boot when /proc/config.gz is absent', () => {
@@ -72,6 +78,30 @@ describe('a Xen HVM guest', () => {
   it('says why the preemption model is unknown when the version string has no flag', () => {
     expect(fp.kernel.preemption.value).toBeNull();
     expect((fp.kernel.preemption as { reason: string }).reason).toMatch(/no PREEMPT flag, so the model is NONE or VOLUNTARY and no kernel config tells which/);
+  });
+});
+
+describe('Xen\'s Dom0', () => {
+  const fp = readFingerprint({ root: fixture('xen-dom0') });
+
+  it('is a xen vm that is Dom0, labelled so, with the xen clockevent\'s slop', () => {
+    expect(fp.virtualization).toMatchObject({ role: 'vm', vm: true });
+    expect(fp.virtualization.hypervisor).toEqual({ value: 'xen', source: '/sys/hypervisor/type' });
+    expect(fp.virtualization.xenDomain).toEqual({ value: 'dom0', source: '/proc/xen/capabilities: control_d' });
+    expect(fp.virtualization.xenGuestType.value).toBe('pv');
+    expect(fp.virtualization.vmEvidence).toContain('Xen dom0 (/proc/xen/capabilities: control_d): its vCPUs are still scheduled by Xen');
+    expect(fp.timing.xenTimerSlopNs.value).toBe(100_000);
+    expect(describeEnvironment(fp)).toMatch(/^xen dom0 \//);
+  });
+
+  it('is well formed', () => expectWellFormed(fp));
+});
+
+describe('a Xen HVM guest on the local APIC\'s timer', () => {
+  it('keeps the slop its command line gives, and says which clockevent it has', () => {
+    const fp = readFingerprint({ root: fixture('xen-hvm') });
+    expect(fp.timing.clockevent.value).toBe('lapic-deadline');
+    expect(fp.timing.xenTimerSlopNs.value).toBe(65_536);
   });
 });
 

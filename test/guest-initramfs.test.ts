@@ -2,6 +2,7 @@
 // format's description, and by the cpio tool), what goes into the image, the init's argument quoting,
 // the serial protocol's parser, QEMU's command line, and how measure's options reach the guest.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -11,8 +12,8 @@ import { Command } from 'commander';
 import { cpioBuffer, type CpioEntry } from '../src/targets/guest/cpio.js';
 import { GUEST_INSTALL_DIR, GUEST_PACKAGE_DIR, packageEntries, packageTree, runtimePackages, sharedLibraries } from '../src/targets/guest/contents.js';
 import { baseImage, writeRunInitrd } from '../src/targets/guest/initramfs.js';
-import { argsScript, GuestChannel, MEASURE_INIT } from '../src/targets/guest/protocol.js';
-import { qemuArgs } from '../src/targets/guest/vm.js';
+import { argsScript, GuestChannel, MEASURE_INIT, SEND_FUNCTION } from '../src/targets/guest/protocol.js';
+import { linuxCommandLine, multibootModules, qemuArgs } from '../src/targets/guest/vm.js';
 import { scratchDir } from './helpers/cli.js';
 import { writeTree } from './helpers/package-copy.js';
 import { commandRuns, itWithTool, requireTool } from './helpers/tools.js';
@@ -200,8 +201,10 @@ describe('the guest init and its protocol', () => {
 
   it('parses the channel in any chunking: ready, files (gzip + base64), exit', () => {
     const run = Buffer.from(JSON.stringify({ schema: 'rtlat.run', padding: 'x'.repeat(500) }));
-    const base64 = gzipSync(run).toString('base64').replace(/.{76}/g, '$&\n');
-    const stream = `noise\nRTLAT-READY 6.1.0-56-rt-amd64\r\nRTLAT-FILE run\n${base64}\nRTLAT-END run\nRTLAT-FILE stdout\n${gzipSync('table\n').toString('base64')}\nRTLAT-END stdout\nRTLAT-EXIT 3\n`;
+    const gzipped = gzipSync(run);
+    const base64 = gzipped.toString('base64').replace(/.{76}/g, '$&\n');
+    const table = gzipSync('table\n');
+    const stream = `noise\nRTLAT-READY 6.1.0-56-rt-amd64\r\nRTLAT-FILE ${gzipped.length} run\n${base64}\nRTLAT-END run\nRTLAT-FILE ${table.length} stdout\n${table.toString('base64')}\nRTLAT-END stdout\nRTLAT-EXIT 3\n`;
     for (const size of [1, 7, stream.length]) {
       const ready: string[] = [];
       const channel = new GuestChannel({ onReady: (release) => ready.push(release) });
@@ -212,10 +215,36 @@ describe('the guest init and its protocol', () => {
       expect(channel.report?.files.stdout?.toString()).toBe('table\n');
     }
   });
+
+  it('leaves out a kernel message among a file\'s lines, and calls a file whose bytes do not add up damaged', () => {
+    // Random, so that it stays several lines long when gzipped.
+    const contents = randomBytes(600).toString('hex');
+    const run = gzipSync(Buffer.from(contents));
+    const lines = run.toString('base64').replace(/.{76}/g, '$&\n').split('\n');
+    const faults: Error[] = [];
+    const channel = new GuestChannel({ onFault: (error) => faults.push(error) });
+    channel.push(`RTLAT-FILE ${run.length} run\n${lines[0]}\n[   42.1] watchdog: BUG: soft lockup - CPU#0 stuck for 23s!\n${lines.slice(1).join('\n')}\nRTLAT-END run\n`);
+    channel.push(`RTLAT-FILE ${run.length} stdout\n${lines.slice(1).join('\n')}\nRTLAT-END stdout\nRTLAT-EXIT 0\n`);
+    expect(channel.report?.files.run?.toString()).toBe(contents);
+    expect(channel.report?.files.stdout).toBeUndefined();
+    expect(faults.map((fault) => fault.message)).toEqual([`stdout came back damaged over the channel (${run.length - 57} of ${run.length} bytes)`]);
+  });
+
+  itWithTool(busybox, 'reads what the guest\'s send function writes', () => {
+    const dir = scratchDir();
+    const file = path.join(dir, 'run.json');
+    writeFileSync(file, JSON.stringify({ padding: 'y'.repeat(2000) }));
+    const sent = spawnSync('busybox', ['sh', '-c', `${SEND_FUNCTION}exec 3>&1; send 'a run' "${file}"; send missing /nonexistent`], { encoding: 'utf8' });
+    expect(sent.status, sent.stderr).toBe(0);
+    const channel = new GuestChannel();
+    channel.push(`${sent.stdout}RTLAT-EXIT 0\n`);
+    expect(channel.report?.files['a run']?.equals(readFileSync(file))).toBe(true);
+    expect(Object.keys(channel.report!.files)).toEqual(['a run']);
+  });
 });
 
 describe('QEMU command line', () => {
-  const config = { qemu: 'qemu', kernel: '/k', initrd: '/i', vcpus: 2, memoryMiB: 512, kernelArgs: ['isolcpus=1'], dir: '/d' };
+  const config = { qemu: 'qemu', kernel: '/k', initrd: '/i', vcpus: 2, memoryMiB: 512, commandLine: linuxCommandLine(['isolcpus=1']), dir: '/d' };
   const sockets = { channel: '/d/channel.sock', qmp: '/d/qmp.sock' };
   const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 
@@ -229,6 +258,14 @@ describe('QEMU command line', () => {
     expect(after(tcg, '-append')).toBe('console=ttyS0 quiet panic=-1 isolcpus=1');
     // The console first (ttyS0), the channel second (ttyS1).
     expect(tcg.filter((arg) => arg.startsWith('chardev:'))).toEqual(['chardev:console', 'chardev:channel']);
+  });
+
+  it('boots a multiboot kernel (Xen) with its modules and their command lines, and refuses a comma in them', () => {
+    const modules = multibootModules([{ path: '/c/vmlinuz', args: 'console=hvc0 quiet' }, { path: '/c/initrd.cpio' }]);
+    expect(modules).toBe('/c/vmlinuz console=hvc0 quiet,/c/initrd.cpio');
+    const xen = qemuArgs({ ...config, kernel: '/c/xen', initrd: modules, commandLine: 'console=com1 dom0_mem=1024M', cpu: 'max', accelerator: 'tcg' }, sockets);
+    expect([after(xen, '-kernel'), after(xen, '-initrd'), after(xen, '-append')]).toEqual(['/c/xen', modules, 'console=com1 dom0_mem=1024M']);
+    expect(() => multibootModules([{ path: '/c/vmlinuz', args: 'a=1,2' }])).toThrow(/cannot have a comma/);
   });
 });
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Fingerprint } from '../src/fingerprint/index.js';
-import type { RunFile } from '../src/run-file/schema.js';
+import type { RunFile, RunQemuGuest } from '../src/run-file/schema.js';
 import { rtlat, RTLAT_BIN, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';
@@ -103,7 +103,7 @@ describe('rtlat guest booting a kernel', () => {
     expect(environment.kernel.release.value).toMatch(/-cloud-amd64$/);
     expect((run.hostEnvironment as Fingerprint).kernel.release.value).toBe(readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
 
-    const guest = run.guest!;
+    const guest = run.guest as RunQemuGuest;
     expect(guest.kernel).toEqual({ path: kernels.nrt, release: environment.kernel.release.value });
     expect([guest.vcpus, guest.vcpuCpus, guest.qemuPriority]).toEqual([1, [1], 1]);
     expect(guest.emulated).toBe(guest.accelerator === 'tcg');
@@ -131,7 +131,7 @@ describe('rtlat guest booting a kernel', () => {
     const json = path.join(dir, 'guest.json');
     const outcome = await rtlatAsync(['guest', '--kernel', kernels.nrt, '--loops', '50', '--json', json, '--quiet']);
     expect(outcome.status, outcome.stderr).toBe(0);
-    const guest = readGuestRun(json).guest!;
+    const guest = readGuestRun(json).guest as RunQemuGuest;
     if (guest.accelerator === 'kvm') expect(guest.acceleratorReason).toBe('a KVM probe boot came up');
     else expect(guest.acceleratorReason).toMatch(/^(\/dev\/kvm is (absent|not accessible)|KVM does not work here: .+)/);
     // Even with --quiet.

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostKernelKind } from '../src/run-file/environment.js';
 import type { Fingerprint } from '../src/fingerprint/index.js';
-import type { RunFile } from '../src/run-file/schema.js';
+import type { RunFile, RunQemuGuest } from '../src/run-file/schema.js';
 import { rtlat, scratchDir } from './helpers/cli.js';
 import { schemaProblems } from './helpers/schema.js';
 import { itWithTool } from './helpers/tools.js';
@@ -65,7 +65,7 @@ describe('rtlat matrix with guests', () => {
     expect((rt.environment as Fingerprint).kernel.release.value).toMatch(/-rt-amd64$/);
     for (const guest of [nrt, rt]) {
       expect((guest.environment as Fingerprint).virtualization.role).toBe('vm');
-      expect(guest.guest!.emulated).toBe(guest.guest!.accelerator === 'tcg');
+      expect(guest.guest!.emulated).toBe((guest.guest as RunQemuGuest).accelerator === 'tcg');
     }
 
     // The guests' rows come from the host's kernel (this machine's, in their hostEnvironment).

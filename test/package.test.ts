@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RunFile } from '../src/run-file/schema.js';
+import type { RunFile, RunQemuGuest } from '../src/run-file/schema.js';
 import { scratchDir, type CliOutcome } from './helpers/cli.js';
 import { guestTools, testKernels } from './helpers/guest.js';
 import { itWithTool } from './helpers/tools.js';
@@ -107,7 +107,7 @@ describe('rtlat packed and installed into another project', () => {
     expect(outcome.status, outcome.stderr).toBe(0);
     const guestRun = JSON.parse(readFileSync(json, 'utf8')) as RunFile;
     expect(guestRun.all.count).toBe(20);
-    expect(guestRun.guest?.accelerator).toBe('tcg');
+    expect((guestRun.guest as RunQemuGuest | null)?.accelerator).toBe('tcg');
     expect(readdirSync(env.TMPDIR!)).toEqual([]);
   }, 300_000);
 });

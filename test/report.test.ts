@@ -140,7 +140,7 @@ describe('renderReport: what users met', () => {
     expect(page).toContain('<dt>accelerator</dt><dd>KVM (a KVM probe boot came up)</dd>');
     expect(page).toContain('<dt>QEMU</dt><dd>/usr/bin/qemu-system-x86_64, version 7.2.19</dd>');
     expect(page).toContain('<dt>vCPUs</dt><dd>2, pinned to host CPU 2, 3</dd>');
-    expect(page).toContain('<dt>QEMU threads</dt><dd>SCHED_FIFO 95</dd>');
+    expect(page).toContain('<dt>vCPU threads</dt><dd>SCHED_FIFO 95</dd>');
   });
 });
 

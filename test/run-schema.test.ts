@@ -13,6 +13,8 @@ import { fixture, handBuiltExplain, handBuiltRun, handBuiltThread, histogramFixt
 
 /** Fields added to version 1 after files were written without them: optional, so those files stay valid. */
 const ADDED_LATER = ['explain'];
+/** Fields only some runs have: `lab` only for runs made in an rtlat lab host. */
+const OPTIONAL = [...ADDED_LATER, 'lab'];
 
 function fixtureTree(name: string): string {
   return path.resolve(import.meta.dirname, 'fixtures/fingerprint', name);
@@ -40,10 +42,36 @@ function fullRun(): RunFile {
         vcpuCpus: [0, 1],
         qemuPriority: 90,
         guestCommandLine: 'rtlat measure --period 1ms --loops 1000 --json /out/run.json',
+        threads: [{ tid: 4242, name: 'CPU 0/KVM', policy: 'fifo', priority: 90, cpus: [0], vcpu: 0 }],
       },
+      lab: { host: 'kvm', accelerator: 'tcg', emulated: true, nesting: 'lab kvm/tcg > guest tcg', description: 'Linux 6.1.0-57-amd64 with KVM' },
       explain: handBuiltExplain(),
     },
   );
+}
+
+/** A run in a Xen HVM domU, measured from an emulated Dom0. */
+function xenRun(): RunFile {
+  return {
+    ...fullRun(),
+    guest: {
+      hypervisor: 'xen',
+      type: 'hvm',
+      emulated: true,
+      emulation: 'Xen runs in an rtlat lab host (lab xen/tcg)',
+      xen: { version: '4.17.7', scheduler: 'credit2', pcpus: 2, commandLine: 'console=com1 dom0_mem=1536M,max:1536M' },
+      domain: { name: 'rtlat-120-1-hvm', id: 3 },
+      kernel: { path: '/cache/vmlinuz-cloud', release: '6.1.0-57-cloud-amd64' },
+      vcpus: 1,
+      memoryMiB: 512,
+      vcpuCpus: [1],
+      image: 'disk',
+      deviceModel: { path: '/usr/libexec/xen-qemu-system-i386', pid: 170, priority: 99, threads: [{ tid: 171, name: 'xen-qemu-system', policy: 'fifo', priority: 99, cpus: [0] }] },
+      dom0LoadCpus: [{ vcpu: 0, pcpu: 1 }],
+      guestCommandLine: 'rtlat measure --period 1ms --duration 3s --json /tmp/run.json',
+    },
+    lab: { host: 'xen', accelerator: 'tcg', emulated: true, nesting: 'lab xen/tcg > domU hvm', description: 'Xen 4.17 with a Dom0 (Linux 6.1.0-57-amd64)' },
+  };
 }
 
 describe('docs/run.schema.json', () => {
@@ -52,10 +80,10 @@ describe('docs/run.schema.json', () => {
     expect(schemaIsValid()).toBe(true);
   });
 
-  it('names every field of a run file, and only those; all required but those added later', () => {
+  it('names every field of a run file, and only those; all required but those added later and lab', () => {
     const properties = Object.keys(schema['properties'] as object).sort();
     expect(properties).toEqual(Object.keys(fullRun()).sort());
-    expect((schema['required'] as string[]).slice().sort()).toEqual(properties.filter((name) => !ADDED_LATER.includes(name)));
+    expect((schema['required'] as string[]).slice().sort()).toEqual(properties.filter((name) => !OPTIONAL.includes(name)));
   });
 
   it('accepts a file written before the fields added later', () => {
@@ -80,6 +108,14 @@ describe('docs/run.schema.json', () => {
     expect(problems(summaryFixtureRun())).toBe('');
     expect(problems(histogramFixtureRun())).toBe('');
     expect(problems(fullRun())).toBe('');
+    const { lab: _lab, ...outsideALab } = fullRun();
+    expect(problems(outsideALab)).toBe('');
+  });
+
+  it('accepts a Xen domU\'s guest block, and refuses one of an unknown type', () => {
+    expect(problems(xenRun())).toBe('');
+    const run = xenRun();
+    expect(problems({ ...run, guest: { ...run.guest!, type: 'pvhvm' } })).toMatch(/guest\/type must be equal to one of the allowed values/);
   });
 
   it('refuses a missing field, an unknown field, a wrong unit of type and a bad enum', () => {

@@ -1,18 +1,18 @@
-// `rtlat guest`: boot a kernel with QEMU and run `rtlat measure` inside it; the run file lands on the
-// host. Takes measure's own options (forwarded to the guest) and the guest's (both sets defined in
-// options.ts, which `rtlat matrix` shares).
-import { Command } from 'commander';
+// `rtlat guest`: boot a kernel with QEMU (or, from Xen's Dom0, a domU) and run `rtlat measure` inside it;
+// the run file lands on the host. Takes measure's own options (forwarded to the guest) and the guest's
+// (both sets defined in options.ts, which `rtlat matrix` shares).
+import { Command, Option } from 'commander';
 import { OptionError } from '../errors.js';
 import { withHostSummary } from '../measurement/explain/host.js';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
 import { renderReport } from '../outputs/report/report.js';
 import { writeRunFile } from '../outputs/run-json.js';
 import { labelRuns } from '../run-file/environment.js';
-import { checkKernelImage, DEFAULT_VCPUS, runGuest, type GuestOptions, type GuestResult } from '../targets/index.js';
+import { checkKernelImage, DEFAULT_VCPUS, runGuest, runXenGuest, XEN_GUEST_TYPES, xenGuestOptions, type GuestOptions, type GuestResult, type XenGuestType } from '../targets/index.js';
 import { formatDuration, parseCpuList, parseInteger } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
-import { EXIT, reportError } from './exit.js';
+import { EXIT, reportError, UsageError } from './exit.js';
 import { addGuestOptions, addMeasureOptions, checkMeasureOptions, GUEST_HOST_SIDE, measureArgsOf, parseGuestFlags, type GuestFlags } from './options.js';
 import { checkOutputPath } from '../outputs/output-path.js';
 import { onStopSignals } from './signals.js';
@@ -20,6 +20,7 @@ import { writeStdout } from './stdout.js';
 
 interface GuestCommandFlags extends GuestFlags {
   kernel: string;
+  xenType?: XenGuestType;
   explainHost?: boolean;
   cpus: string;
   mainCpus?: string;
@@ -39,9 +40,10 @@ export function guestCommand(): Command {
   const command = new Command('guest')
     .description(
       'Boot a kernel with QEMU and measure inside it (rtlat measure\'s options apply in the guest). KVM when a probe boot ' +
-        'works with it, else TCG: emulated, and the run file says so.',
+        'works with it, else TCG: emulated, and the run file says so. From Xen\'s Dom0, --hypervisor xen measures in a domU.',
     )
     .requiredOption('--kernel <vmlinuz>', 'the guest kernel (e.g. /boot/vmlinuz-*; modules are not needed)')
+    .addOption(new Option('--xen-type <type>', 'with --hypervisor xen: the kind of domU').choices([...XEN_GUEST_TYPES]))
     .option('--cpus <n>', 'number of vCPUs (rtlat measures on each by default)', `${DEFAULT_VCPUS}`)
     .option('--json <file>', 'write the guest\'s run as JSON on the host')
     .option('--hdr-log <file>', 'write the guest\'s HdrHistogram interval log on the host')
@@ -60,6 +62,11 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
   const onSignal = () => stop.abort();
   try {
     checkMeasureOptions(command, GUEST_HOST_SIDE);
+    if (flags.hypervisor === 'xen' && flags.xenType === undefined) throw new UsageError('--hypervisor xen needs --xen-type pv, pvh or hvm');
+    if (flags.hypervisor !== 'xen' && flags.xenType !== undefined) throw new UsageError('--xen-type is for Xen guests: give --hypervisor xen too');
+    if (flags.hypervisor === 'xen' && flags.explainHost) {
+      throw new UsageError('--explain-host traces the host\'s vCPU threads, and a Xen domU has none: Xen schedules its vCPUs, not Dom0\'s kernel (--explain alone explains inside the domU)');
+    }
     const vcpus = parseInteger('cpus', flags.cpus, 1, 256);
     if (flags.mainCpus !== undefined && parseCpuList('main-cpus', flags.mainCpus).some((cpu) => cpu >= vcpus)) {
       throw new OptionError('main-cpus', flags.mainCpus, `guest CPUs, from 0 to ${vcpus - 1} (the guest has --cpus ${vcpus})`);
@@ -69,7 +76,7 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
       hdrLogPath: flags.hdrLog === undefined ? null : checkOutputPath('hdr-log', flags.hdrLog),
       reportPath: flags.report === undefined ? null : checkOutputPath('report', flags.report),
     };
-    const guestFlags = parseGuestFlags(flags);
+    const guestFlags = parseGuestFlags(flags, command);
     const options: GuestOptions = {
       ...guestFlags,
       kernel: checkKernelImage('kernel', flags.kernel),
@@ -86,7 +93,7 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
       },
     };
     stopListening = onStopSignals(onSignal);
-    const guestResult = await runGuest(options);
+    const guestResult = flags.hypervisor === 'xen' ? await runXenGuest(xenGuestOptions(options, flags.xenType!, flags.kernelModules)) : await runGuest(options);
     const explain = guestResult.run?.explain;
     const result = explain?.hostTrace ? { ...guestResult, run: { ...guestResult.run!, explain: withHostSummary(explain) } } : guestResult;
     await writeGuestOutputs(result, outputs);
@@ -113,7 +120,9 @@ async function writeGuestOutputs(result: GuestResult, { jsonPath, hdrLogPath, re
   if (result.run && reportPath) {
     writeFileAtomic(reportPath, renderReport(labelRuns([{ file: jsonPath ?? 'guest run', run: result.run }]), { rtlatVersion: RTLAT_VERSION }));
   }
-  if (result.info.emulated) {
+  if (result.info.hypervisor === 'xen') {
+    if (result.info.emulated) process.stderr.write(`rtlat guest: EMULATED: ${result.info.emulation}; these latencies are the emulation's, not Xen's on real hardware\n`);
+  } else if (result.info.emulated) {
     process.stderr.write('rtlat guest: EMULATED: measured under TCG, not a hypervisor; these latencies are QEMU\'s emulator\'s\n');
   }
   if (result.status === EXIT.ok && result.run === null) throw new Error('the guest measured but sent no run file back');

@@ -10,6 +10,7 @@ import { cyclictestMain } from './cyclictest.js';
 import { guestCommand } from './guest.js';
 import { importCommand } from './import.js';
 import { infoCommand } from './info.js';
+import { labCommand } from './lab.js';
 import { matrixCommand } from './matrix.js';
 import { measureCommand } from './measure.js';
 import { mergeCommand } from './merge.js';
@@ -19,7 +20,7 @@ import { guardStandardStreams, writeStdout } from './stdout.js';
 import { sweepCommand } from './sweep.js';
 
 // Each command's module exports a factory; add new commands to this list.
-const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), sweepCommand(), compareCommand(), analyzeCommand(), mergeCommand(), reportCommand(), guestCommand(), matrixCommand(), serveCommand()];
+const commands: Command[] = [measureCommand(), importCommand(), infoCommand(), sweepCommand(), compareCommand(), analyzeCommand(), mergeCommand(), reportCommand(), guestCommand(), matrixCommand(), labCommand(), serveCommand()];
 
 guardStandardStreams();
 // Help and version text goes through the guarded writer too: `rtlat --help | head -1` ends silently.

@@ -1,8 +1,9 @@
 // `rtlat matrix`: the research's experiment in one command (measurement/matrix.ts). Measures the host
-// (in this process), then a guest for each kernel, then (if asked) a container, with the same measure
-// options and the same load on the host during each, and writes every run file, the host/guest kernel
-// table (rtlat compare --matrix) and the HTML report into one folder. A run that fails is reported and
-// the others still go ahead.
+// (in this process), then a guest for each kernel (in Xen's Dom0, with --hypervisor xen: a domU of each
+// --xen-types with each kernel), then (if asked) a container, with the same measure options and the
+// same load on the host during each (or, --with-and-without-load, each twice), and writes every run
+// file, the research's tables (rtlat compare --matrix) and the HTML report into one folder. A run that
+// fails is reported and the others still go ahead.
 import path from 'node:path';
 import { Command } from 'commander';
 import { OptionError } from '../errors.js';
@@ -14,7 +15,7 @@ import { checkOutputFolder } from '../outputs/output-path.js';
 import { renderReport } from '../outputs/report/report.js';
 import { writeRunFile } from '../outputs/run-json.js';
 import { labelRuns } from '../run-file/environment.js';
-import { checkKernelImage, findQemu } from '../targets/index.js';
+import { checkKernelImage, findQemu, XEN_GUEST_TYPES, type XenGuestType } from '../targets/index.js';
 import { parseInteger } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
@@ -38,6 +39,8 @@ import { writeStdout } from './stdout.js';
 interface MatrixFlags extends GuestFlags {
   output: string;
   kernels?: string;
+  xenTypes: string;
+  withAndWithoutLoad?: boolean;
   guestCpus: string;
   container?: string;
   engine: string;
@@ -59,15 +62,30 @@ function parseKernels(text: string): MatrixKernel[] {
   return kernels;
 }
 
+/** --xen-types for --hypervisor xen; null for QEMU's guests. */
+function parseXenTypes(flags: MatrixFlags, command: Command): XenGuestType[] | null {
+  if (flags.hypervisor !== 'xen') {
+    if (command.getOptionValueSource('xenTypes') === 'cli') throw new UsageError('--xen-types is for Xen guests: give --hypervisor xen too');
+    return null;
+  }
+  const types = flags.xenTypes.split(',').map((type) => type.trim());
+  if (types.some((type) => !(XEN_GUEST_TYPES as readonly string[]).includes(type)) || new Set(types).size !== types.length) {
+    throw new OptionError('xen-types', flags.xenTypes, 'distinct Xen guest types of pv, pvh and hvm, comma-separated, e.g. pv,pvh,hvm');
+  }
+  return types as XenGuestType[];
+}
+
 export function matrixCommand(): Command {
   const command = new Command('matrix')
     .description(
-      'Measure the host, a guest for each kernel (rtlat guest) and a container, with the same options and host load; ' +
-        'write the runs, the host/guest kernel table and the HTML report into one folder.',
+      'Measure the host, a guest for each kernel (rtlat guest; in Xen\'s Dom0 a domU of each type) and a container, with the same ' +
+        'options and host load (or each without and with it); write the runs, the research\'s tables and the HTML report into one folder.',
     )
     .requiredOption('-o, --output <dir>', 'the folder for everything written (created if missing)')
     .option('--kernels <list>', 'guest kernels as LABEL=PATH, comma-separated, e.g. nrt=/boot/vmlinuz-6.1,rt=/boot/vmlinuz-6.1-rt')
     .option('--guest-cpus <n>', 'vCPUs of each guest', '1')
+    .option('--xen-types <list>', 'with --hypervisor xen (run in Dom0): the domU types, each measured with each kernel', XEN_GUEST_TYPES.join(','))
+    .option('--with-and-without-load', 'measure each step twice: without --load, then with it (files NAME.json and NAME-load.json)')
     .option('--container <image>', 'also measure in a container of this image (the Dockerfile\'s)')
     .option('--engine <command>', 'the container engine: podman or docker', 'podman')
     .option('--engine-arg <arg>', 'one more option for the engine\'s run, e.g. --engine-arg=--ulimit=nofile=1024 (repeatable)', collect, []);
@@ -85,9 +103,12 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
     if (!flags.kernels && !flags.container) throw new UsageError('nothing to compare the host with: give --kernels, --container, or both');
     const { probe: hostOptions, outputs: hostOutputs } = parseMeasureFlags(measureFlagsOf(command, HOST_OUTPUTS_AND_LOAD));
     const kernels = flags.kernels === undefined ? [] : parseKernels(flags.kernels);
-    const { load, ...guest } = parseGuestFlags(flags);
-    // Found now, so that a missing QEMU is said before the host is measured.
-    if (kernels.length > 0) guest.qemu ??= findQemu();
+    const { load, ...guest } = parseGuestFlags(flags, command);
+    const xenTypes = parseXenTypes(flags, command);
+    if (xenTypes !== null && kernels.length === 0) throw new UsageError('--hypervisor xen measures a domU of each --xen-types with each kernel: give --kernels');
+    if (flags.withAndWithoutLoad && !load) throw new UsageError('--with-and-without-load measures each step with --load and without it: give --load');
+    // Found now, so that a missing QEMU is said before the host is measured (Xen's guests need none here).
+    if (kernels.length > 0 && xenTypes === null) guest.qemu ??= findQemu();
     const vcpus = parseInteger('guest-cpus', flags.guestCpus, 1, 256);
     const measureArgs = measureArgsOf(command, HOST_OUTPUTS_AND_LOAD);
     const dir = checkOutputFolder('output', flags.output);
@@ -103,6 +124,8 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
         guest: { ...guest, vcpus, measureArgs: measureArgsOf(command, NOT_TO_MATRIX_GUESTS), commandLine: commandLine() },
         container: flags.container === undefined ? null : { engine: flags.engine, image: flags.container, measureArgs, engineArgs: flags.engineArg },
         load: load ?? null,
+        withAndWithoutLoad: flags.withAndWithoutLoad === true,
+        xen: xenTypes === null ? null : { types: xenTypes, kernelModules: flags.kernelModules ?? null },
         signal: stop.signal,
       },
       {

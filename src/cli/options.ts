@@ -238,6 +238,8 @@ export function checkMeasureOptions(command: Command, except: readonly string[])
 }
 
 export interface GuestFlags {
+  hypervisor: 'qemu' | 'xen';
+  kernelModules?: string;
   accel: 'auto' | 'kvm' | 'tcg';
   memory: string;
   pinVcpus?: string;
@@ -253,21 +255,23 @@ export interface GuestFlags {
 /** The options of a guest's set-up, shared by `rtlat guest` and `rtlat matrix`. */
 export function addGuestOptions(command: Command): Command {
   return command
+    .addOption(new Option('--hypervisor <kind>', 'qemu (KVM or TCG, from this host) or xen (a domU, from Dom0)').choices(['qemu', 'xen']).default('qemu'))
     .option('--memory <size>', 'guest memory: MiB, or with M or G', `${DEFAULT_MEMORY_MIB}M`)
-    .option('--pin-vcpus <list>', 'host CPUs to pin the vCPU threads to, vCPU i on the i-th (round-robin), e.g. 2-3')
-    .option('--qemu-priority <prio>', 'run every QEMU thread at SCHED_FIFO with this priority (1-99) while the guest measures')
+    .option('--pin-vcpus <list>', 'host (Xen: physical) CPUs to pin the vCPUs to, vCPU i on the i-th (round-robin), e.g. 2-3')
+    .option('--qemu-priority <prio>', 'run every vCPU thread (Xen HVM: every thread of the device model) at SCHED_FIFO with this priority (1-99) while the guest measures')
+    .option('--kernel-modules <dir>', 'xen HVM: the guest kernel\'s modules folder, for its xen-blkfront (default /lib/modules/RELEASE)')
     .addOption(new Option('--accel <accel>', 'KVM, TCG, or KVM when a short probe boot comes up with it').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .option('--initrd-extra <host[:guest]>', 'add a file or folder of the host to the guest (repeatable)', collect, [])
     .option('--kernel-args <text>', 'more of the guest kernel\'s command line, e.g. "isolcpus=1 nohz_full=1"')
     .option('--qemu <path>', 'the QEMU binary (default: qemu-system-x86_64 on PATH)')
     .option('--boot-timeout <time>', 'give up when the guest has not come up in this time', `${DEFAULT_BOOT_TIMEOUT_MS / 1000}s`)
-    .option('--load <kinds>', 'run load generators on the host while the guest measures (see rtlat measure --load)')
-    .option('--load-cpus <list>', 'host CPUs for the load (default: those of --pin-vcpus, else every CPU)');
+    .option('--load <kinds>', 'run load generators on the host (Xen: in Dom0) while the guest measures (see rtlat measure --load)')
+    .option('--load-cpus <list>', 'host CPUs for the load (Xen: physical CPUs Dom0\'s vCPUs are pinned to for it); default: those of --pin-vcpus, else every CPU');
 }
 
 const MEMORY = /^(\d+)([mg]?)$/i;
 
-function parseMemoryMiB(text: string): number {
+export function parseMemoryMiB(text: string): number {
   const match = MEMORY.exec(text.trim());
   const mib = match ? Number(match[1]) * (match[2]!.toLowerCase() === 'g' ? 1024 : 1) : NaN;
   if (!Number.isSafeInteger(mib) || mib < 128 || mib > 1024 * 1024) throw new OptionError('memory', text, 'a size from 128M to 1024G, e.g. 1024, 512M or 2G');
@@ -275,9 +279,17 @@ function parseMemoryMiB(text: string): number {
 }
 
 /** The guest set-up of `flags`, checked. */
-export function parseGuestFlags(flags: GuestFlags): Omit<GuestOptions, 'kernel' | 'measureArgs' | 'commandLine'> {
+export function parseGuestFlags(flags: GuestFlags, command: Command): Omit<GuestOptions, 'kernel' | 'measureArgs' | 'commandLine'> {
   needs('load-cpus', flags.loadCpus !== undefined, 'load', flags.load !== undefined);
   if (flags.load !== undefined) parseLoadSpec(flags.load);
+  const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+  if (flags.hypervisor === 'xen') {
+    for (const [name, option] of [['accel', '--accel'], ['qemu', '--qemu']] as const) {
+      if (given(name)) throw new UsageError(`${option} is for QEMU's guests; a Xen guest runs on Xen (--hypervisor xen)`);
+    }
+  } else if (flags.kernelModules !== undefined) {
+    throw new UsageError('--kernel-modules is for Xen HVM guests (--hypervisor xen --xen-type hvm)');
+  }
   return {
     accelerator: flags.accel,
     memoryMiB: parseMemoryMiB(flags.memory),

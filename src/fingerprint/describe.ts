@@ -7,7 +7,9 @@ import type { Fingerprint } from './index.js';
 export function describeEnvironment(fp: Fingerprint): string {
   const { virtualization: v, kernel } = fp;
   let guest = 'guest (unknown hypervisor)';
-  if (v.hypervisor.value !== null) {
+  if (v.xenDomain?.value === 'dom0') {
+    guest = 'xen dom0';
+  } else if (v.hypervisor.value !== null) {
     guest = `guest ${v.hypervisor.value}`;
     if (v.technology.value !== null && v.technology.value !== v.hypervisor.value) guest += ` (${v.technology.value})`;
     if (v.xenGuestType.value !== null) guest += ` ${v.xenGuestType.value}`;
@@ -33,6 +35,7 @@ const LABELS: Record<string, string> = {
   technology: 'technology',
   hypervisor: 'hypervisor',
   xenGuestType: 'Xen guest type',
+  xenDomain: 'Xen domain',
   containerTechnology: 'container',
   cpuHypervisorFlag: 'CPU hypervisor flag',
   cpuidVendor: 'CPUID vendor',
@@ -41,6 +44,7 @@ const LABELS: Record<string, string> = {
   systemdDetectVirt: 'systemd-detect-virt',
   clocksource: 'clocksource',
   availableClocksources: 'available clocksources',
+  clockevent: 'clockevent',
   rtRuntimeUs: 'RT runtime',
   rtPeriodUs: 'RT period',
   timerSlackNs: 'timer slack',

@@ -15,6 +15,8 @@ export interface GuestHaltPoll {
 export interface TimingFingerprint {
   clocksource: Field<string>;
   availableClocksources: Field<string[]>;
+  /** The device that fires the CPU's timers (clockevent0): "xen" in a Xen guest, "lapic-deadline", ... */
+  clockevent: Field<string>;
   /** RT tasks may run this long per period before the kernel throttles them; -1: never throttled. */
   rtRuntimeUs: Field<number>;
   rtPeriodUs: Field<number>;
@@ -27,11 +29,15 @@ export interface TimingFingerprint {
    * loaded: on a host, or in a guest able to run nested guests; it describes the guests this kernel runs.
    */
   kvmHaltPollNs: Field<number>;
-  /** The minimum a Xen guest's timer is programmed ahead (xen_timer_slop=, a boot parameter only). */
+  /**
+   * How close to now Linux's xen clockevent arms a timer at the least (TIMER_SLOP, or xen_timer_slop=, a boot
+   * parameter only): a wake-up sooner than that comes that late, a timer-resolution latency `rtlat sweep` shows.
+   */
   xenTimerSlopNs: Field<number>;
 }
 
 const CLOCKSOURCE_DIR = '/sys/devices/system/clocksource/clocksource0';
+const CLOCKEVENT_FILE = '/sys/devices/system/clockevents/clockevent0/current_device';
 const HALTPOLL_DIR = '/sys/module/haltpoll/parameters';
 /** arch/x86/xen/time.c: TIMER_SLOP, used unless xen_timer_slop= is given. */
 const XEN_DEFAULT_TIMER_SLOP_NS = 100_000;
@@ -57,25 +63,31 @@ function readGuestHaltPoll(files: SystemFiles): Field<GuestHaltPoll> {
   );
 }
 
-function readXenTimerSlop(cmdline: Field<KernelCommandLine>, isXenGuest: boolean): Field<number> {
+function readXenTimerSlop(cmdline: Field<KernelCommandLine>, isXenGuest: boolean, clockevent: Field<string>): Field<number> {
   const given = commandLineParameter(cmdline, 'xen_timer_slop');
   if (isKnown(given)) {
     const slopNs = parseKernelSize(given.value);
     return slopNs === null ? unknown(`${given.source} is not a number`) : known(slopNs, given.source);
   }
+  if (clockevent.value === 'xen') {
+    return known(XEN_DEFAULT_TIMER_SLOP_NS, `${clockevent.source} = xen: Linux's xen clockevent never arms a timer closer than TIMER_SLOP (${given.reason})`);
+  }
   if (!isXenGuest) return unknown('not a Xen guest');
+  if (isKnown(clockevent)) return unknown(`${clockevent.source} = ${clockevent.value}, not xen: the Xen timer slop does not apply`);
   return known(XEN_DEFAULT_TIMER_SLOP_NS, `kernel default (${given.reason})`);
 }
 
 export function readTiming(files: SystemFiles, cmdline: Field<KernelCommandLine>, isXenGuest: boolean): TimingFingerprint {
+  const clockevent = files.trimmed(CLOCKEVENT_FILE);
   return {
     clocksource: files.trimmed(`${CLOCKSOURCE_DIR}/current_clocksource`),
     availableClocksources: readAvailableClocksources(files),
+    clockevent,
     rtRuntimeUs: files.integer('/proc/sys/kernel/sched_rt_runtime_us'),
     rtPeriodUs: files.integer('/proc/sys/kernel/sched_rt_period_us'),
     timerSlackNs: files.integer('/proc/self/timerslack_ns'),
     guestHaltPoll: readGuestHaltPoll(files),
     kvmHaltPollNs: files.integer('/sys/module/kvm/parameters/halt_poll_ns'),
-    xenTimerSlopNs: readXenTimerSlop(cmdline, isXenGuest),
+    xenTimerSlopNs: readXenTimerSlop(cmdline, isXenGuest, clockevent),
   };
 }

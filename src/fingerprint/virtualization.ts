@@ -34,6 +34,8 @@ export interface VirtualizationFingerprint {
   technology: Field<VmTechnology>;
   hypervisor: Field<Hypervisor>;
   xenGuestType: Field<XenGuestType>;
+  /** Xen's control domain (Dom0: /proc/xen/capabilities says control_d) or a domU; absent in fingerprints written before it existed. */
+  xenDomain?: Field<'dom0' | 'domU'>;
   /** docker, podman, lxc, systemd-nspawn, kubernetes, or what PID 1's container= says. */
   containerTechnology: Field<string>;
   /** The "hypervisor" CPU flag (x86), which every mainstream hypervisor sets. */
@@ -88,6 +90,13 @@ function readAcpiOemId(files: SystemFiles): Field<string> {
   return unknown(reasons.join('; '));
 }
 
+function readXenDomain(files: SystemFiles, isXen: boolean): Field<'dom0' | 'domU'> {
+  if (!isXen) return unknown('not a Xen guest');
+  const capabilities = files.trimmed('/proc/xen/capabilities');
+  if (capabilities.value?.split(/[\s,]+/).includes('control_d')) return known('dom0', `${capabilities.source}: control_d`);
+  return known('domU', isKnown(capabilities) ? `${capabilities.source}: no control_d` : `${capabilities.reason} (Dom0 has it: its tools need xenfs)`);
+}
+
 function readXenGuestType(files: SystemFiles, isXen: boolean): Field<XenGuestType> {
   if (!isXen) return unknown('not a Xen guest');
   return mapField(files.trimmed('/sys/hypervisor/guest_type'), (text, source) => {
@@ -127,17 +136,22 @@ interface VmVerdict {
 /** The first witness that names a hypervisor wins; the order goes from the kernel's own word to firmware strings. */
 function identifyHypervisor(files: SystemFiles, dmi: Field<DmiStrings>, cpuidVendor: Field<string>): VmVerdict {
   const evidence: string[] = [];
-  const byVendor = isKnown(cpuidVendor) ? CPUID_VENDORS[cpuidVendor.value] : undefined;
-  if (byVendor) {
-    evidence.push(`CPUID hypervisor vendor "${cpuidVendor.value}"`);
-    return { hypervisor: known(byVendor, `${CPUID_SOURCE}: ${cpuidVendor.value}`), evidence };
-  }
+  // The kernel's own word first: a Xen PV guest (Dom0 included) sees the CPU's own CPUID unless Xen traps
+  // it, so under nested virtualization CPUID names what runs Xen, not Xen.
   const hypervisorType = files.trimmed('/sys/hypervisor/type');
   if (hypervisorType.value === 'xen') {
     const capabilities = files.trimmed('/proc/xen/capabilities');
     if (capabilities.value?.includes('control_d')) evidence.push(`Xen dom0 (${capabilities.source}: control_d): its vCPUs are still scheduled by Xen`);
     evidence.push(`${hypervisorType.source} = xen`);
+    if (isKnown(cpuidVendor) && cpuidVendor.value !== 'XenVMMXenVMM') {
+      evidence.push(`CPUID hypervisor vendor "${cpuidVendor.value}" (${CPUID_VENDORS[cpuidVendor.value] ?? 'unknown'}): Xen itself runs in a virtual machine`);
+    }
     return { hypervisor: known('xen', hypervisorType.source), evidence };
+  }
+  const byVendor = isKnown(cpuidVendor) ? CPUID_VENDORS[cpuidVendor.value] : undefined;
+  if (byVendor) {
+    evidence.push(`CPUID hypervisor vendor "${cpuidVendor.value}"`);
+    return { hypervisor: known(byVendor, `${CPUID_SOURCE}: ${cpuidVendor.value}`), evidence };
   }
 
   // A guest kernel registers the hypervisor's paravirtual clock; a host never lists one.
@@ -295,6 +309,7 @@ export function readVirtualization(files: SystemFiles): VirtualizationFingerprin
     technology: vm ? technology : unknown('not a virtual machine'),
     hypervisor: vm ? hypervisor : unknown('not a virtual machine'),
     xenGuestType: readXenGuestType(files, hypervisor.value === 'xen'),
+    xenDomain: readXenDomain(files, hypervisor.value === 'xen'),
     containerTechnology,
     cpuHypervisorFlag,
     cpuidVendor,

@@ -1,14 +1,15 @@
 // The research's experiment in one call: the host (measured here, in this process), then a guest
-// for each kernel, then (if asked) a container, with the same measure options and the same load on
-// the host during each. A step that fails is reported and the others still go ahead. The caller
-// writes what comes back (rtlat matrix: every run file, the kernel table and the report in a folder).
+// for each kernel (in Xen's Dom0: a domU of each type with each kernel), then (if asked) a container,
+// with the same measure options and the same load on the host (Dom0) during each, or each step twice,
+// without the load and with it. A step that fails is reported and the others still go ahead. The
+// caller writes what comes back (rtlat matrix: every run file, the kernel table and the report).
 import path from 'node:path';
 import { pinOtherThreads } from '../engine/probe.js';
 import { usableCpus } from '../engine/system.js';
 import { startLoad, type LoadHandle } from '../load/index.js';
 import { readRunFile } from '../run-file/read.js';
 import type { RunFile } from '../run-file/schema.js';
-import { CONTAINER_OUT_DIR, runContainer, runGuest, type GuestOptions } from '../targets/index.js';
+import { CONTAINER_OUT_DIR, runContainer, runGuest, runXenGuest, startDom0Load, xenGuestOptions, type GuestOptions, type XenGuestType } from '../targets/index.js';
 import { measureRun, type MeasureOptions } from './measure.js';
 
 export interface MatrixKernel {
@@ -28,16 +29,24 @@ export interface MatrixOptions {
   /** Measure in a container too: its engine and image, with `rtlat measure` and these arguments. */
   container?: { engine: string; image: string; measureArgs: readonly string[]; engineArgs?: readonly string[] } | null;
   /** Load on the host during every step (cpus default: the host's --cpus, else every CPU this process may use). */
-  load?: { spec: string; cpus: readonly number[] | null } | null;
+  load?: MatrixLoad | null;
+  /** Measure every step twice: without the load, then with it (files NAME.json and NAME-load.json). */
+  withAndWithoutLoad?: boolean;
+  /** In Xen's Dom0: a domU of each type with each kernel instead of QEMU's guests, the load in Dom0 (its cpus physical CPUs). */
+  xen?: { types: readonly XenGuestType[]; kernelModules: string | null } | null;
   /** Aborting stops the step in progress (its results are kept) and measures no further one. */
   signal?: AbortSignal;
 }
 
+export type MatrixLoad = NonNullable<GuestOptions['load']>;
+
 export interface MatrixStep {
   kind: 'host' | 'guest' | 'container';
-  /** "host", "guest LABEL", "container". */
+  /** "host", "guest LABEL", "xen pvh LABEL", "container"; " with load" after it for a step's loaded twin. */
   name: string;
   file: string;
+  /** The load on the host (Dom0) during the step; null when none. */
+  load: MatrixLoad | null;
 }
 
 export interface MatrixHooks {
@@ -62,19 +71,28 @@ interface PlannedStep extends MatrixStep {
   measure: (signal: AbortSignal | undefined) => Promise<{ run: RunFile | null; stdout: string | null; stderr: string; status: number }>;
 }
 
+/** A step before its load is chosen: its file's name without .json, and how it measures with a load. */
+interface StepKind {
+  kind: MatrixStep['kind'];
+  name: string;
+  file: string;
+  hostLoad: boolean;
+  measure: (load: MatrixLoad | null, file: string) => PlannedStep['measure'];
+}
+
 /** The last line a step's rtlat printed on stderr, to say why it failed. */
 function lastLine(text: string): string {
   return text.trim().split('\n').pop() ?? '';
 }
 
 function plan(options: MatrixOptions, hooks: MatrixHooks): PlannedStep[] {
-  const { dir, host, kernels = [], guest, container, load } = options;
-  const hostStep: PlannedStep = {
+  const { dir, host, kernels = [], guest, container, load, xen } = options;
+  const hostStep: StepKind = {
     kind: 'host',
     name: 'host',
-    file: path.join(dir, 'host.json'),
+    file: 'host',
     hostLoad: true,
-    measure: async (signal) => {
+    measure: () => async (signal) => {
       const before = usableCpus().allowed;
       try {
         const run = await measureRun({ ...host, ...(signal && { signal }) });
@@ -85,48 +103,66 @@ function plan(options: MatrixOptions, hooks: MatrixHooks): PlannedStep[] {
       }
     },
   };
-  const guestSteps = kernels.map(
-    (kernel): PlannedStep => ({
-      kind: 'guest',
-      name: `guest ${kernel.label}`,
-      file: path.join(dir, `guest-${kernel.label}.json`),
-      hostLoad: false,
-      measure: async (signal) => {
-        if (!guest) throw new Error('runMatrix: kernels need the guest options');
-        return runGuest({ ...guest, kernel: kernel.path, load: load ?? null, ...(signal && { signal }), onProgress: (line) => hooks.onProgress?.(`guest ${kernel.label}: ${line}`) });
-      },
+  const guestSteps = kernels.flatMap((kernel) =>
+    (xen?.types ?? [null]).map((type): StepKind => {
+      const name = type === null ? `guest ${kernel.label}` : `xen ${type} ${kernel.label}`;
+      return {
+        kind: 'guest',
+        name,
+        file: type === null ? `guest-${kernel.label}` : `xen-${type}-${kernel.label}`,
+        hostLoad: false,
+        measure: (stepLoad) => async (signal) => {
+          if (!guest) throw new Error('runMatrix: kernels need the guest options');
+          const options: GuestOptions = { ...guest, kernel: kernel.path, load: stepLoad, ...(signal && { signal }), onProgress: (line) => hooks.onProgress?.(`${name}: ${line}`) };
+          return type === null ? runGuest(options) : runXenGuest(xenGuestOptions(options, type, xen!.kernelModules));
+        },
+      };
     }),
   );
-  const containerSteps: PlannedStep[] = container
+  const containerSteps: StepKind[] = container
     ? [
         {
           kind: 'container',
           name: 'container',
-          file: path.join(dir, 'container.json'),
+          file: 'container',
           hostLoad: true,
-          measure: async (signal) => {
+          measure: (_load, file) => async (signal) => {
             const outcome = await runContainer({
               ...(signal && { signal }),
               engine: container.engine,
               image: container.image,
-              args: ['measure', ...container.measureArgs, '--json', `${CONTAINER_OUT_DIR}/container.json`],
+              args: ['measure', ...container.measureArgs, '--json', `${CONTAINER_OUT_DIR}/${path.basename(file)}`],
               cpus: host.cpus ?? null,
               outDir: dir,
               engineArgs: container.engineArgs ?? [],
             });
-            const written = outcome.status === 0 ? readRunFile(path.join(dir, 'container.json')).run : null;
+            const written = outcome.status === 0 ? readRunFile(file).run : null;
             return { run: written, stdout: outcome.stdout, stderr: outcome.stderr, status: outcome.status ?? 1 };
           },
         },
       ]
     : [];
-  return [hostStep, ...guestSteps, ...containerSteps];
+  // Each step once with the load as given, or without it and then with it.
+  const loads: (MatrixLoad | null)[] = options.withAndWithoutLoad && load ? [null, load] : [load ?? null];
+  return [hostStep, ...guestSteps, ...containerSteps].flatMap((step) =>
+    loads.map((stepLoad) => {
+      const twin = options.withAndWithoutLoad === true && stepLoad !== null;
+      const file = path.join(dir, `${step.file}${twin ? '-load' : ''}.json`);
+      return { kind: step.kind, name: `${step.name}${twin ? ' with load' : ''}`, file, load: stepLoad, hostLoad: step.hostLoad, measure: step.measure(stepLoad, file) };
+    }),
+  );
+}
+
+/** The load on the host around a step: in Xen's Dom0, on the physical CPUs given; here, on the CPUs given or measured. */
+function startHostLoad(load: MatrixLoad, options: MatrixOptions): Promise<LoadHandle> {
+  if (options.xen) return startDom0Load(load.spec, load.cpus).then(({ load: handle }) => handle);
+  return startLoad(load.spec, { cpus: load.cpus ?? options.host.cpus ?? usableCpus().allowed });
 }
 
 /** Measures the host, each kernel's guest and the container in turn; resolves once every step has run or failed. */
 export async function runMatrix(options: MatrixOptions, hooks: MatrixHooks = {}): Promise<MatrixResult> {
   const result: MatrixResult = { measured: [], failed: [] };
-  const { load, signal } = options;
+  const { signal } = options;
   const fail = (step: MatrixStep, error: Error) => {
     result.failed.push({ step, error });
     hooks.onProgress?.(`${step.name}: ${error.message.split('\n')[0]}`);
@@ -137,7 +173,7 @@ export async function runMatrix(options: MatrixOptions, hooks: MatrixHooks = {})
     let hostLoad: LoadHandle | null = null;
     let outcome: Awaited<ReturnType<PlannedStep['measure']>>;
     try {
-      if (load && step.hostLoad) hostLoad = await startLoad(load.spec, { cpus: load.cpus ?? options.host.cpus ?? usableCpus().allowed });
+      if (step.load && step.hostLoad) hostLoad = await startHostLoad(step.load, options);
       outcome = await step.measure(signal);
       // The load ran beside the run, outside the measuring threads: recorded as measure --load records it.
       if (hostLoad && outcome.run) outcome.run = { ...outcome.run, load: await hostLoad.stop() };

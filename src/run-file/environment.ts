@@ -29,7 +29,7 @@ export function hostKernelKind(run: RunFile): KernelKind | null {
 /** A short name for where a run was measured, without its kernel: "kvm", "xen pvh", "bare metal", "container docker". */
 export function placeOf(fingerprint: Fingerprint): string {
   const v = fingerprint.virtualization;
-  const hypervisor = [v.technology.value ?? 'unknown hypervisor', v.xenGuestType.value].filter((part) => part !== null).join(' ');
+  const hypervisor = v.xenDomain?.value === 'dom0' ? 'xen dom0' : [v.technology.value ?? 'unknown hypervisor', v.xenGuestType.value].filter((part) => part !== null).join(' ');
   const container = `container ${v.containerTechnology.value ?? '(unknown)'}`;
   switch (v.role) {
     case 'host':

@@ -176,10 +176,41 @@ export interface RunFile {
   guest: RunGuest | null;
   /** Why the late wake-ups were late (rtlat measure --explain); absent when not asked for. */
   explain?: RunExplain;
+  /** For a run made in an emulated lab host (rtlat lab): which, and how deep; absent otherwise. */
+  lab?: RunLab;
+}
+
+/** Where rtlat lab ran a run: an emulated host of a kind, and what ran in it. */
+export interface RunLab {
+  host: 'xen' | 'kvm';
+  /** How QEMU ran the lab host. */
+  accelerator: 'kvm' | 'tcg';
+  /** Always true: a lab host is a machine QEMU made up, whatever ran inside it. */
+  emulated: true;
+  /** For people: "lab xen/tcg > domU pvh", "lab kvm/tcg > guest kvm", "lab xen/tcg > dom0". */
+  nesting: string;
+  /** "Xen 4.17 with a Dom0 (Linux 6.1.0-57-amd64)"; null when not known (derived from a fingerprint). */
+  description: string | null;
 }
 
 /** How a run inside a guest was made (rtlat guest, rtlat matrix): what the guest itself cannot know. */
-export interface RunGuest {
+export type RunGuest = RunQemuGuest | RunXenGuest;
+
+/** A thread's scheduling as read back from the kernel (chrt -p, taskset -p) once the guest was up. */
+export interface RunThreadState {
+  tid: number;
+  /** Its name (comm), e.g. "CPU 0/KVM" or "qemu-system-x86". */
+  name: string;
+  /** "fifo", "rr", "other", "batch", "idle" or "deadline". */
+  policy: string;
+  priority: number;
+  cpus: number[];
+}
+
+/** A guest QEMU ran (rtlat guest --kernel). */
+export interface RunQemuGuest {
+  /** Absent in files written before Xen guests existed. */
+  hypervisor?: 'qemu';
   accelerator: 'kvm' | 'tcg';
   /** True under TCG: QEMU emulated the CPU, so the latencies are the emulator's, not a hypervisor's. */
   emulated: boolean;
@@ -191,8 +222,36 @@ export interface RunGuest {
   memoryMiB: number;
   /** The host CPU each vCPU thread was pinned to, in vCPU order; null when not pinned. */
   vcpuCpus: number[] | null;
-  /** SCHED_FIFO priority of every QEMU thread while measuring; null when left as they were. */
+  /** SCHED_FIFO priority of every vCPU thread while measuring; null when left as they were. */
   qemuPriority: number | null;
+  /** The command rtlat ran in the guest. */
+  guestCommandLine: string;
+  /** Every QEMU thread as read back once the guest was up (vcpu: the vCPU it runs, or null); absent in older files. */
+  threads?: (RunThreadState & { vcpu: number | null })[];
+}
+
+/** A Xen domU (rtlat guest --hypervisor xen, run in Dom0). */
+export interface RunXenGuest {
+  hypervisor: 'xen';
+  type: 'pv' | 'pvh' | 'hvm';
+  /** True when Xen itself ran on an emulated machine (an rtlat lab host under TCG). */
+  emulated: boolean;
+  /** Why it counts as emulated, or null. */
+  emulation: string | null;
+  /** From `xl info`. */
+  xen: { version: string | null; scheduler: string | null; pcpus: number | null; commandLine: string | null };
+  domain: { name: string; id: number | null };
+  kernel: { path: string; release: string | null };
+  vcpus: number;
+  memoryMiB: number;
+  /** The physical CPU of each vCPU as `xl vcpu-list` read it back; null when not pinned. */
+  vcpuCpus: number[] | null;
+  /** How the image reached the guest: its ramdisk, or (HVM) a PV disk its init unpacks (firmware loads a ramdisk slowly). */
+  image: 'ramdisk' | 'disk';
+  /** An HVM guest's device model (QEMU in Dom0), its threads read back; null for PV and PVH. */
+  deviceModel: { path: string | null; pid: number; priority: number | null; threads: RunThreadState[] } | null;
+  /** Dom0's vCPUs and the physical CPUs they were pinned to while the load ran in Dom0; null without a load. */
+  dom0LoadCpus: { vcpu: number; pcpu: number }[] | null;
   /** The command rtlat ran in the guest. */
   guestCommandLine: string;
 }

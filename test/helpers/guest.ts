@@ -87,24 +87,48 @@ export function guestTemporaryFiles(): string[] {
   return startedTmpDirs.flatMap((dir) => readdirSync(dir).map((name) => path.join(dir, name)));
 }
 
-/** Runs rtlat without blocking the test; with `signalWhen`, sends its signal (SIGKILL included) once its pattern appears on stderr. */
-export function rtlatAsync(args: string[], signalWhen?: { stderr: RegExp; signal: NodeJS.Signals }): Promise<CliOutcome> {
+/** A signal to send rtlat once its stderr so far matches `stderr`. */
+export interface SignalStep {
+  stderr: RegExp;
+  signal: NodeJS.Signals;
+}
+
+/**
+ * Runs rtlat without blocking the test; with `signalWhen`, sends its signal (SIGKILL included) once its
+ * pattern appears on stderr, or each step's in turn, once the step before it was sent and the step's own
+ * pattern appears (two signals sent at once can reach the process as one). With `timeoutMs`, an rtlat
+ * still running then is killed with SIGKILL and the promise rejects: nothing outlives its test.
+ */
+export function rtlatAsync(args: string[], signalWhen?: SignalStep | SignalStep[], timeoutMs?: number): Promise<CliOutcome> {
   return new Promise((resolve, reject) => {
     const tmpDir = scratchDir();
     startedTmpDirs.push(tmpDir);
     const child = spawn(process.execPath, [RTLAT_BIN, ...args], { env: { ...process.env, TMPDIR: tmpDir } });
     let stdout = '';
     let stderr = '';
-    let sent = false;
+    const steps = signalWhen === undefined ? [] : [signalWhen].flat();
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            child.kill('SIGKILL');
+            reject(new Error(`rtlat ${args.slice(0, 4).join(' ')} ... did not end within ${timeoutMs / 1000}s; its stderr ended with: ${stderr.slice(-2000)}`));
+          }, timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      if (signalWhen && !sent && signalWhen.stderr.test(stderr)) {
-        sent = true;
-        child.kill(signalWhen.signal);
-      }
+      while (steps.length > 0 && steps[0]!.stderr.test(stderr)) child.kill(steps.shift()!.signal);
     });
     child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
   });
+}
+
+/** processesLeft once the processes have had a moment to go (a parent-death signal is delivered at once, the exit takes a moment). */
+export async function processesLeftAfterAMoment(): Promise<string[]> {
+  for (let wait = 0; wait < 100 && processesLeft().length > 0; wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+  return processesLeft();
 }

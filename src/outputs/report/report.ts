@@ -120,6 +120,19 @@ function environmentFacts(fingerprint: Fingerprint): Fact[] {
 
 /** How rtlat guest ran the guest: what the guest itself cannot know. */
 function guestFacts(guest: RunGuest, host: Fingerprint | null): Fact[] {
+  if (guest.hypervisor === 'xen') {
+    const model = guest.deviceModel;
+    return [
+      ['hypervisor', `Xen ${guest.xen.version ?? '(version unknown)'}, ${guest.xen.scheduler ?? '?'} scheduler: a ${guest.type.toUpperCase()} domU${guest.emulated ? `, EMULATED (${guest.emulation})` : ''}`],
+      ['host', host ? describeEnvironment(host) : null],
+      ['kernel', `${guest.kernel.release ?? 'release unknown'} (${guest.kernel.path})`],
+      ['vCPUs', `${guest.vcpus}, ${guest.vcpuCpus ? `pinned to physical CPU ${guest.vcpuCpus.join(', ')}` : 'not pinned'}`],
+      ['memory', `${guest.memoryMiB} MiB`],
+      ['device model', model === null ? null : `${model.path ?? 'QEMU'} (pid ${model.pid}): ${model.priority === null ? 'at the priority it started with' : `SCHED_FIFO ${model.priority}`}`],
+      ['Dom0 load', guest.dom0LoadCpus === null ? null : guest.dom0LoadCpus.map(({ vcpu, pcpu }) => `Dom0 vCPU ${vcpu} on physical CPU ${pcpu}`).join(', ')],
+      ['in the guest', guest.guestCommandLine, 'code'],
+    ];
+  }
   const accelerator = guest.accelerator.toUpperCase();
   return [
     ['accelerator', guest.emulated ? `${accelerator}: EMULATED, the latencies are QEMU's emulator's, not a hypervisor's (${guest.acceleratorReason})` : `${accelerator} (${guest.acceleratorReason})`],
@@ -128,7 +141,7 @@ function guestFacts(guest: RunGuest, host: Fingerprint | null): Fact[] {
     ['kernel', `${guest.kernel.release ?? 'release unknown'} (${guest.kernel.path})`],
     ['vCPUs', `${guest.vcpus}, ${guest.vcpuCpus ? `pinned to host CPU ${guest.vcpuCpus.join(', ')}` : 'not pinned'}`],
     ['memory', `${guest.memoryMiB} MiB`],
-    ['QEMU threads', guest.qemuPriority === null ? 'at the priority they started with' : `SCHED_FIFO ${guest.qemuPriority}`],
+    ['vCPU threads', guest.qemuPriority === null ? 'at the priority they started with' : `SCHED_FIFO ${guest.qemuPriority}`],
     ['in the guest', guest.guestCommandLine, 'code'],
   ];
 }

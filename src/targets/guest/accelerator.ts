@@ -1,13 +1,14 @@
 // KVM or TCG. /dev/kvm can be present and still not work (nested virtualization that cannot run this
-// QEMU's CPU model, or a kernel that hangs under it), so KVM is chosen only after a short probe boot
-// has come up with it; otherwise the guest runs under TCG, emulated, and its results say so.
+// QEMU's CPU model, or a kernel that hangs under it), so KVM is used only after a short probe boot has
+// come up with it, even when it was asked for; otherwise (auto) the guest runs under TCG, emulated,
+// and its results say so.
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { formatDuration, NS_PER_MS } from '../../units.js';
 import { writeProbeInitrd } from './initramfs.js';
 import { GuestChannel } from './protocol.js';
-import { type Accelerator, Vm } from './vm.js';
+import { type Accelerator, linuxCommandLine, Vm } from './vm.js';
 
 export type AcceleratorChoice = 'auto' | Accelerator;
 
@@ -42,7 +43,7 @@ export async function probeKvm(qemu: string, kernel: string, timeoutMs: number):
     const cameUp = new Promise<void>((resolve) => (ready = resolve));
     const channel = new GuestChannel({ onReady: () => ready() });
     vm = await Vm.start(
-      { qemu, kernel, initrd, accelerator: 'kvm', vcpus: 1, memoryMiB: 256, kernelArgs: [], dir },
+      { qemu, kernel, initrd, accelerator: 'kvm', vcpus: 1, memoryMiB: 256, commandLine: linuxCommandLine([]), dir },
       { onChannel: (text) => channel.push(text) },
     );
     await vm.resume();
@@ -67,14 +68,16 @@ const probed = new Map<string, Promise<string | null>>();
 export async function chooseAccelerator(choice: AcceleratorChoice, qemu: string, kernel: string, probeTimeoutMs: number): Promise<AcceleratorDecision> {
   if (choice === 'tcg') return { accelerator: 'tcg', reason: 'TCG was asked for (--accel tcg)' };
   const deviceProblem = kvmDeviceProblem();
-  if (choice === 'kvm') {
-    if (deviceProblem) throw new Error(`--accel kvm, but ${deviceProblem}`);
-    return { accelerator: 'kvm', reason: 'KVM was asked for (--accel kvm)' };
-  }
+  if (choice === 'kvm' && deviceProblem) throw new Error(`--accel kvm, but ${deviceProblem}`);
   if (deviceProblem) return { accelerator: 'tcg', reason: deviceProblem };
   const key = `${qemu}\0${kernel}`;
   if (!probed.has(key)) probed.set(key, probeKvm(qemu, kernel, probeTimeoutMs));
   const problem = await probed.get(key)!;
+  // Asked for, KVM is still probed: a /dev/kvm that cannot run this kernel would otherwise hang the real boot until its time-out.
+  if (choice === 'kvm') {
+    if (problem !== null) throw new Error(`--accel kvm, but KVM does not work here: ${problem}`);
+    return { accelerator: 'kvm', reason: 'KVM was asked for (--accel kvm) and a probe boot came up' };
+  }
   return problem === null
     ? { accelerator: 'kvm', reason: 'a KVM probe boot came up' }
     : { accelerator: 'tcg', reason: `KVM does not work here: ${problem}` };

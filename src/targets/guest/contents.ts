@@ -7,6 +7,9 @@ import { accessSync, constants, lstatSync, readdirSync, readFileSync, readlinkSy
 import path from 'node:path';
 import type { CpioEntry } from './cpio.js';
 
+/** This package's folder (package.json, bin/, dist/, build/): what a guest or a lab host runs. */
+export const PACKAGE_ROOT = path.resolve(import.meta.dirname, '../../..');
+
 /** Where the package and the node_modules it resolves its imports from live inside the guest (see packageTree). */
 export const GUEST_INSTALL_DIR = '/opt/rtlat-install';
 /** The package inside the guest: a link to its folder within GUEST_INSTALL_DIR. */
@@ -39,10 +42,11 @@ export function findExecutable(name: string, extraDirs: readonly string[] = []):
 
 /**
  * The shared libraries `binary` loads, as ldd lists them (the dynamic loader included), at the paths
- * the loader will look them up under. Empty for a static binary.
+ * the loader will look them up under, `libraryPath` first (LD_LIBRARY_PATH). Empty for a static binary.
  */
-export function sharedLibraries(binary: string): string[] {
-  const ldd = spawnSync('ldd', [binary], { encoding: 'utf8' });
+export function sharedLibraries(binary: string, libraryPath: readonly string[] = []): string[] {
+  const env = libraryPath.length > 0 ? { ...process.env, LD_LIBRARY_PATH: libraryPath.join(':') } : process.env;
+  const ldd = spawnSync('ldd', [binary], { encoding: 'utf8', env });
   if (ldd.error) throw new Error(`ldd is needed to list the libraries of ${binary}: ${ldd.error.message}`);
   // "not a dynamic executable" (exit 1) for a static binary such as busybox-static's.
   if (ldd.status !== 0) return [];
@@ -167,7 +171,7 @@ function nativeBuildFiles(root: string): string[] {
 }
 
 /**
- * This package as it runs: package.json, bin/, dist/, build/Release's products, and the packages it
+ * This package as it runs: package.json, bin/, dist/, docs/, build/Release's products, and the packages it
  * needs at run time. They keep the places they have relative to each other on the host, under
  * GUEST_INSTALL_DIR, so that Node in the guest resolves every import as it does on the host (an
  * installed rtlat's dependencies are usually hoisted beside it, not inside it); GUEST_PACKAGE_DIR
@@ -182,7 +186,9 @@ export function packageTree(root: string): GuestFile[] {
     { kind: 'symlink', path: GUEST_PACKAGE_DIR, target: path.posix.relative(path.posix.dirname(GUEST_PACKAGE_DIR), inGuest(realRoot)) },
     hostFile(path.join(realRoot, 'package.json'), inGuest(path.join(realRoot, 'package.json'))),
   ];
-  for (const dir of ['bin', 'dist']) entries.push(...treeEntries(path.join(realRoot, dir), inGuest(path.join(realRoot, dir))));
+  // docs/ holds the run file's schema, which reading a run file checks (rtlat matrix in a lab host reads the runs it made).
+  const folders = ['bin', 'dist', ...(statSync(path.join(realRoot, 'docs'), { throwIfNoEntry: false })?.isDirectory() ? ['docs'] : [])];
+  for (const dir of folders) entries.push(...treeEntries(path.join(realRoot, dir), inGuest(path.join(realRoot, dir))));
   for (const file of nativeBuildFiles(realRoot)) entries.push(hostFile(file, inGuest(file)));
   for (const dir of dirs) {
     // A nested node_modules holds packages of its own, which the walk above found if they are needed.

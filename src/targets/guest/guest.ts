@@ -9,37 +9,38 @@ import path from 'node:path';
 import { OptionError } from '../../errors.js';
 import { readFingerprint } from '../../fingerprint/index.js';
 import { startLoad, type LoadHandle } from '../../load/index.js';
-import type { RunFile, RunGuest, RunLoad } from '../../run-file/schema.js';
+import type { RunFile, RunGuest, RunLoad, RunQemuGuest } from '../../run-file/schema.js';
 import { usableCpus } from '../../engine/system.js';
 import { HostVcpuTrace, withHostViews } from '../../trace/host-vcpus.js';
 import { formatDuration, NS_PER_MS } from '../../units.js';
 import { chooseAccelerator, type AcceleratorChoice } from './accelerator.js';
 import { alignClocks, ClockExchange, type ClockSample } from './clock-align.js';
-import { findExecutable } from './contents.js';
+import { findExecutable, PACKAGE_ROOT } from './contents.js';
 import { baseImage, defaultCacheDir, writeRunInitrd, type ExtraFile } from './initramfs.js';
 import { checkKernelImage, checkQemuBinary } from './kernel-image.js';
-import { ACK, CLOCK, GO, GUEST_FILES, GuestChannel, STOP, type GuestReport } from './protocol.js';
-import { pinVcpuThreads, setFifoPriority } from './threads.js';
-import { Vm } from './vm.js';
+import { Deadlines } from './deadlines.js';
+import { ACK, channelOutcome, CLOCK, GO, GUEST_FILES, GuestChannel, STOP, type GuestReport } from './protocol.js';
+import { pinVcpuThreads, readThreadStates, setFifoPriority } from './threads.js';
+import { consoleTail, linuxCommandLine, Vm } from './vm.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
-export interface GuestOptions {
+/** What any guest's measurement takes, whatever runs the guest (QEMU here, Xen in targets/xen). */
+export interface GuestSetup {
   kernel: string;
   /** `rtlat measure` options for the guest; --json and --hdr-log are rtlat's to add. */
   measureArgs: readonly string[];
   /** Bring the HdrHistogram log back too. */
   hdrLog?: boolean;
-  qemu?: string;
-  accelerator?: AcceleratorChoice;
   vcpus?: number;
   memoryMiB?: number;
   kernelArgs?: readonly string[];
   extras?: readonly ExtraFile[];
-  /** Host CPUs for the vCPU threads (vCPU i on pinVcpus[i % length]). */
+  /** Host (Xen: physical) CPUs for the vCPUs, vCPU i on pinVcpus[i % length]. */
   pinVcpus?: readonly number[] | null;
+  /** SCHED_FIFO priority for the vCPU threads (Xen HVM: the device model's threads) while measuring. */
   qemuPriority?: number | null;
-  /** A load on the host while the guest measures. */
+  /** A load on the host (Xen: in Dom0) while the guest measures. */
   load?: { spec: string; cpus: readonly number[] | null } | null;
   /**
    * Trace the host's CPUs for the vCPU threads and add to each of the guest's explained wake-ups what the
@@ -47,7 +48,6 @@ export interface GuestOptions {
    */
   explainHost?: boolean;
   bootTimeoutMs?: number;
-  kvmProbeTimeoutMs?: number;
   cacheDir?: string;
   /** The host's command line, for the run file. */
   commandLine: string;
@@ -55,11 +55,17 @@ export interface GuestOptions {
   signal?: AbortSignal;
   /** Progress, one line at a time ("building the guest image", "booting under TCG"). */
   onProgress?: (line: string) => void;
+}
+
+export interface GuestOptions extends GuestSetup {
+  qemu?: string;
+  accelerator?: AcceleratorChoice;
+  kvmProbeTimeoutMs?: number;
   /** Everything the guest's console prints. */
   onConsole?: (text: string) => void;
 }
 
-export interface GuestResult {
+export interface GuestResult<Guest extends RunGuest = RunGuest> {
   /** Null when rtlat in the guest wrote none (e.g. it refused an option). */
   run: RunFile | null;
   hdrLog: Buffer | null;
@@ -67,7 +73,7 @@ export interface GuestResult {
   stdout: string;
   stderr: string;
   status: number;
-  info: RunGuest;
+  info: Guest;
 }
 
 export const DEFAULT_VCPUS = 1;
@@ -75,15 +81,11 @@ export const DEFAULT_MEMORY_MIB = 1024;
 export const DEFAULT_BOOT_TIMEOUT_MS = 120_000;
 const DEFAULT_KVM_PROBE_TIMEOUT_MS = 20_000;
 /** A guest powers off right after sending its results. */
-const POWER_OFF_TIMEOUT_MS = 20_000;
-/** After an interrupt the guest stops measuring and sends what it has; it is killed if that takes longer. */
-const STOP_TIMEOUT_MS = 30_000;
+export const POWER_OFF_TIMEOUT_MS = 20_000;
 const CONSOLE_LINES_IN_ERRORS = 6;
 /** The guest's clock echo is a Node process of its own: under TCG it takes seconds to start. */
 const CLOCK_EXCHANGE_TIMEOUT_MS = 60_000;
 
-/** The package this module belongs to: what the guest runs. */
-const PACKAGE_ROOT = path.resolve(import.meta.dirname, '../../..');
 
 /** qemu-system-x86_64 on PATH, or the one given (checked: an OptionError for --qemu); an Error that says how to get it otherwise. */
 export function findQemu(given?: string): string {
@@ -110,11 +112,28 @@ function checkQemuPriority(priority: number, vcpus: number, pinVcpus: readonly n
 }
 
 /** The guest's run file as the host keeps it: its own command line, the host's load and fingerprint, and how the guest ran. */
-function guestRunFile(measured: RunFile, commandLine: string, hostLoad: RunLoad | null, info: RunGuest): RunFile {
+export function guestRunFile(measured: RunFile, commandLine: string, hostLoad: RunLoad | null, info: RunGuest): RunFile {
   return { ...measured, commandLine, load: hostLoad ?? measured.load, hostEnvironment: readFingerprint(), guest: info };
 }
 
-export async function runGuest(options: GuestOptions): Promise<GuestResult> {
+/** What came back from a guest, as the host keeps it. */
+export function guestResult<Guest extends RunGuest>({ files, status }: GuestReport, commandLine: string, hostLoad: RunLoad | null, info: Guest): GuestResult<Guest> {
+  return {
+    run: files.run ? guestRunFile(JSON.parse(files.run.toString('utf8')) as RunFile, commandLine, hostLoad, info) : null,
+    hdrLog: files.hdrLog ?? null,
+    stdout: files.stdout?.toString('utf8') ?? '',
+    stderr: files.stderr?.toString('utf8') ?? '',
+    status,
+    info,
+  };
+}
+
+/** The rtlat command a guest runs: measure, writing its results where the guest's init sends them from. */
+export function guestMeasureCommand(measureArgs: readonly string[], hdrLog: boolean): string[] {
+  return ['measure', ...measureArgs, '--json', GUEST_FILES.run, ...(hdrLog ? ['--hdr-log', GUEST_FILES.hdrLog] : [])];
+}
+
+export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQemuGuest>> {
   // The options first: a mistake in them is a usage error whether QEMU is installed or not.
   checkKernelImage('kernel', options.kernel);
   const vcpus = options.vcpus ?? DEFAULT_VCPUS;
@@ -126,15 +145,19 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
 
   const base = baseImage(PACKAGE_ROOT, options.cacheDir ?? defaultCacheDir());
   if (!base.reused) progress(`built the guest image ${base.path}`);
-  const decision = await chooseAccelerator(options.accelerator ?? 'auto', qemu, options.kernel, options.kvmProbeTimeoutMs ?? DEFAULT_KVM_PROBE_TIMEOUT_MS);
+  // Asked for, KVM gets the whole boot time-out for its probe: under nested virtualization (a KVM that is
+  // itself emulated) even the probe's boot takes its time; unasked, a short probe keeps TCG's start quick.
+  const probeTimeoutMs = options.kvmProbeTimeoutMs ?? (options.accelerator === 'kvm' ? bootTimeoutMs : DEFAULT_KVM_PROBE_TIMEOUT_MS);
+  const decision = await chooseAccelerator(options.accelerator ?? 'auto', qemu, options.kernel, probeTimeoutMs);
   progress(
     decision.accelerator === 'tcg'
       ? `booting under TCG, EMULATED (${decision.reason}): the latencies are QEMU's emulator's, not a hypervisor's`
       : `booting under KVM (${decision.reason})`,
   );
 
-  const guestArgs = ['measure', ...options.measureArgs, '--json', GUEST_FILES.run, ...(options.hdrLog ? ['--hdr-log', GUEST_FILES.hdrLog] : [])];
-  const info: RunGuest = {
+  const guestArgs = guestMeasureCommand(options.measureArgs, options.hdrLog ?? false);
+  const info: RunQemuGuest = {
+    hypervisor: 'qemu',
     accelerator: decision.accelerator,
     emulated: decision.accelerator === 'tcg',
     acceleratorReason: decision.reason,
@@ -151,28 +174,20 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
   let vm: Vm | null = null;
   let load: LoadHandle | null = null;
   let hostTrace: HostVcpuTrace | null = null;
-  const timers: NodeJS.Timeout[] = [];
-  const after = (ms: number, message: () => string) =>
-    new Promise<never>((_, reject) => timers.push(setTimeout(() => reject(new Error(message())), ms)));
-  const lastLines = () => {
-    const lines = vm?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? [];
-    return lines.length > 0 ? `; the console's last lines: ${lines.map((line) => line.trim()).join(' | ')}` : '; the console printed nothing';
-  };
+  const deadlines = new Deadlines();
+  const lastLines = () => consoleTail(vm?.lastLines(CONSOLE_LINES_IN_ERRORS) ?? []);
   try {
     const initrd = path.join(dir, 'initrd.cpio');
     writeRunInitrd(initrd, base.path, guestArgs, options.extras ?? []);
-    let ready!: (release: string) => void;
-    let reported!: (report: GuestReport) => void;
-    const cameUp = new Promise<string>((resolve) => (ready = resolve));
-    const report = new Promise<GuestReport>((resolve) => (reported = resolve));
+    const { cameUp, report, events } = channelOutcome();
     // The second clock exchange, which the guest asks for once it has measured (--explain-host).
     let clockAtEnd: Promise<ClockSample | null> = Promise.resolve(null);
     const clock = new ClockExchange(() => {
       clockAtEnd = clock.measure((text) => vm?.send(text), CLOCK_EXCHANGE_TIMEOUT_MS).catch(() => null);
     });
-    const channel = new GuestChannel({ onReady: ready, onReport: reported, onClock: (event) => clock.handle(event) });
+    const channel = new GuestChannel({ ...events, onClock: (event) => clock.handle(event) });
     vm = await Vm.start(
-      { qemu, kernel: options.kernel, initrd, accelerator: decision.accelerator, vcpus, memoryMiB, kernelArgs: options.kernelArgs ?? [], dir },
+      { qemu, kernel: options.kernel, initrd, accelerator: decision.accelerator, vcpus, memoryMiB, commandLine: linuxCommandLine(options.kernelArgs ?? []), dir },
       { onChannel: (text) => channel.push(text), ...(options.onConsole && { onConsole: options.onConsole }) },
     );
     const running = vm;
@@ -185,7 +200,8 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
       options.signal?.addEventListener('abort', () => reject(new Error('interrupted before the guest came up')), { once: true });
     });
 
-    if (options.pinVcpus?.length) info.vcpuCpus = pinVcpuThreads(await running.vcpuThreads(), options.pinVcpus);
+    const vcpuThreads = await running.vcpuThreads();
+    if (options.pinVcpus?.length) info.vcpuCpus = pinVcpuThreads(vcpuThreads, options.pinVcpus);
     await running.resume();
     // QEMU has read the kernel and initrd and holds its sockets open: nothing in the folder is needed
     // any more, and nothing is left on disk even if rtlat is killed.
@@ -194,56 +210,47 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
       cameUp,
       ended('before the guest came up'),
       interrupted,
-      after(bootTimeoutMs, () => `the guest did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)} under ${decision.accelerator.toUpperCase()}${lastLines()}`),
+      deadlines.after(bootTimeoutMs, () => `the guest did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)} under ${decision.accelerator.toUpperCase()}${lastLines()}`),
     ]);
 
-    // While it boots the guest is not measured, so QEMU keeps its ordinary priority until now.
+    // While it boots the guest is not measured, so QEMU keeps its ordinary priority until now. Only the
+    // vCPU threads: QEMU's main loop and workers at SCHED_FIFO too were seen to starve a (nested) KVM
+    // host's own kernel threads for good.
     if (options.qemuPriority != null) {
-      setFifoPriority(running.threads(), options.qemuPriority, (tid) => existsSync(`/proc/${running.pid}/task/${tid}`));
+      setFifoPriority(vcpuThreads, options.qemuPriority, (tid) => existsSync(`/proc/${running.pid}/task/${tid}`));
     }
+    // What the kernel says of each QEMU thread, as chrt -p and taskset -p show it: the set-up as it really was.
+    info.threads = readThreadStates(running.threads()).map((state) => ({ ...state, vcpu: vcpuThreads.includes(state.tid) ? vcpuThreads.indexOf(state.tid) : null }));
     if (options.load) {
       load = await startLoad(options.load.spec, { cpus: options.load.cpus ?? info.vcpuCpus ?? usableCpus().allowed });
     }
     let clockAtStart: ClockSample | null = null;
     if (options.explainHost) {
-      hostTrace = new HostVcpuTrace(await running.vcpuThreads(), info.vcpuCpus ? [...new Set(info.vcpuCpus)].sort((a, b) => a - b) : usableCpus().allowed);
+      hostTrace = new HostVcpuTrace(vcpuThreads, info.vcpuCpus ? [...new Set(info.vcpuCpus)].sort((a, b) => a - b) : usableCpus().allowed);
       running.send(CLOCK);
       clockAtStart = await clock.measure((text) => running.send(text), CLOCK_EXCHANGE_TIMEOUT_MS);
     }
     running.send(GO);
     progress(`the guest is up (kernel ${info.kernel.release}): measuring`);
-    const stopTimedOut = new Promise<never>((_, reject) => {
-      const stop = () => {
-        running.send(STOP);
-        timers.push(setTimeout(() => reject(new Error(`the guest did not stop within ${STOP_TIMEOUT_MS / 1000}s of the interrupt${lastLines()}`)), STOP_TIMEOUT_MS));
-      };
-      options.signal?.addEventListener('abort', stop, { once: true });
-    });
+    const stopTimedOut = deadlines.stopOnAbort(options.signal, () => running.send(STOP), lastLines);
     const { files, status } = await Promise.race([report, ended('before the guest sent its results'), stopTimedOut]);
     running.send(ACK);
     progress('results received');
-    await Promise.race([running.exited, after(POWER_OFF_TIMEOUT_MS, () => 'the guest did not power off after its results')]);
+    await Promise.race([running.exited, deadlines.after(POWER_OFF_TIMEOUT_MS, () => 'the guest did not power off after its results')]);
     const hostLoad = load ? await load.stop() : null;
-    let run = files.run ? guestRunFile(JSON.parse(files.run.toString('utf8')) as RunFile, options.commandLine, hostLoad, info) : null;
+    const result = guestResult({ files, status }, options.commandLine, hostLoad, info);
     if (hostTrace && clockAtStart) {
       hostTrace.stop();
       const alignment = alignClocks(clockAtStart, await clockAtEnd);
-      if (run?.explain) {
+      if (result.run?.explain) {
         const { offsetNs, errorNs, driftPpm } = alignment;
-        run = { ...run, explain: withHostViews(run.explain, hostTrace, alignment.toHost, { offsetNs, errorNs, driftPpm }) };
+        result.run = { ...result.run, explain: withHostViews(result.run.explain, hostTrace, alignment.toHost, { offsetNs, errorNs, driftPpm }) };
       }
     }
 
-    return {
-      run,
-      hdrLog: files.hdrLog ?? null,
-      stdout: files.stdout?.toString('utf8') ?? '',
-      stderr: files.stderr?.toString('utf8') ?? '',
-      status,
-      info,
-    };
+    return result;
   } finally {
-    for (const timer of timers) clearTimeout(timer);
+    deadlines.clear();
     await vm?.kill();
     hostTrace?.stop();
     await load?.stop().catch(() => {});

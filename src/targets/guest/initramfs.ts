@@ -31,7 +31,7 @@ export function findBusybox(): string {
 const STANDARD_DIRS = ['bin', 'dev', 'proc', 'sys', 'tmp', 'run', 'rtlat'];
 
 /** The files, preceded by every folder that holds them (the kernel creates entries in archive order). */
-function withDirectories(files: readonly GuestFile[], extraDirs: readonly string[] = []): CpioEntry[] {
+export function withDirectories(files: readonly GuestFile[], extraDirs: readonly string[] = []): CpioEntry[] {
   const byPath = new Map<string, GuestFile>();
   for (const file of files) byPath.set(file.path.replace(/^\/+/, ''), { ...file, path: file.path.replace(/^\/+/, '') });
   const dirs = new Set<string>(extraDirs);
@@ -43,11 +43,11 @@ function withDirectories(files: readonly GuestFile[], extraDirs: readonly string
   return [...directories, ...[...byPath.values()].sort((a, b) => a.path.localeCompare(b.path))];
 }
 
-function script(guestPath: string, text: string): GuestFile {
+export function script(guestPath: string, text: string): GuestFile {
   return { kind: 'file', path: guestPath, mode: 0o755, data: Buffer.from(text) };
 }
 
-const CONSOLE: GuestFile = { kind: 'char-device', path: '/dev/console', mode: 0o600, major: 5, minor: 1 };
+export const CONSOLE: GuestFile = { kind: 'char-device', path: '/dev/console', mode: 0o600, major: 5, minor: 1 };
 
 /** What identifies a base image: every entry's path and its source's size and modification time. */
 function imageKey(entries: readonly CpioEntry[]): string {
@@ -75,29 +75,41 @@ export interface BaseImage {
   reused: boolean;
 }
 
+/** Names a base image to use as it is instead of building one (for one made elsewhere from the same files). */
+export const GUEST_IMAGE_VARIABLE = 'RTLAT_GUEST_IMAGE';
+
 /**
  * The measuring guest's base archive for the package at `packageRoot`, from `cacheDir`/guest when
  * it holds one with the same contents; otherwise built there (replacing older ones).
  */
 export function baseImage(packageRoot: string, cacheDir: string): BaseImage {
-  const entries = withDirectories(
-    [
-      CONSOLE,
-      script('/init', MEASURE_INIT),
-      ...binaryWithLibraries(findBusybox(), GUEST_BUSYBOX),
-      ...binaryWithLibraries(process.execPath, GUEST_NODE),
-      ...packageEntries(packageRoot),
-    ],
-    STANDARD_DIRS,
-  );
-  const dir = path.join(cacheDir, 'guest');
-  const target = path.join(dir, `${BASE_PREFIX}${imageKey(entries)}.cpio`);
+  // rtlat lab builds it outside, where that is quick, and hands it to the rtlat in its host this way.
+  const given = process.env[GUEST_IMAGE_VARIABLE];
+  if (given) {
+    if (!statSync(given, { throwIfNoEntry: false })?.isFile()) throw new Error(`${GUEST_IMAGE_VARIABLE}=${given}: no such file`);
+    return { path: given, reused: true };
+  }
+  return cachedImage(path.join(cacheDir, 'guest'), BASE_PREFIX, [script('/init', MEASURE_INIT), ...rtlatRuntime(packageRoot)]);
+}
+
+/** What runs rtlat anywhere rtlat boots: the console, busybox, this Node and the package. */
+export function rtlatRuntime(packageRoot: string): GuestFile[] {
+  return [CONSOLE, ...binaryWithLibraries(findBusybox(), GUEST_BUSYBOX), ...binaryWithLibraries(process.execPath, GUEST_NODE), ...packageEntries(packageRoot)];
+}
+
+/**
+ * An archive of `files` (and the standard folders) in `dir`, named `prefix` and a key of what it holds:
+ * reused when one with the same contents is there, otherwise built, replacing the older ones of `prefix`.
+ */
+export function cachedImage(dir: string, prefix: string, files: readonly GuestFile[]): BaseImage {
+  const entries = withDirectories(files, STANDARD_DIRS);
+  const target = path.join(dir, `${prefix}${imageKey(entries)}.cpio`);
   if (statSync(target, { throwIfNoEntry: false })?.isFile()) return { path: target, reused: true };
 
   mkdirSync(dir, { recursive: true });
   writeArchive(target, entries);
   for (const name of readdirSync(dir)) {
-    if (name.startsWith(BASE_PREFIX) && path.join(dir, name) !== target) rmSync(path.join(dir, name), { force: true });
+    if (name.startsWith(prefix) && path.join(dir, name) !== target) rmSync(path.join(dir, name), { force: true });
   }
   return { path: target, reused: false };
 }
@@ -126,8 +138,17 @@ function extraEntries(extra: ExtraFile): GuestFile[] {
  * again: the base stays the same from run to run.
  */
 export function writeRunInitrd(target: string, base: string, args: readonly string[], extras: readonly ExtraFile[]): void {
+  writeLayeredArchive(target, base, runFiles(args, extras));
+}
+
+/** A run's own files: rtlat's arguments and the --initrd-extra files. */
+export function runFiles(args: readonly string[], extras: readonly ExtraFile[]): GuestFile[] {
+  return [script(GUEST_ARGS_FILE, argsScript(args)), ...extras.flatMap(extraEntries)];
+}
+
+/** `base`, then an archive of `files` that the kernel unpacks over it. */
+export function writeLayeredArchive(target: string, base: string, files: readonly GuestFile[]): void {
   copyFileSync(base, target, fsConstants.COPYFILE_FICLONE);
-  const files = [script(GUEST_ARGS_FILE, argsScript(args)), ...extras.flatMap(extraEntries)];
   appendFileSync(target, cpioBuffer(withDirectories(files)));
 }
 
@@ -136,7 +157,7 @@ export function writeProbeInitrd(target: string): void {
   writeArchive(target, withDirectories([CONSOLE, script('/init', PROBE_INIT), ...binaryWithLibraries(findBusybox(), GUEST_BUSYBOX)]));
 }
 
-function writeArchive(target: string, entries: readonly CpioEntry[]): void {
+export function writeArchive(target: string, entries: readonly CpioEntry[]): void {
   const file = new AtomicFile(target);
   try {
     writeCpio(entries, (chunk) => file.write(chunk));

@@ -38,6 +38,22 @@ export function checkKernelImage(option: string, file: string): string {
   return resolved;
 }
 
+/** The release a bzImage says it is ("6.1.0-57-cloud-amd64"): its boot header's kernel_version string; null for another kind of file. */
+export function kernelImageRelease(image: string): string | null {
+  const fd = openSync(image, 'r');
+  try {
+    const header = Buffer.alloc(0x210);
+    if (readSync(fd, header, 0, header.length, 0) < header.length || header.toString('latin1', BOOT_HEADER_OFFSET, BOOT_HEADER_OFFSET + 4) !== BOOT_HEADER_MAGIC) return null;
+    // kernel_version: the string's offset from the setup header's start (0x200).
+    const version = Buffer.alloc(256);
+    const read = readSync(fd, version, 0, version.length, header.readUInt16LE(0x20e) + 0x200);
+    const text = version.toString('latin1', 0, read);
+    return /^(\S+)/.exec(text.slice(0, Math.max(0, text.indexOf('\0'))))?.[1] ?? null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** `file` when it is a QEMU that runs (its --version says "QEMU emulator"); an OptionError otherwise. */
 export function checkQemuBinary(option: string, file: string): string {
   const accepted = 'an executable QEMU, such as /usr/bin/qemu-system-x86_64';

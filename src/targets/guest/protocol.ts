@@ -6,15 +6,21 @@
 //   host -> guest   g                                   host-side set-up done (priorities, load): measure
 //   host -> guest   s                                   stop early (the host got SIGINT/SIGTERM)
 //   guest -> host   RTLAT-CLOCK-AGAIN (after c)         measured: the clock exchange once more
-//   guest -> host   RTLAT-FILE <name>, base64 of the gzipped file, RTLAT-END <name>   for each result file
+//   guest -> host   RTLAT-FILE <bytes> <name>, base64 of the gzipped file (<bytes> long), RTLAT-END <name>
 //   guest -> host   RTLAT-EXIT <status>                 rtlat's exit code
 //   host -> guest   a                                   all received: the guest powers off
 //
 // The clock exchange: the guest says RTLAT-CLOCK-READY, answers each "p" with RTLAT-CLOCK <its
 // CLOCK_MONOTONIC in ns> (src/targets/guest/clock-echo.ts), and ends at "e".
 //
+// A lab host (src/targets/lab) speaks it too, with its files named by their paths, and two more lines:
+// RTLAT-ERR <line> for each line its command writes to stderr, as it comes, and RTLAT-LEFT <what> for
+// each domain or QEMU still running once its command has ended.
+//
 // The guest waits for that last "a" because poweroff does not wait for a serial port to drain: the
 // end of the results could otherwise be lost with the guest. Files travel as base64 so that no byte of them can be taken for a marker or changed by a tty.
+// A line among them that is not base64 (a kernel's message where the channel is also its console) is left out,
+// and a file whose bytes do not add up is a fault, not a run file.
 import { gunzipSync } from 'node:zlib';
 import { GUEST_BUSYBOX, GUEST_NODE, GUEST_PACKAGE_DIR } from './contents.js';
 
@@ -28,9 +34,11 @@ export const CLOCK_END = 'e';
 export const CLOCK_READY = 'RTLAT-CLOCK-READY';
 export const CLOCK_SAMPLE = 'RTLAT-CLOCK';
 const CLOCK_AGAIN = 'RTLAT-CLOCK-AGAIN';
-const FILE = 'RTLAT-FILE';
-const END = 'RTLAT-END';
-const EXIT = 'RTLAT-EXIT';
+export const FILE = 'RTLAT-FILE';
+export const END = 'RTLAT-END';
+export const EXIT = 'RTLAT-EXIT';
+export const STDERR = 'RTLAT-ERR';
+export const LEFT = 'RTLAT-LEFT';
 
 /** Files the guest sends back, by name; the host maps them to its own outputs. */
 export const GUEST_FILES = {
@@ -41,6 +49,9 @@ export const GUEST_FILES = {
 } as const;
 export type GuestFileName = keyof typeof GUEST_FILES;
 
+/** The kernel command-line parameter naming the channel's device when it is not ttyS1 (rtlat.channel=hvc0). */
+export const CHANNEL_PARAMETER = 'rtlat.channel';
+
 /** Holds the rtlat arguments, written by the host into each run's own small archive. */
 export const GUEST_ARGS_FILE = '/rtlat/args.sh';
 
@@ -49,9 +60,19 @@ export function argsScript(args: readonly string[]): string {
   return `set -- ${args.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ')}\n`;
 }
 
-const SIGINT_READY_MODULE = `${GUEST_PACKAGE_DIR}/dist/targets/guest/sigint-ready.js`;
+export const SIGINT_READY_MODULE = `${GUEST_PACKAGE_DIR}/dist/targets/guest/sigint-ready.js`;
+export const SIGINT_READY_FILE = '/tmp/sigint-ready';
 const CLOCK_ECHO = `${GUEST_NODE} ${GUEST_PACKAGE_DIR}/dist/targets/guest/clock-echo.js <&3 >&3`;
-const SIGINT_READY_FILE = '/tmp/sigint-ready';
+
+/** The shell function that sends a file on fd 3 as `send NAME PATH` (nothing when PATH is missing). */
+export const SEND_FUNCTION = `send() {
+  [ -f "$2" ] || return 0
+  gzip -c "$2" >/tmp/.send.gz
+  echo "${FILE} $(stat -c %s /tmp/.send.gz) $1" >&3
+  base64 </tmp/.send.gz >&3
+  echo "${END} $1" >&3
+}
+`;
 
 /** The /init of a measuring guest. */
 export const MEASURE_INIT = `#!${GUEST_BUSYBOX} sh
@@ -67,8 +88,16 @@ mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 . ${GUEST_ARGS_FILE}
 
-stty -F /dev/ttyS1 raw -echo
-exec 3<>/dev/ttyS1
+# The channel is ttyS1 unless the kernel's command line names another (a Xen guest's console, hvc0).
+channel=/dev/ttyS1
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in ${CHANNEL_PARAMETER}=*) channel=/dev/\${arg#${CHANNEL_PARAMETER}=} ;; esac
+done
+# Nothing of the kernel's on the channel from here on, even where it is the console: the sysctl takes 0
+# (no message at all, not even an emergency's, such as a starved vCPU's soft lockup), dmesg -n only 1.
+echo 0 > /proc/sys/kernel/printk 2>/dev/null || dmesg -n 1
+stty -F $channel raw -echo
+exec 3<>$channel
 echo "${READY} $(uname -r)" >&3
 read -n 1 go <&3
 aligned=
@@ -103,13 +132,7 @@ if [ -n "$aligned" ]; then
   ${CLOCK_ECHO}
 fi
 
-send() {
-  [ -f "$2" ] || return 0
-  echo "${FILE} $1" >&3
-  gzip -c "$2" | base64 >&3
-  echo "${END} $1" >&3
-}
-${Object.entries(GUEST_FILES)
+${SEND_FUNCTION}${Object.entries(GUEST_FILES)
   .map(([name, file]) => `send ${name} ${file}`)
   .join('\n')}
 echo "${EXIT} $status" >&3
@@ -126,43 +149,75 @@ ${GUEST_BUSYBOX} poweroff -f
 
 /** What came back from the guest. */
 export interface GuestReport {
-  files: Partial<Record<GuestFileName, Buffer>>;
+  /** By the name the guest sent them under: a GuestFileName, or a lab host's path. */
+  files: Partial<Record<string, Buffer>>;
   /** rtlat's exit status in the guest. */
   status: number;
 }
 
+export interface ChannelEvents {
+  onReady?: (release: string) => void;
+  onReport?: (report: GuestReport) => void;
+  /** A line the command wrote to stderr (a lab host's). */
+  onStderr?: (line: string) => void;
+  /** Something still running after the command (a lab host's). */
+  onLeft?: (what: string) => void;
+  /** A file that came back damaged: the report will not be whole. */
+  onFault?: (error: Error) => void;
+  /** The clock exchange: the guest is ready for it, sends a sample (its CLOCK_MONOTONIC), or asks for it again at the end. */
+  onClock?: (event: { kind: 'ready' | 'again' } | { kind: 'sample'; guestNs: number }) => void;
+}
+
+/** A guest's coming up and its whole report as promises, and the channel events that settle them. */
+export function channelOutcome(): { cameUp: Promise<string>; report: Promise<GuestReport>; events: Required<Pick<ChannelEvents, 'onReady' | 'onReport' | 'onFault'>> } {
+  let onReady!: (release: string) => void;
+  let onReport!: (report: GuestReport) => void;
+  let onFault!: (error: Error) => void;
+  const cameUp = new Promise<string>((resolve) => (onReady = resolve));
+  const report = new Promise<GuestReport>((resolve, reject) => {
+    onReport = resolve;
+    onFault = reject;
+  });
+  return { cameUp, report, events: { onReady, onReport, onFault } };
+}
+
+const BASE64_LINE = /^[A-Za-z0-9+/]+={0,2}$/;
+
 /** Reads the guest's lines on ttyS1 as they arrive; tells when it is ready and when its report is complete. */
 export class GuestChannel {
   private pending = '';
-  private current: { name: string; base64: string[] } | null = null;
-  private readonly files: Partial<Record<GuestFileName, Buffer>> = {};
+  private current: { name: string; bytes: number; base64: string[]; skipped: number } | null = null;
+  private readonly files: Partial<Record<string, Buffer>> = {};
   /** Everything the guest sent, once it has sent its exit status. */
   report: GuestReport | null = null;
 
-  constructor(
-    private readonly events: {
-      onReady?: (release: string) => void;
-      onReport?: (report: GuestReport) => void;
-      /** The clock exchange: the guest is ready for it, sends a sample (its CLOCK_MONOTONIC), or asks for it again at the end. */
-      onClock?: (event: { kind: 'ready' | 'again' } | { kind: 'sample'; guestNs: number }) => void;
-    } = {},
-  ) {}
+  constructor(private readonly events: ChannelEvents = {}) {}
 
   push(chunk: string): void {
     const lines = (this.pending + chunk).split(/\r?\n/);
     this.pending = lines.pop()!;
-    for (const line of lines) this.line(line.trim());
+    for (const line of lines) this.line(line);
   }
 
-  private line(line: string): void {
-    const [marker, value = ''] = line.split(' ', 2);
+  private line(raw: string): void {
+    // A stderr line keeps its own spacing; the rest may come with a tty's carriage returns and padding.
+    const stderrAt = raw.indexOf(`${STDERR} `);
+    if (this.current === null && stderrAt >= 0) {
+      this.events.onStderr?.(raw.slice(stderrAt + STDERR.length + 1));
+      return;
+    }
+    const line = raw.trim();
+    const space = line.indexOf(' ');
+    const marker = space < 0 ? line : line.slice(0, space);
+    const value = space < 0 ? '' : line.slice(space + 1);
     if (this.current) {
       if (marker === END) {
-        const { name, base64 } = this.current;
-        if (name in GUEST_FILES) this.files[name as GuestFileName] = gunzipSync(Buffer.from(base64.join(''), 'base64'));
+        this.endFile(this.current);
         this.current = null;
-      } else {
+      } else if (BASE64_LINE.test(line)) {
         this.current.base64.push(line);
+      } else {
+        this.current.skipped++;
       }
     } else if (marker === READY) {
       this.events.onReady?.(value);
@@ -171,10 +226,25 @@ export class GuestChannel {
     } else if (marker === CLOCK_SAMPLE) {
       this.events.onClock?.({ kind: 'sample', guestNs: Number(value) });
     } else if (marker === FILE) {
-      this.current = { name: value, base64: [] };
+      const space = value.indexOf(' ');
+      this.current = { name: value.slice(space + 1), bytes: Number(value.slice(0, space)), base64: [], skipped: 0 };
+    } else if (marker === LEFT) {
+      this.events.onLeft?.(value);
     } else if (marker === EXIT) {
       this.report = { files: this.files, status: Number(value) };
       this.events.onReport?.(this.report);
+    }
+  }
+
+  private endFile({ name, bytes, base64, skipped }: NonNullable<GuestChannel['current']>): void {
+    const gzipped = Buffer.from(base64.join(''), 'base64');
+    const damaged = (why: string) =>
+      this.events.onFault?.(new Error(`${name} came back damaged over the channel (${why}${skipped ? `; ${skipped} lines that were not base64 among it` : ''})`));
+    if (gzipped.length !== bytes) return damaged(`${gzipped.length} of ${bytes} bytes`);
+    try {
+      this.files[name] = gunzipSync(gzipped);
+    } catch (error) {
+      damaged((error as Error).message);
     }
   }
 }

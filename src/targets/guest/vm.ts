@@ -11,15 +11,38 @@ export type Accelerator = 'kvm' | 'tcg';
 
 export interface VmConfig {
   qemu: string;
+  /** A Linux kernel, or a multiboot kernel such as Xen (then `initrd` names its modules: multibootModules()). */
   kernel: string;
   initrd: string;
+  /** The kernel's command line: linuxCommandLine() for a Linux guest. */
+  commandLine: string;
   accelerator: Accelerator;
+  /** QEMU's CPU model; by default the host's under KVM, the most TCG can emulate otherwise. */
+  cpu?: string;
   vcpus: number;
   memoryMiB: number;
-  /** Added to the kernel command line after rtlat's own. */
-  kernelArgs: readonly string[];
   /** Where the sockets go (the run's temporary folder). */
   dir: string;
+}
+
+/** A Linux guest's command line: rtlat's own (console on ttyS0, and a panic ends QEMU), then `kernelArgs`. */
+export function linuxCommandLine(kernelArgs: readonly string[]): string {
+  // panic=-1 with -no-reboot: a guest whose init dies ends QEMU instead of hanging.
+  return ['console=ttyS0', 'quiet', 'panic=-1', ...kernelArgs].join(' ');
+}
+
+/**
+ * QEMU's -initrd for a multiboot kernel: each module's path and command line, comma-separated. QEMU
+ * splits at every comma, so neither may hold one.
+ */
+export function multibootModules(modules: readonly { path: string; args?: string }[]): string {
+  return modules
+    .map(({ path: file, args }) => {
+      const module = args ? `${file} ${args}` : file;
+      if (module.includes(',')) throw new Error(`a multiboot module cannot have a comma in its path or arguments: ${module}`);
+      return module;
+    })
+    .join(',');
 }
 
 export interface VmExit {
@@ -37,17 +60,18 @@ export function qemuArgs(config: VmConfig, sockets: { channel: string; qmp: stri
   const kvm = config.accelerator === 'kvm';
   return [
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    // Threads named for what they run ("CPU 0/KVM"), as top -H and the run file show them.
+    '-name', 'rtlat,debug-threads=on',
     // Paused until vCPU threads are pinned: resume() starts the guest.
     '-S',
     '-accel', config.accelerator,
     // Under KVM the guest sees the host's CPU (its TSC and timers); under TCG the most QEMU can emulate.
-    '-cpu', kvm ? 'host' : 'max',
+    '-cpu', config.cpu ?? (kvm ? 'host' : 'max'),
     '-smp', `${config.vcpus}`,
     '-m', `${config.memoryMiB}M`,
     '-kernel', config.kernel,
     '-initrd', config.initrd,
-    // panic=-1 with -no-reboot: a guest whose init dies ends QEMU instead of hanging.
-    '-append', ['console=ttyS0', 'quiet', 'panic=-1', ...config.kernelArgs].join(' '),
+    '-append', config.commandLine,
     '-chardev', 'stdio,id=console,signal=off',
     '-serial', 'chardev:console',
     '-chardev', `socket,id=channel,path=${sockets.channel}`,
@@ -57,7 +81,12 @@ export function qemuArgs(config: VmConfig, sockets: { channel: string; qmp: stri
   ];
 }
 
-class LineTail {
+/** For error messages: "; the console's last lines: a | b", or that it printed nothing. */
+export function consoleTail(lines: readonly string[]): string {
+  return lines.length > 0 ? `; the console's last lines: ${lines.map((line) => line.trim()).join(' | ')}` : '; the console printed nothing';
+}
+
+export class LineTail {
   private readonly lines: string[] = [];
   private partial = '';
 
