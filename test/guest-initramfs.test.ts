@@ -9,8 +9,10 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { addMeasureOptions, HOST_OUTPUTS_AND_LOAD, measureArgsOf } from '../src/cli/options.js';
 import { Command } from 'commander';
+import type { RunQemuGuest } from '../src/run-file/schema.js';
 import { cpioBuffer, type CpioEntry } from '../src/targets/guest/cpio.js';
 import { GUEST_INSTALL_DIR, GUEST_PACKAGE_DIR, packageEntries, packageTree, runtimePackages, sharedLibraries } from '../src/targets/guest/contents.js';
+import { guestResult } from '../src/targets/guest/guest.js';
 import { baseImage, writeRunInitrd } from '../src/targets/guest/initramfs.js';
 import { argsScript, GuestChannel, MEASURE_INIT, SEND_FUNCTION } from '../src/targets/guest/protocol.js';
 import { linuxCommandLine, multibootModules, qemuArgs } from '../src/targets/guest/vm.js';
@@ -228,6 +230,18 @@ describe('the guest init and its protocol', () => {
     expect(channel.report?.files.run?.toString()).toBe(contents);
     expect(channel.report?.files.stdout).toBeUndefined();
     expect(faults.map((fault) => fault.message)).toEqual([`stdout came back damaged over the channel (${run.length - 57} of ${run.length} bytes)`]);
+  });
+
+  it('calls a run file that arrived whole but is not JSON damaged inside the guest, in one line', () => {
+    // As one came back from a loaded Xen PV domU under TCG: 64 bytes at a page's start overwritten.
+    const text = JSON.stringify({ schema: 'rtlat.run', spikes: Array.from({ length: 400 }, (_, cycle) => ({ cycle, latencyNs: 385954 })) }, null, 2);
+    const damaged = Buffer.from(text);
+    damaged.fill(0, 4096, 4096 + 64).writeUInt32LE(2, 4096);
+    const info = { hypervisor: 'qemu' } as RunQemuGuest;
+    expect(guestResult({ files: { run: Buffer.from(text) }, status: 0 }, 'rtlat guest', null, info).run?.schema).toBe('rtlat.run');
+    expect(() => guestResult({ files: { run: damaged }, status: 0 }, 'rtlat guest', null, info)).toThrow(
+      /^the run file the guest sent back arrived whole but is not JSON \(.* at position 4096.*\): it was damaged inside the guest$/,
+    );
   });
 
   itWithTool(busybox, 'reads what the guest\'s send function writes', () => {

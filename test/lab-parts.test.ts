@@ -14,7 +14,8 @@ import { KernelModules, moduleDependencies } from '../src/targets/guest/modules.
 import { parseDepends } from '../src/targets/lab/debian.js';
 import { labArgsScript } from '../src/targets/lab/init.js';
 import { commandInputs, commandLinePaths, isReturnable, MAX_INPUT_DIR_BYTES } from '../src/targets/lab/paths.js';
-import { stampRun } from '../src/targets/lab/run.js';
+import type { LabHost } from '../src/targets/lab/hosts.js';
+import { bootOf, stampRun } from '../src/targets/lab/run.js';
 import { xlConfig, type XlConfigOptions } from '../src/targets/xen/config.js';
 import { domainName, orphanedDomains, ownerOf } from '../src/targets/xen/domain.js';
 import { parseVcpuList, parseXlInfo, parseXlList } from '../src/targets/xen/xl.js';
@@ -208,6 +209,18 @@ describe('kernel modules', () => {
     writeFileSync(path.join(dir, 'other'), Buffer.alloc(0x400));
     expect(kernelImageRelease(path.join(dir, 'vmlinuz'))).toBe('6.1.0-57-cloud-amd64');
     expect(kernelImageRelease(path.join(dir, 'other'))).toBeNull();
+  });
+});
+
+describe('how QEMU boots a lab host under TCG', () => {
+  const host = (kind: 'xen' | 'kvm'): LabHost => ({ kind, description: kind, packages: {}, kernel: `/lab/${kind}`, linuxKernel: '/lab/vmlinuz', entries: [], setup: '', path: [] });
+
+  it('gives Xen a CPU without XSAVE (which damaged memory under Dom0 load) and smap=0, KVM the whole max CPU', () => {
+    const xen = bootOf(host('xen'), '/lab/initrd', 'tcg', 3072);
+    expect(xen.cpu).toBe('max,-xsave');
+    expect(xen.commandLine.split(' ')).toEqual(expect.arrayContaining(['smap=0', 'dom0_mem=1536M,max:1536M']));
+    expect(bootOf(host('kvm'), '/lab/initrd', 'tcg', 3072).cpu).toBe('max');
+    expect(bootOf(host('xen'), '/lab/initrd', 'kvm', 3072)).toMatchObject({ cpu: 'host', commandLine: expect.not.stringContaining('smap=0') });
   });
 });
 

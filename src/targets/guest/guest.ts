@@ -116,10 +116,22 @@ export function guestRunFile(measured: RunFile, commandLine: string, hostLoad: R
   return { ...measured, commandLine, load: hostLoad ?? measured.load, hostEnvironment: readFingerprint(), guest: info };
 }
 
+/**
+ * The run file a guest sent. It came back whole (the channel checks its length and gzip its CRC), so
+ * bytes that are not JSON were damaged inside the guest, before or as its init read the file.
+ */
+function parseGuestRun(bytes: Buffer): RunFile {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as RunFile;
+  } catch (error) {
+    throw new Error(`the run file the guest sent back arrived whole but is not JSON (${(error as Error).message}): it was damaged inside the guest`);
+  }
+}
+
 /** What came back from a guest, as the host keeps it. */
 export function guestResult<Guest extends RunGuest>({ files, status }: GuestReport, commandLine: string, hostLoad: RunLoad | null, info: Guest): GuestResult<Guest> {
   return {
-    run: files.run ? guestRunFile(JSON.parse(files.run.toString('utf8')) as RunFile, commandLine, hostLoad, info) : null,
+    run: files.run ? guestRunFile(parseGuestRun(files.run), commandLine, hostLoad, info) : null,
     hdrLog: files.hdrLog ?? null,
     stdout: files.stdout?.toString('utf8') ?? '',
     stderr: files.stderr?.toString('utf8') ?? '',
