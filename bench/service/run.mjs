@@ -6,7 +6,12 @@
 // that the probe's own share can be told apart. The arms' order turns every round (ABC, CBA, ...) so
 // that a drift of the machine weighs on all of them alike.
 //
-//   node bench/service/run.mjs [--rounds 3] [--seconds 10] [--connections 32] [--out bench/service/RESULTS.md]
+//   node bench/service/run.mjs [--rounds 3] [--seconds 10] [--connections 32] [--arms A,B,...] [--out bench/service/RESULTS.md]
+//
+// --arms: which arms, of: without, probe, cyclictest (the default: all three, cyclictest when installed),
+// and, to take the probe's cost apart, again (the arm without the probe once more: an A/A comparison,
+// what this machine's noise alone makes of the change), unscraped (the probe, never scraped) and
+// no-event-loop (the probe without its own event-loop monitor: startProbe({ eventLoop: false })).
 //
 // Needs the built package (npm run build), wrk and taskset (apt-get install wrk util-linux), and
 // root for the probe's SCHED_FIFO thread (without it the probe runs degraded, and the table says so);
@@ -33,6 +38,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '32' },
+    arms: { type: 'string' },
     out: { type: 'string', default: path.join(root, 'bench/service/RESULTS.md') },
   },
 });
@@ -46,16 +52,37 @@ for (const tool of ['wrk', 'taskset']) {
   if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).error) throw new Error(`bench/service needs ${tool} (apt-get install wrk util-linux)`);
 }
 const withCyclictest = !spawnSync('cyclictest', ['--help'], { stdio: 'ignore' }).error;
-/** @typedef {'without' | 'probe' | 'cyclictest'} Arm */
-const ARMS = withCyclictest ? ['without', 'probe', 'cyclictest'] : ['without', 'probe'];
-const ARM_LABELS = { without: 'without the probe', probe: 'with the probe', cyclictest: 'cyclictest beside it' };
+/** @typedef {'without' | 'probe' | 'cyclictest' | 'again' | 'unscraped' | 'no-event-loop'} Arm */
+const ARM_LABELS = {
+  without: 'without the probe',
+  probe: 'with the probe',
+  cyclictest: 'cyclictest beside it',
+  again: 'without the probe, again (A/A)',
+  unscraped: 'with the probe, never scraped',
+  'no-event-loop': 'with the probe, eventLoop: false',
+};
+/** How each arm's service runs: with the probe (and its options), scraped, with cyclictest beside it. */
+const ARM_SETUPS = {
+  without: { probe: null, scraped: true, cyclictest: false },
+  probe: { probe: [], scraped: true, cyclictest: false },
+  cyclictest: { probe: null, scraped: true, cyclictest: true },
+  again: { probe: null, scraped: true, cyclictest: false },
+  unscraped: { probe: [], scraped: false, cyclictest: false },
+  'no-event-loop': { probe: ['--no-event-loop'], scraped: true, cyclictest: false },
+};
+const ARMS = flags.arms ? flags.arms.split(',') : withCyclictest ? ['without', 'probe', 'cyclictest'] : ['without', 'probe'];
+for (const arm of ARMS) {
+  if (!(arm in ARM_SETUPS)) throw new Error(`bench/service: --arms: no arm ${JSON.stringify(arm)} (the arms: ${Object.keys(ARM_SETUPS).join(', ')})`);
+}
+if (!ARMS.includes('without')) throw new Error('bench/service: --arms: the changes are against the arm "without", which must be one of them');
+if (ARMS.includes('cyclictest') && !withCyclictest) throw new Error('bench/service: --arms cyclictest needs cyclictest (apt-get install rt-tests)');
 const cpus = os.cpus().length;
 const serviceCpu = cpus - 1;
 const loadCpu = 0;
 
 /** Starts the service pinned to its CPU; resolves with its port and a way to stop it. */
-function startService(withProbe) {
-  const child = spawn('taskset', ['-c', String(serviceCpu), process.execPath, path.join(import.meta.dirname, 'server.mjs'), ...(withProbe ? ['--probe'] : [])], {
+function startService(probeArgs) {
+  const child = spawn('taskset', ['-c', String(serviceCpu), process.execPath, path.join(import.meta.dirname, 'server.mjs'), ...(probeArgs ? ['--probe', ...probeArgs] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -146,13 +173,14 @@ async function quietRun(arm) {
 }
 
 async function runOnce(arm) {
-  const service = await startService(arm === 'probe');
-  const stopCyclictest = arm === 'cyclictest' ? startCyclictest() : null;
+  const setup = ARM_SETUPS[arm];
+  const service = await startService(setup.probe);
+  const stopCyclictest = setup.cyclictest ? startCyclictest() : null;
   try {
     // Scraped from the warm-up on, as Prometheus scrapes a service from its start: the first scrape of a
     // probe's life compiles its code (~14 ms here, once), which is not what every later scrape costs.
     let scrapes = 0;
-    const scraper = setInterval(() => void get(service.port, '/metrics').then(() => scrapes++), SCRAPE_MS);
+    const scraper = setup.scraped ? setInterval(() => void get(service.port, '/metrics').then(() => scrapes++), SCRAPE_MS) : undefined;
     await wrk(service.port, WARMUP_S);
     await get(service.port, '/reset');
     scrapes = 0;
@@ -199,8 +227,8 @@ const summary = (arm) => {
 };
 const without = summary('without');
 const change = (a, b) => `${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(1)}%`;
-const probeInfo = runsOf('probe')[0].probe;
-const command = `node bench/service/run.mjs --rounds ${rounds} --seconds ${seconds} --connections ${connections}`;
+const probeInfo = runs.find((run) => run.probe)?.probe;
+const command = `node bench/service/run.mjs --rounds ${rounds} --seconds ${seconds} --connections ${connections}${flags.arms ? ` --arms ${flags.arms}` : ''}`;
 const percent = (share, digits = 0) => `${(share * 100).toFixed(digits)}%`;
 const row = (run, index) =>
   `| ${index + 1} | ${run.arm} | ${run.requestsPerSecond.toFixed(0)} | ${run.latencyP99Ms.toFixed(2)} | ` +
@@ -225,10 +253,14 @@ const lines = [
   '',
   `The service (bench/service/server.mjs: ~20 us of work and a small JSON answer per request) runs pinned to CPU ${serviceCpu}; ` +
     `wrk (1 thread, ${connections} connections, ${seconds} s after a ${WARMUP_S} s warm-up) runs pinned to CPU ${loadCpu} on loopback. ` +
-    `With the probe: \`startProbe()\` with its defaults (one thread, 1 ms, on CPU ${probeInfo.cpus.join(', ')}: the service's own CPU; ` +
-    `${probeInfo.degraded.length ? `DEGRADED: ${probeInfo.degraded.join('; ')}` : 'SCHED_FIFO 99, memory locked'}) and its metrics ` +
-    `registered; every arm is scraped at /metrics once a second from the warm-up on. ` +
-    (withCyclictest
+    (probeInfo
+      ? `With the probe: \`startProbe()\` with its defaults (one thread, 1 ms, on CPU ${probeInfo.cpus.join(', ')}: the service's own CPU; ` +
+        `${probeInfo.degraded.length ? `DEGRADED: ${probeInfo.degraded.join('; ')}` : 'SCHED_FIFO 99, memory locked'}) and its metrics registered. `
+      : '') +
+    `Every arm${ARMS.includes('unscraped') ? ' but "never scraped"' : ''} is scraped at /metrics once a second from the warm-up on. ` +
+    (ARMS.includes('again') ? 'The A/A arm is the arm without the probe run once more: its change is what the noise alone makes of a change. ' : '') +
+    (ARMS.includes('no-event-loop') ? 'The "eventLoop: false" arm runs the probe without its own event-loop monitor (startProbe({ eventLoop: false })). ' : '') +
+    (ARMS.includes('cyclictest')
       ? `The cyclictest arm runs \`cyclictest ${CYCLICTEST_ARGS.join(' ')}\` beside the service without the probe (\`--default-system\`: ` +
         'like the probe, it leaves /dev/cpu_dma_latency alone). '
       : '') +
@@ -240,7 +272,7 @@ const lines = [
   ...ARMS.map((arm) => {
     const of = summary(arm);
     const vs = (a, b) => (arm === 'without' ? '' : change(a, b));
-    const threads = arm === 'probe' ? `${percent(of.probeThreadShare, 2)}, ${percent(of.histogramThreadShare, 3)}` : '';
+    const threads = ARM_SETUPS[arm].probe ? `${percent(of.probeThreadShare, 2)}, ${percent(of.histogramThreadShare, 3)}` : '';
     return (
       `| ${ARM_LABELS[arm]} | ${of.rps.toFixed(0)} | ${vs(without.rps, of.rps)} | ${of.wrkP99Ms.toFixed(2)} | ${ms(of.delayP99Ns)} | ` +
       `${vs(without.delayP99Ns, of.delayP99Ns)} | ${ms(of.delayMaxNs)}, ${ms(of.worstDelayMaxNs)} | ${percent(of.cpuShare)} | ${threads} |`

@@ -3,7 +3,9 @@
 // metrics in a prom-client registry, scraped at /metrics). Either way it watches its own event-loop
 // delay at 1 ms resolution, so that both arms are measured alike.
 //
-//   node bench/service/server.mjs [--probe]      prints "port N" once listening on 127.0.0.1
+//   node bench/service/server.mjs [--probe [--no-event-loop]]      prints "port N" once listening on 127.0.0.1
+//
+// --no-event-loop: startProbe({ eventLoop: false }), the probe without its own event-loop monitor.
 //
 // GET /reset starts a measurement window; GET /stats ends it: event-loop delay percentiles (ns, the
 // monitor's resolution subtracted), the process's CPU time in the window, and of it the probe's own
@@ -21,7 +23,7 @@ const { registerProbeMetrics } = await import(path.join(root, 'dist/prometheus.j
 const RESOLUTION_MS = 1;
 const withProbe = process.argv.includes('--probe');
 const registry = new Registry();
-const probe = withProbe ? startProbe() : null;
+const probe = withProbe ? startProbe(process.argv.includes('--no-event-loop') ? { eventLoop: false } : {}) : null;
 if (probe) registerProbeMetrics(probe, { registry });
 
 const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
