@@ -127,8 +127,8 @@ export interface Boot {
  */
 export function bootOf(host: LabHost, initrd: string, accelerator: Accelerator, memoryMiB: number): Boot {
   const marker = `${LAB_PARAMETER}=${host.kind}/${accelerator}`;
-  if (host.kind === 'kvm') return { kernel: host.kernel, initrd, commandLine: linuxCommandLine([marker]), cpu: accelerator === 'kvm' ? 'host' : 'max' };
-  const cpu = accelerator === 'kvm' ? 'host' : 'max,-xsave';
+  const cpu = accelerator === 'kvm' ? 'host' : host.kind === 'xen' ? 'max,-xsave' : 'max';
+  if (host.kind === 'kvm') return { kernel: host.kernel, initrd, commandLine: linuxCommandLine([marker]), cpu };
   const dom0MiB = Math.max(MIN_DOM0_MIB, Math.floor(memoryMiB / 2));
   const xen = [
     'console=com1', 'com1=115200,8n1', `dom0_mem=${dom0MiB}M,max:${dom0MiB}M`, 'dom0_max_vcpus=1', 'loglvl=warning', 'guest_loglvl=warning',
