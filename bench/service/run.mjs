@@ -53,22 +53,14 @@ for (const tool of ['wrk', 'taskset']) {
 }
 const withCyclictest = !spawnSync('cyclictest', ['--help'], { stdio: 'ignore' }).error;
 /** @typedef {'without' | 'probe' | 'cyclictest' | 'again' | 'unscraped' | 'no-event-loop'} Arm */
-const ARM_LABELS = {
-  without: 'without the probe',
-  probe: 'with the probe',
-  cyclictest: 'cyclictest beside it',
-  again: 'without the probe, again (A/A)',
-  unscraped: 'with the probe, never scraped',
-  'no-event-loop': 'with the probe, eventLoop: false',
-};
-/** How each arm's service runs: with the probe (and its options), scraped, with cyclictest beside it. */
+/** Each arm: its label, and how its service runs (with the probe and its options, scraped, with cyclictest beside it). */
 const ARM_SETUPS = {
-  without: { probe: null, scraped: true, cyclictest: false },
-  probe: { probe: [], scraped: true, cyclictest: false },
-  cyclictest: { probe: null, scraped: true, cyclictest: true },
-  again: { probe: null, scraped: true, cyclictest: false },
-  unscraped: { probe: [], scraped: false, cyclictest: false },
-  'no-event-loop': { probe: ['--no-event-loop'], scraped: true, cyclictest: false },
+  without: { label: 'without the probe', probe: null, scraped: true, cyclictest: false },
+  probe: { label: 'with the probe', probe: [], scraped: true, cyclictest: false },
+  cyclictest: { label: 'cyclictest beside it', probe: null, scraped: true, cyclictest: true },
+  again: { label: 'without the probe, again (A/A)', probe: null, scraped: true, cyclictest: false },
+  unscraped: { label: 'with the probe, never scraped', probe: [], scraped: false, cyclictest: false },
+  'no-event-loop': { label: 'with the probe, eventLoop: false', probe: ['--no-event-loop'], scraped: true, cyclictest: false },
 };
 const ARMS = flags.arms ? flags.arms.split(',') : withCyclictest ? ['without', 'probe', 'cyclictest'] : ['without', 'probe'];
 for (const arm of ARMS) {
@@ -204,7 +196,7 @@ const loadAtStart = os.loadavg()[0];
 const runs = [];
 for (let round = 0; round < rounds; round++) {
   for (const arm of round % 2 === 0 ? ARMS : [...ARMS].reverse()) {
-    process.stderr.write(`bench/service: round ${round + 1}/${rounds}, ${ARM_LABELS[arm]}\n`);
+    process.stderr.write(`bench/service: round ${round + 1}/${rounds}, ${ARM_SETUPS[arm].label}\n`);
     runs.push(await quietRun(arm));
   }
 }
@@ -274,7 +266,7 @@ const lines = [
     const vs = (a, b) => (arm === 'without' ? '' : change(a, b));
     const threads = ARM_SETUPS[arm].probe ? `${percent(of.probeThreadShare, 2)}, ${percent(of.histogramThreadShare, 3)}` : '';
     return (
-      `| ${ARM_LABELS[arm]} | ${of.rps.toFixed(0)} | ${vs(without.rps, of.rps)} | ${of.wrkP99Ms.toFixed(2)} | ${ms(of.delayP99Ns)} | ` +
+      `| ${ARM_SETUPS[arm].label} | ${of.rps.toFixed(0)} | ${vs(without.rps, of.rps)} | ${of.wrkP99Ms.toFixed(2)} | ${ms(of.delayP99Ns)} | ` +
       `${vs(without.delayP99Ns, of.delayP99Ns)} | ${ms(of.delayMaxNs)}, ${ms(of.worstDelayMaxNs)} | ${percent(of.cpuShare)} | ${threads} |`
     );
   }),
