@@ -5,7 +5,7 @@ import { DEFAULT_EXPLAIN_MAX, type ExplainOptions } from '../../measurement/expl
 import type { ProbeOptions } from '../../measurement/measure.js';
 import { LATENCY_RULE, NS_PER_S, NS_PER_US, parseDurationNs, parseInteger } from '../../units.js';
 import { checkOutputPath } from '../../outputs/output-path.js';
-import { CyclictestExit, type CyclictestSettings, type MachineView } from './options.js';
+import { CyclictestExit, type CyclictestSettings, type MachineView } from '../../cyclictest/index.js';
 
 /** How cyclictest shows one thread: what it asked for, not what the kernel did. */
 export interface CyclictestThreadView {

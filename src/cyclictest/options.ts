@@ -1,8 +1,8 @@
 // cyclictest's command line as cyclictest 2.x reads it (process_options in rt-tests'
 // src/cyclictest/cyclictest.c): its options, read in order with its getopt_long, then its own checks and
-// defaults. The result says what cyclictest would run; plan.ts decides what of it rtlat runs.
+// defaults. The result says what cyclictest would run; cli/cyclictest/plan.ts decides what of it rtlat runs.
 import { getoptAll, getoptLong, GetoptError, type LongOption, type ParsedOption } from './getopt.js';
-import { parseCyclictestVersion, type CyclictestVersion } from '../../outputs/cyclictest/version.js';
+import { parseCyclictestVersion, type CyclictestVersion } from './version.js';
 
 /** What the machine looks like to cyclictest's option checks. */
 export interface MachineView {
