@@ -49,6 +49,10 @@ const MAX_INTERVAL_US = 10_000_000;
 
 export function planCyclictestRun(settings: CyclictestSettings, machine: PlanMachine): CyclictestPlan {
   const s = settings;
+  // cyclictest would run with its main thread where it was; rtlat says so rather than run it unpinned.
+  if (s.spelled.has('mainaffinity') && s.mainAffinity === null) {
+    throw new CyclictestExit(`${s.spelled.get('mainaffinity')}: expected a CPU list such as 0-3,6 of CPUs 0 to ${machine.configuredCpus - 1}`, 1);
+  }
   if (s.relative) refuse(s, 'r', ABSOLUTE_SLEEP);
   if (s.system) refuse(s, 's', ABSOLUTE_SLEEP);
   if (s.posixTimers) refuse(s, 'x', ABSOLUTE_SLEEP);
