@@ -12,7 +12,7 @@ import { importCyclictestJson } from '../src/import/cyclictest.js';
 import { cyclictestHelp } from '../src/outputs/cyclictest/help.js';
 import { formatCyclictestJson } from '../src/outputs/cyclictest/json.js';
 import { formatCyclictestHistogram } from '../src/outputs/cyclictest/text.js';
-import { parseCyclictestVersion } from '../src/outputs/cyclictest/version.js';
+import { parseCyclictestVersion } from '../src/cyclictest/version.js';
 import type { MicrosecondHistogram } from '../src/run-file/schema.js';
 import { RTLAT_BIN, scratchDir } from './helpers/cli.js';
 import { fixture, handBuiltRun, handBuiltThread } from './helpers/runs.js';

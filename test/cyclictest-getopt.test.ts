@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { getoptAll, GetoptError, getoptLong, shortOptions, type LongOption } from '../src/cli/cyclictest/getopt.js';
-import { longOptionsFor, OPTSTRING } from '../src/cli/cyclictest/options.js';
-import { parseCyclictestVersion } from '../src/outputs/cyclictest/version.js';
+import { getoptAll, GetoptError, getoptLong, shortOptions, type LongOption } from '../src/cyclictest/getopt.js';
+import { longOptionsFor, OPTSTRING } from '../src/cyclictest/options.js';
+import { parseCyclictestVersion } from '../src/cyclictest/version.js';
 import { scratchDir } from './helpers/cli.js';
 import { commandRuns, itWithTool, requireTool } from './helpers/tools.js';
 

@@ -2,7 +2,7 @@
 // it: the probe's options, and a refusal in one line for what rtlat cannot honour.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { atoi, CyclictestExit, parseCpuMask, parseCyclictestArgs, parseTimeString, type CyclictestSettings, type MachineView } from '../src/cli/cyclictest/options.js';
+import { atoi, CyclictestExit, parseCpuMask, parseCyclictestArgs, parseTimeString, type CyclictestSettings, type MachineView } from '../src/cyclictest/options.js';
 import { planCyclictestRun, type PlanMachine } from '../src/cli/cyclictest/plan.js';
 import { RTLAT_BIN } from './helpers/cli.js';
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cyclictestAvgUs, formatCyclictestHistogram, formatCyclictestSummary } from '../src/outputs/cyclictest/text.js';
 import { importCyclictestJson } from '../src/import/cyclictest.js';
-import { parseCyclictestVersion } from '../src/outputs/cyclictest/version.js';
+import { parseCyclictestVersion } from '../src/cyclictest/version.js';
 import type { MicrosecondHistogram } from '../src/run-file/schema.js';
 import { fixture, handBuiltRun, handBuiltThread, histogramFixtureRun, summaryFixtureRun } from './helpers/runs.js';
 import { commandRuns, itWithTool, requireTool } from './helpers/tools.js';

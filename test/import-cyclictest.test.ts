@@ -193,6 +193,9 @@ describe('the command line read back', () => {
   it('reads values in ns when cyclictest ran with -N', () => {
     const run = importCyclictestJson(withCommandLine('cyclictest -N -t 2 -l 100', { resolution_in_ns: 1 }), OPTIONS);
     expect(run.threads[0]).toMatchObject({ minNs: 12, avgNs: 19, maxNs: 9301 });
+    // With -N, cyclictest takes -b and --spike in ns too.
+    const thresholds = importCyclictestJson(withCommandLine('cyclictest -N -t 2 -l 100 -b 500000 --spike 100000', { resolution_in_ns: 1 }), OPTIONS);
+    expect(thresholds.config).toMatchObject({ breakThresholdNs: 500_000, spikeThresholdNs: 100_000 });
   });
 });
 
@@ -213,6 +216,10 @@ describe('malformed files', () => {
     ['a bad max', broken((data) => (data['thread']['0']['max'] = 'lots')), /thread "0" has "max" "lots", not a number$/],
     ['a bad bucket', broken((data) => (data['thread']['0']['histogram']['x'] = 3)), /thread "0" has a histogram entry "x": 3 that is not bucket -> count$/],
     ['a bad date', broken((data) => (data['start_time'] = 'yesterday')), /"start_time" is missing or not a date$/],
+    // Read by the model rtlat cyclictest runs: what cyclictest itself would not have run, no run of it wrote.
+    ['a priority cyclictest refuses', broken((data) => (data['cmdline:'] = 'cyclictest -m -p 120 -l 5')), /^"cmdline:" is not a command line cyclictest runs: -p 120: .*priority.*$/],
+    ['an option cyclictest does not have', broken((data) => (data['cmdline:'] = 'cyclictest -m --no-such-option -l 5')), /^"cmdline:" is not a command line cyclictest runs: .*no-such-option.*$/],
+    ['a command line that only asks for help', broken((data) => (data['cmdline:'] = 'cyclictest --help')), /^"cmdline:" asks for cyclictest's help, with which cyclictest measures nothing$/],
   ];
   for (const [what, text, message] of cases) {
     it(`refuses ${what} in one line`, () => {

@@ -1,5 +1,5 @@
 // `rtlat cyclictest [cyclictest's options]`, and rtlat started under the name cyclictest: cyclictest's
-// command line (cyclictest/options.ts), run by rtlat's probe, printed as cyclictest prints it (live
+// command line (src/cyclictest/options.ts), run by rtlat's probe, printed as cyclictest prints it (live
 // frames every 10 ms, -q, -v, -h, --json, --spike, -b), with cyclictest's exit codes. rtlat's own files
 // come on top: --rtlat-json (the run file), --rtlat-hdr-log (an HdrHistogram log).
 import { spawnSync } from 'node:child_process';
@@ -31,7 +31,7 @@ import type { RunFile } from '../run-file/schema.js';
 import { NS_PER_US } from '../units.js';
 import { commandLine } from './command-line.js';
 import { EXIT } from './exit.js';
-import { CyclictestExit, parseCyclictestArgs, type CyclictestSettings } from './cyclictest/options.js';
+import { CyclictestExit, parseCyclictestArgs, type CyclictestSettings } from '../cyclictest/index.js';
 import { planCyclictestRun, type CyclictestPlan } from './cyclictest/plan.js';
 import { VerboseSamples } from '../outputs/cyclictest/verbose.js';
 import { onStopSignals } from './signals.js';

@@ -8,7 +8,7 @@ import { parseLoadSpec, type LoadSpec } from '../load/index.js';
 import { DEFAULT_EXPLAIN_MAX, type ExplainOptions } from '../measurement/explain/collector.js';
 import type { ProbeOptions } from '../measurement/measure.js';
 import { parseFailAbove, type VerdictRules } from '../measurement/verdict.js';
-import { parseCyclictestVersion, type CyclictestVersion } from '../outputs/cyclictest/version.js';
+import { parseCyclictestVersion, type CyclictestVersion } from '../cyclictest/index.js';
 import { checkOutputPath } from '../outputs/output-path.js';
 import { DEFAULT_BOOT_TIMEOUT_MS, DEFAULT_MEMORY_MIB, findQemu, parseExtraFile, type GuestOptions } from '../targets/index.js';
 import { DURATION_RULE, LATENCY_RULE, NS_PER_MS, NS_PER_S, parseCpuList, parseDurationNs, parseInteger, PERIOD_RULE } from '../units.js';

@@ -6,7 +6,8 @@ import type { Fingerprint } from '../fingerprint/index.js';
 import { addBeyond, encodeHistogram, newHistogram, percentilesOf, type Histogram } from '../engine/histogram.js';
 import { RUN_SCHEMA, RUN_SCHEMA_VERSION, type BeyondHistogram, type MicrosecondHistogram, type RunConfig, type RunFile, type RunThread } from '../run-file/schema.js';
 import { combineLatencies } from '../run-file/summary.js';
-import { NS_PER_S, NS_PER_US, parseCpuList } from '../units.js';
+import { NS_PER_S, NS_PER_US } from '../units.js';
+import { CyclictestExit, parseCyclictestArgs, parseCyclictestVersion, type CyclictestSettings, type CyclictestVersion, type MachineView, type ParseOutcome } from '../cyclictest/index.js';
 
 /** One thread of a cyclictest --json file, as cyclictest wrote it. */
 export interface CyclictestJsonThread {
@@ -29,7 +30,7 @@ export interface CyclictestJson {
   endTime: Date;
   returnCode: number;
   sysinfo: Record<string, unknown> | null;
-  /** 1 when values are in ns (cyclictest -N), else us. */
+  /** 1 when the file says its values are in ns (cyclictest -N, which its command line says too), else us. */
   resolutionInNs: number;
   threads: CyclictestJsonThread[];
 }
@@ -100,7 +101,7 @@ export function parseCyclictestJson(text: string): CyclictestJson {
     endTime: dateOf(data, 'end_time'),
     returnCode: typeof data['return_code'] === 'number' ? data['return_code'] : 0,
     sysinfo: isObject(data['sysinfo']) ? data['sysinfo'] : null,
-    resolutionInNs: data['resolution_in_ns'] === 1 || /(^|\s)(-N|--nsecs)(\s|$)/.test(commandLine) ? 1 : 0,
+    resolutionInNs: data['resolution_in_ns'] === 1 ? 1 : 0,
     threads,
   };
 }
@@ -108,28 +109,34 @@ export function parseCyclictestJson(text: string): CyclictestJson {
 /** A cyclictest --json file as a run file (tool: cyclictest). */
 export function importCyclictestJson(text: string, options: ImportOptions): RunFile {
   const file = parseCyclictestJson(text);
-  const args = parseCommandLine(file.commandLine, file.threads.length);
-  const nsPerUnit = file.resolutionInNs ? 1 : NS_PER_US;
-  const imported = file.threads.map((thread, index) => importThread(thread, index, args, nsPerUnit));
+  const settings = readCommandLine(file);
+  const nsPerUnit = file.resolutionInNs || settings.nsecs ? 1 : NS_PER_US;
+  const histogramMaxUs = histogramLimitUs(settings);
+  const imported = file.threads.map((thread, index) => importThread(thread, index, settings, nsPerUnit));
+  // cyclictest's endless runs: -l 0 (or negative, compared as huge) and -D 0.
+  const loops = settings.loops > 0 ? settings.loops : null;
+  const durationNs = settings.durationS > 0 ? settings.durationS * NS_PER_S : null;
   const threads = imported.map(({ thread }) => thread);
   const config: RunConfig = {
-    periodNs: args.intervalUs * NS_PER_US,
-    policy: args.policy,
-    priority: args.priority,
-    clock: args.clock,
-    distanceNs: args.distanceUs * NS_PER_US,
-    aligned: args.secaligned,
-    loops: args.loops,
-    durationNs: args.durationS === null ? null : args.durationS * NS_PER_S,
+    periodNs: settings.intervalUs * NS_PER_US,
+    policy: settings.policy,
+    priority: settings.priority,
+    // cyclictest's -c: 1 is CLOCK_REALTIME; 0 and the 2 it lets through past its table read as its default.
+    clock: settings.clock === 1 ? 'realtime' : 'monotonic',
+    // The distance (0 already with a histogram) only matters from a second thread on.
+    distanceNs: threads.length < 2 ? 0 : settings.distanceUs * NS_PER_US,
+    aligned: settings.secaligned,
+    loops,
+    durationNs,
     cpus: threads.map((thread) => thread.cpu),
-    mainCpus: args.mainCpus,
-    lockMemory: args.mlockall,
-    dmaLatency: args.dmaLatency,
+    mainCpus: settings.mainAffinity,
+    lockMemory: settings.mlockall,
+    dmaLatency: !settings.keepPowerManagement,
     // cyclictest has no such switch: it warns and carries on where rtlat would refuse by default.
     allowDegraded: true,
-    spikeThresholdNs: args.spikeUs === null ? null : args.spikeUs * NS_PER_US,
-    breakThresholdNs: args.breaktraceUs === null ? null : args.breaktraceUs * NS_PER_US,
-    histogramMaxUs: args.histogramMaxUs,
+    spikeThresholdNs: thresholdNs(settings.spike, nsPerUnit),
+    breakThresholdNs: thresholdNs(settings.breaktrace, nsPerUnit),
+    histogramMaxUs,
   };
   return {
     schema: RUN_SCHEMA,
@@ -145,7 +152,7 @@ export function importCyclictestJson(text: string, options: ImportOptions): RunF
     // cyclictest prints whether it held /dev/cpu_dma_latency but does not write it into the JSON.
     dmaLatencyHeld: null,
     // An endless run (no -l, no -D) can only have ended by a signal.
-    stoppedBy: args.loops === null && args.durationS === null ? 'signal' : 'completed',
+    stoppedBy: loops === null && durationNs === null ? 'signal' : 'completed',
     breaktrace: null,
     threads,
     all: allThreads(imported),
@@ -158,127 +165,61 @@ export function importCyclictestJson(text: string, options: ImportOptions): RunF
   };
 }
 
-interface CommandLineArgs {
-  intervalUs: number;
-  distanceUs: number;
-  priority: number;
-  policy: string;
-  clock: 'monotonic' | 'realtime';
-  loops: number | null;
-  durationS: number | null;
-  mlockall: boolean;
-  dmaLatency: boolean;
-  secaligned: boolean;
-  histogramMaxUs: number | null;
-  breaktraceUs: number | null;
-  spikeUs: number | null;
-  mainCpus: number[] | null;
-}
-
-// cyclictest's options that take a value. Its getopt string has "a::A::" and "t::" (optional values),
-// and for those cyclictest also takes the next word when it is a number (-t 4, -A 500), so -a, -A, -t,
-// --affinity, --aligned, --threads and --secaligned take a value only when it is attached or a number
-// follows: `-A -p 99` is -A without an offset, then priority 99.
-const SHORT_WITH_VALUE = new Set('bcdDFhHilop'.split(''));
-const SHORT_OPTIONAL_VALUE = new Set(['a', 'A', 't']);
-const SHORT_TO_LONG: Record<string, string> = {
-  a: 'affinity', A: 'aligned', b: 'breaktrace', c: 'clock', d: 'distance', D: 'duration', F: 'fifo',
-  h: 'histogram', H: 'histofall', i: 'interval', l: 'loops', m: 'mlockall', M: 'refresh_on_max',
-  N: 'nsecs', o: 'oscope', p: 'priority', q: 'quiet', r: 'relative', R: 'resolution', s: 'system',
-  S: 'smp', t: 'threads', u: 'unbuffered', v: 'verbose', x: 'posix_timers',
-};
-const LONG_OPTIONAL_VALUE = new Set(['affinity', 'aligned', 'threads', 'secaligned']);
-const LONG_WITH_VALUE = new Set([
-  'breaktrace', 'clock', 'distance', 'duration', 'fifo', 'histogram', 'histofall', 'histfile',
-  'interval', 'json', 'latency', 'loops', 'mainaffinity', 'oscope', 'policy', 'priority', 'spike',
-  'spike-nodes', 'deepest-idle-state',
-]);
+/**
+ * The most CPUs a Linux kernel can have (NR_CPUS at its largest): the machine that ran cyclictest is
+ * unknown, so any CPU list cyclictest accepted there reads here as written.
+ */
+const MAX_CPUS = 8192;
 
 /**
- * Reads back the settings of a run from cyclictest's command line (argv joined by spaces), with
- * cyclictest's defaults for what it does not give: 1000us interval, 500us distance (0 with -h/-H),
- * priority 0 (SCHED_OTHER; a priority alone means SCHED_FIFO), endless loops, DMA latency held at 0
- * unless --default-system or --laptop.
+ * Reads back the settings of a run from cyclictest's command line (argv joined by spaces) with the model
+ * `rtlat cyclictest` runs, so both read it as cyclictest does, defaults included (1000us interval, 500us
+ * distance, priority 0 under SCHED_OTHER, endless, /dev/cpu_dma_latency held). A command line cyclictest
+ * would have refused is refused, in one line: no cyclictest run could have written it.
  */
-function parseCommandLine(commandLine: string, threads: number): CommandLineArgs {
-  const options = new Map<string, string>();
-  const tokens = commandLine.trim().split(/\s+/).slice(1);
-  for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i]!;
-    const next = tokens[i + 1];
-    const nextIsValue = next !== undefined && /^\d/.test(next);
-    if (token.startsWith('--')) {
-      const [name, attached] = splitOnce(token.slice(2), '=');
-      if (attached !== undefined) options.set(name, attached);
-      else if (LONG_WITH_VALUE.has(name) && next !== undefined) options.set(name, tokens[++i]!);
-      else if (LONG_OPTIONAL_VALUE.has(name) && nextIsValue) options.set(name, tokens[++i]!);
-      else options.set(name, '');
-    } else if (token.startsWith('-') && token.length > 1) {
-      // Short flags may be bundled (-mq); a flag taking a value takes the rest of the token or the next one.
-      for (let j = 1; j < token.length; j++) {
-        const flag = token[j]!;
-        const name = SHORT_TO_LONG[flag] ?? flag;
-        const rest = token.slice(j + 1);
-        if (SHORT_WITH_VALUE.has(flag)) {
-          options.set(name, rest !== '' ? rest : next !== undefined ? tokens[++i]! : '');
-          break;
-        }
-        if (SHORT_OPTIONAL_VALUE.has(flag)) {
-          options.set(name, rest !== '' ? rest : nextIsValue ? tokens[++i]! : '');
-          break;
-        }
-        options.set(name, '');
-      }
-    }
-  }
-
-  const number = (name: string): number | null => {
-    const value = options.get(name);
-    if (value === undefined || !/^\d+$/.test(value)) return null;
-    return Number(value);
-  };
-  const histogramMaxUs = number('histogram') ?? number('histofall');
-  const priority = number('priority') ?? 0;
-  const policyName = options.get('policy');
-  const policy = policyName ? (policyName === 'normal' ? 'other' : policyName) : priority > 0 ? 'fifo' : 'other';
-  const loops = number('loops');
-  const duration = options.get('duration');
-  return {
-    intervalUs: number('interval') ?? 1000,
-    // cyclictest sets the distance to 0 whenever it keeps a histogram, and it matters only with threads.
-    distanceUs: histogramMaxUs !== null || threads < 2 ? 0 : (number('distance') ?? 500),
-    priority,
-    policy,
-    clock: number('clock') === 1 ? 'realtime' : 'monotonic',
-    loops: loops ? loops : null,
-    durationS: duration === undefined ? null : parseDurationS(duration),
-    mlockall: options.has('mlockall'),
-    dmaLatency: !options.has('default-system') && !options.has('laptop'),
-    secaligned: options.has('secaligned'),
-    histogramMaxUs,
-    breaktraceUs: number('breaktrace'),
-    spikeUs: number('spike'),
-    mainCpus: cpuList(options.get('mainaffinity')),
-  };
-}
-
-/** cyclictest's --mainaffinity=CPUSET; null when absent or not a plain CPU list. */
-function cpuList(value: string | undefined): number[] | null {
-  if (!value) return null;
+function readCommandLine(file: CyclictestJson): CyclictestSettings {
+  const argv = file.commandLine.trim().split(/\s+/).slice(1);
+  // The file's own version decides which options there were; an environment of its own keeps this
+  // process's POSIXLY_CORRECT and RTLAT_CYCLICTEST_VERSION out of a command line read back from a file.
+  const env = { RTLAT_CYCLICTEST_VERSION: versionOf(file.version).printed };
+  let outcome: ParseOutcome;
   try {
-    return parseCpuList('mainaffinity', value);
+    outcome = parseCyclictestArgs(argv, machineOf(file.threads.length), env);
+  } catch (error) {
+    if (error instanceof CyclictestExit) throw new Error(`"cmdline:" is not a command line cyclictest runs: ${error.message}`);
+    throw error;
+  }
+  if (outcome.kind === 'help') throw new Error('"cmdline:" asks for cyclictest\'s help, with which cyclictest measures nothing');
+  return outcome.settings;
+}
+
+/** The file's cyclictest version; one newer than rtlat knows (the same file_version) is read as the newest it knows. */
+function versionOf(text: string): CyclictestVersion {
+  try {
+    return parseCyclictestVersion(text);
   } catch {
-    return null;
+    return parseCyclictestVersion(undefined);
   }
 }
 
-/** cyclictest's -D: seconds, or a number with s/m/h/d; 0 means endless. */
-function parseDurationS(text: string): number | null {
-  const match = /^(\d+)([smhdSMHD]?)$/.exec(text);
-  if (!match) return null;
-  const scale: Record<string, number> = { '': 1, s: 1, m: 60, h: 3_600, d: 86_400 };
-  const seconds = Number(match[1]) * scale[match[2]!.toLowerCase()]!;
-  return seconds || null;
+/**
+ * The machine cyclictest ran on, as far as its command line needs one. Only its thread count is known
+ * (the file's threads): "-t" and "-S" without a number mean that many, as the file's CPUs 0 to N-1 stand
+ * for the CPUs it was allowed; CPU lists read as written; and no NUMA, so -a with -S (which only a
+ * NUMA machine refuses) reads as it ran.
+ */
+function machineOf(threads: number): MachineView {
+  return { configuredCpus: MAX_CPUS, allowedCpus: Array.from({ length: threads }, (_, cpu) => cpu), numa: false };
+}
+
+/** cyclictest's -h/-H, in us; null without a histogram. */
+function histogramLimitUs(settings: CyclictestSettings): number | null {
+  return settings.histogramUs || null;
+}
+
+/** cyclictest's -b and --spike (0: off), in ns. */
+function thresholdNs(value: number, nsPerUnit: number): number | null {
+  return value > 0 ? value * nsPerUnit : null;
 }
 
 interface ImportedThread {
@@ -286,11 +227,12 @@ interface ImportedThread {
   histogram: Histogram | null;
 }
 
-function importThread(thread: CyclictestJsonThread, index: number, args: CommandLineArgs, nsPerUnit: number): ImportedThread {
+function importThread(thread: CyclictestJsonThread, index: number, settings: CyclictestSettings, nsPerUnit: number): ImportedThread {
+  const histogramMaxUs = histogramLimitUs(settings);
   const entries = Object.entries(thread.histogram).map(([bucket, count]) => [Number(bucket), count] as const);
   const binned = entries.reduce((total, [, count]) => total + count, 0);
   // A histogram exists when -h/-H was given, even if (all overflowing) none of its buckets were written.
-  const kept = args.histogramMaxUs !== null || entries.length > 0;
+  const kept = histogramMaxUs !== null || entries.length > 0;
   const overflows = Math.max(thread.cycles - binned, 0);
   const maxNs = thread.max * nsPerUnit;
   let histogram: Histogram | null = null;
@@ -302,13 +244,13 @@ function importThread(thread: CyclictestJsonThread, index: number, args: Command
     for (const [bucket, count] of entries) if (count > 0) histogram.recordValueWithCount(bucket * nsPerUnit, count);
     // Of an overflow cyclictest keeps nothing but that it reached the histogram's limit: it stays out of
     // the histogram, and a percentile that falls among the overflows is a bound (>= the limit), not a value.
-    if (overflows > 0) beyond = { count: overflows, fromNs: histogramLimit(entries, args.histogramMaxUs) * nsPerUnit };
+    if (overflows > 0) beyond = { count: overflows, fromNs: histogramLimit(entries, histogramMaxUs) * nsPerUnit };
   }
   const imported: RunThread = {
     thread: index,
     cpu: thread.cpu >= 0 ? thread.cpu : null,
     tid: null,
-    periodNs: (args.intervalUs + index * args.distanceUs) * NS_PER_US,
+    periodNs: (settings.intervalUs + index * settings.distanceUs) * NS_PER_US,
     applied: null,
     memoryLocked: null,
     pageFaults: null,
@@ -327,7 +269,7 @@ function importThread(thread: CyclictestJsonThread, index: number, args: Command
     histogram: histogram ? encodeHistogram(histogram) : null,
     beyondHistogram: beyond,
     correctedHistogram: null,
-    microsecondHistogram: kept && nsPerUnit === NS_PER_US ? microsecondHistogram(entries, overflows, args.histogramMaxUs) : null,
+    microsecondHistogram: kept && nsPerUnit === NS_PER_US ? microsecondHistogram(entries, overflows, histogramMaxUs) : null,
     // cyclictest keeps no order of its samples: nothing for extreme-value analysis.
     extremes: null,
   };
@@ -394,11 +336,6 @@ function finiteNumber(data: Record<string, unknown>, key: string, where: string)
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function splitOnce(text: string, separator: string): [string, string | undefined] {
-  const at = text.indexOf(separator);
-  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
 }
 
 function oneLine(text: string): string {

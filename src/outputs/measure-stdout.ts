@@ -5,7 +5,7 @@ import { formatLoadWork } from '../load/index.js';
 import type { RunFile } from '../run-file/schema.js';
 import { formatCpuList } from '../units.js';
 import { formatCyclictestHistogram, formatCyclictestSummary } from './cyclictest/text.js';
-import type { CyclictestVersion } from './cyclictest/version.js';
+import type { CyclictestVersion } from '../cyclictest/version.js';
 import { formatExplain } from './explain.js';
 import { formatSummaryTable } from './table.js';
 

@@ -1,6 +1,6 @@
 // A cyclictest option given to one of rtlat's own commands: a hint at what rtlat calls it, and at
 // `rtlat cyclictest`, rather than a bare "unknown option" or, worse, a silent misreading.
-import { CYCLICTEST_SPELLINGS } from './options.js';
+import { CYCLICTEST_SPELLINGS } from '../../cyclictest/index.js';
 
 /** What rtlat measure offers instead, by cyclictest option (short letter or long name). */
 const INSTEAD: Record<string, string> = {

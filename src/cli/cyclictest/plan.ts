@@ -5,7 +5,7 @@ import { DEFAULT_EXPLAIN_MAX, type ExplainOptions } from '../../measurement/expl
 import type { ProbeOptions } from '../../measurement/measure.js';
 import { LATENCY_RULE, NS_PER_S, NS_PER_US, parseDurationNs, parseInteger } from '../../units.js';
 import { checkOutputPath } from '../../outputs/output-path.js';
-import { CyclictestExit, type CyclictestSettings, type MachineView } from './options.js';
+import { CyclictestExit, type CyclictestSettings, type MachineView } from '../../cyclictest/index.js';
 
 /** How cyclictest shows one thread: what it asked for, not what the kernel did. */
 export interface CyclictestThreadView {
@@ -49,6 +49,10 @@ const MAX_INTERVAL_US = 10_000_000;
 
 export function planCyclictestRun(settings: CyclictestSettings, machine: PlanMachine): CyclictestPlan {
   const s = settings;
+  // cyclictest would run with its main thread where it was; rtlat says so rather than run it unpinned.
+  if (s.spelled.has('mainaffinity') && s.mainAffinity === null) {
+    throw new CyclictestExit(`${s.spelled.get('mainaffinity')}: expected a CPU list such as 0-3,6 of CPUs 0 to ${machine.configuredCpus - 1}`, 1);
+  }
   if (s.relative) refuse(s, 'r', ABSOLUTE_SLEEP);
   if (s.system) refuse(s, 's', ABSOLUTE_SLEEP);
   if (s.posixTimers) refuse(s, 'x', ABSOLUTE_SLEEP);

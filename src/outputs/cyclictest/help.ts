@@ -1,7 +1,7 @@
 // cyclictest's --help, as each release prints it (rt-tests 2.4's is test/fixtures/cyclictest/help.txt; 2.8
 // rewrapped -a and added --deepest-idle-state). Harnesses grep it for options, so it is cyclictest's own
 // text; rtlat's additions (--cyclictest-version, --rtlat-json, --rtlat-hdr-log) are in the README.
-import type { CyclictestVersion } from './version.js';
+import type { CyclictestVersion } from '../../cyclictest/version.js';
 
 /** The lines after the version line, as rt-tests 2.4 to 2.7 print them. */
 const HELP_2_4: readonly string[] = [

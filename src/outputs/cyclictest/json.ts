@@ -7,7 +7,7 @@ import os from 'node:os';
 import type { RunFile } from '../../run-file/schema.js';
 import { NS_PER_US } from '../../units.js';
 import { CYCLICTEST_MIN_UNSET } from './text.js';
-import type { CyclictestVersion } from './version.js';
+import type { CyclictestVersion } from '../../cyclictest/version.js';
 
 export interface CyclictestJsonOptions {
   version: CyclictestVersion;

@@ -9,7 +9,7 @@
 // 10^5 at 10us latencies; rtlat truncates every sample, which is what cyclictest means to do.)
 import type { RunFile, RunThread } from '../../run-file/schema.js';
 import { NS_PER_US } from '../../units.js';
-import { cyclictestVersion, NEWEST_MINOR, type CyclictestVersion } from './version.js';
+import { cyclictestVersion, NEWEST_MINOR, type CyclictestVersion } from '../../cyclictest/version.js';
 
 /** cyclictest's thread minimum before its first wake-up (stat->min = 1000000), in either unit. */
 export const CYCLICTEST_MIN_UNSET = 1_000_000;
