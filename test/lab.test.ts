@@ -2,7 +2,7 @@
 // runs PV, PVH and HVM domUs, and a KVM host that runs a guest under KVM. Each test is one lab boot
 // running one rtlat command; the checks are on what comes back: the run files (fingerprints, guest and
 // lab blocks, priorities and pinning read back), counts of wake-ups (never a latency value), what is
-// left running after SIGINT and SIGKILL, and the research's tables from rtlat compare --matrix.
+// left running after SIGINT, SIGTERM and SIGKILL, and the research's tables from rtlat compare --matrix.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect } from 'vitest';
@@ -138,6 +138,24 @@ describe('rtlat lab --host xen: Xen 4.17 with a Dom0 under TCG', () => {
     expect(info.deviceModel?.priority).toBe(1);
     expect(info.deviceModel?.threads.length).toBeGreaterThan(1);
     for (const thread of info.deviceModel!.threads) expect([thread.policy, thread.priority], `${thread.name} ${thread.tid}`).toEqual(['fifo', 1]);
+  }, LAB_TEST_TIMEOUT_MS);
+
+  itWithTool(labTools, 'SIGTERM to rtlat lab stops a PV domU\'s run with its results, as SIGINT does, and leaves nothing running', async () => {
+    const json = path.join(dir, 'terminated.json');
+    const outcome = await rtlatAsync(
+      [...XEN, 'guest', '--hypervisor', 'xen', '--xen-type', 'pv', '--kernel', kernels.nrt, '--pin-vcpus', '1', ...MEASURE, '--duration', '1h', '--json', json],
+      { stderr: /rtlat guest: the guest is up/, signal: 'SIGTERM' },
+      LAB_RUN_TIMEOUT_MS,
+    );
+    expect(outcome.status, outcome.stderr).toBe(0);
+    expect(outcome.stderr).toMatch(/rtlat lab: passing SIGTERM on to the command \(a second signal kills it\)/);
+    expect(outcome.stderr).toMatch(NOTHING_LEFT);
+    expect(await processesLeftAfterAMoment()).toEqual([]);
+    const run = readRun(json);
+    const info = expectXenDomU(run, 'pv');
+    expect(info.vcpuCpus).toEqual([1]);
+    expect(run.stoppedBy).toBe('signal');
+    expect(run.all.count).toBeGreaterThan(0);
   }, LAB_TEST_TIMEOUT_MS);
 
   itWithTool(labTools, 'destroys the domU when rtlat guest in Dom0 is killed with SIGKILL (its watchdog), and leaves no QEMU', async () => {
