@@ -111,8 +111,9 @@ export function importCyclictestJson(text: string, options: ImportOptions): RunF
   const file = parseCyclictestJson(text);
   const settings = readCommandLine(file);
   const nsPerUnit = file.resolutionInNs || settings.nsecs ? 1 : NS_PER_US;
-  const histogramMaxUs = histogramLimitUs(settings);
-  const imported = file.threads.map((thread, index) => importThread(thread, index, settings, nsPerUnit));
+  // cyclictest's -h/-H, in us; null without a histogram.
+  const histogramMaxUs = settings.histogramUs || null;
+  const imported = file.threads.map((thread, index) => importThread(thread, index, settings, histogramMaxUs, nsPerUnit));
   // cyclictest's endless runs: -l 0 (or negative, compared as huge) and -D 0.
   const loops = settings.loops > 0 ? settings.loops : null;
   const durationNs = settings.durationS > 0 ? settings.durationS * NS_PER_S : null;
@@ -212,11 +213,6 @@ function machineOf(threads: number): MachineView {
   return { configuredCpus: MAX_CPUS, allowedCpus: Array.from({ length: threads }, (_, cpu) => cpu), numa: false };
 }
 
-/** cyclictest's -h/-H, in us; null without a histogram. */
-function histogramLimitUs(settings: CyclictestSettings): number | null {
-  return settings.histogramUs || null;
-}
-
 /** cyclictest's -b and --spike (0: off), in ns. */
 function thresholdNs(value: number, nsPerUnit: number): number | null {
   return value > 0 ? value * nsPerUnit : null;
@@ -227,8 +223,7 @@ interface ImportedThread {
   histogram: Histogram | null;
 }
 
-function importThread(thread: CyclictestJsonThread, index: number, settings: CyclictestSettings, nsPerUnit: number): ImportedThread {
-  const histogramMaxUs = histogramLimitUs(settings);
+function importThread(thread: CyclictestJsonThread, index: number, settings: CyclictestSettings, histogramMaxUs: number | null, nsPerUnit: number): ImportedThread {
   const entries = Object.entries(thread.histogram).map(([bucket, count]) => [Number(bucket), count] as const);
   const binned = entries.reduce((total, [, count]) => total + count, 0);
   // A histogram exists when -h/-H was given, even if (all overflowing) none of its buckets were written.
