@@ -13,6 +13,15 @@ export class Deadlines {
     return new Promise((_, reject) => this.timers.push(setTimeout(() => reject(new Error(message())), ms)));
   }
 
+  /** Rejects once `signal` aborts (at once if it has): "interrupted before `what` came up". */
+  interruptedBefore(signal: AbortSignal | undefined, what: string): Promise<never> {
+    return new Promise((_, reject) => {
+      const abort = () => reject(new Error(`interrupted before ${what} came up`));
+      if (signal?.aborted) abort();
+      signal?.addEventListener('abort', abort, { once: true });
+    });
+  }
+
   /** Once `signal` aborts: `stop()`, and a rejection if the guest has not ended STOP_TIMEOUT_MS later. */
   stopOnAbort(signal: AbortSignal | undefined, stop: () => void, lastLines: () => string): Promise<never> {
     return new Promise((_, reject) => {

@@ -207,10 +207,6 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
       running.exited.then(({ code, signal }) => {
         throw new Error(`QEMU ended ${when} (${signal ?? `exit code ${code}`})${lastLines()}`);
       });
-    const interrupted = new Promise<never>((_, reject) => {
-      if (options.signal?.aborted) reject(new Error('interrupted before the guest came up'));
-      options.signal?.addEventListener('abort', () => reject(new Error('interrupted before the guest came up')), { once: true });
-    });
 
     const vcpuThreads = await running.vcpuThreads();
     if (options.pinVcpus?.length) info.vcpuCpus = pinVcpuThreads(vcpuThreads, options.pinVcpus);
@@ -221,7 +217,7 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult<RunQe
     info.kernel.release = await Promise.race([
       cameUp,
       ended('before the guest came up'),
-      interrupted,
+      deadlines.interruptedBefore(options.signal, 'the guest'),
       deadlines.after(bootTimeoutMs, () => `the guest did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)} under ${decision.accelerator.toUpperCase()}${lastLines()}`),
     ]);
 

@@ -177,17 +177,12 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
       running.exited.then(({ code, signal }) => {
         throw new Error(`the lab host ended ${when} (QEMU: ${signal ?? `exit code ${code}`})${lastLines()}`);
       });
-    const interrupted = new Promise<never>((_, reject) => {
-      const abort = () => reject(new Error('interrupted before the lab host came up'));
-      if (options.signal?.aborted) abort();
-      options.signal?.addEventListener('abort', abort, { once: true });
-    });
     await running.resume();
     rmSync(dir, { recursive: true, force: true });
     const release = await Promise.race([
       cameUp,
       ended('before it came up'),
-      interrupted,
+      deadlines.interruptedBefore(options.signal, 'the lab host'),
       deadlines.after(bootTimeoutMs, () => `the lab host did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)}${lastLines()}`),
     ]);
     progress(`the lab host is up (Linux ${release}): rtlat ${options.args.join(' ')}`);

@@ -213,11 +213,6 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
     const channel = new GuestChannel(events);
     console = await ConsoleChannel.open(created.id, (text) => channel.push(text));
     const opened = console;
-    const interrupted = new Promise<never>((_, reject) => {
-      const abort = () => reject(new Error('interrupted before the guest came up'));
-      if (options.signal?.aborted) abort();
-      options.signal?.addEventListener('abort', abort, { once: true });
-    });
     created.unpause();
     // Xen has loaded the kernel and ramdisk, and the device model holds the disk open.
     rmSync(dir, { recursive: true, force: true });
@@ -227,7 +222,7 @@ export async function runXenGuest(options: XenGuestOptions): Promise<GuestResult
     });
     const reportedRelease = await Promise.race([
       cameUp,
-      interrupted,
+      deadlines.interruptedBefore(options.signal, 'the guest'),
       vanished,
       deadlines.after(bootTimeoutMs, () => `the ${options.type.toUpperCase()} guest did not come up within ${formatDuration(bootTimeoutMs * NS_PER_MS)}${options.type === 'hvm' ? ' (an HVM guest\'s firmware loads its kernel slowly on an emulated CPU: give --boot-timeout)' : ''}${lastLines()}`),
     ]);
