@@ -28,13 +28,14 @@ int HistogramThread::launch() {
   const int error = pthread_create(&thread_, nullptr, &HistogramThread::entry, this);
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   joinable_ = error == 0;
+  // "rtlat/hist" in top -H and ps -L, beside the measuring threads rtlat/0, rtlat/1, ...; named here,
+  // not by the thread itself, so that the name is there when launch() returns.
+  if (joinable_) pthread_setname_np(thread_, "rtlat/hist");
   return error;
 }
 
 void* HistogramThread::entry(void* self) {
   auto* thread = static_cast<HistogramThread*>(self);
-  // "rtlat/hist" in top -H and ps -L, beside the measuring threads rtlat/0, rtlat/1, ...
-  pthread_setname_np(pthread_self(), "rtlat/hist");
   std::unique_lock<std::mutex> lock(thread->mutex_);
   while (!thread->stopping_) {
     thread->wake_.wait_for(lock, thread->interval_, [thread] { return thread->stopping_; });
