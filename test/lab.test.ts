@@ -116,6 +116,9 @@ describe('rtlat lab --host xen: Xen 4.17 with a Dom0 under TCG', () => {
     expect([quiet.config.durationNs, loaded.config.durationNs]).toEqual([3e9, 3e9]);
     expect(loaded.all.count).toBeLessThan(quiet.all.count);
     expect(readFileSync(path.join(out, 'matrix.txt'), 'utf8')).toMatch(/xen pv, no stress\*\s+xen pv, stress\*/);
+    // Each twin's progress says which it is, the guest's own lines too.
+    expect(outcome.stderr).toMatch(/^rtlat matrix: xen pv nrt: the guest is up /m);
+    expect(outcome.stderr).toMatch(/^rtlat matrix: xen pv nrt with load: the guest is up /m);
   }, LAB_TEST_TIMEOUT_MS);
 
   itWithTool(labTools, 'runs an HVM domU with its device model\'s threads at SCHED_FIFO (chrt -p read back); SIGINT stops it with its results and leaves nothing running', async () => {

@@ -71,13 +71,13 @@ interface PlannedStep extends MatrixStep {
   measure: (signal: AbortSignal | undefined) => Promise<{ run: RunFile | null; stdout: string | null; stderr: string; status: number }>;
 }
 
-/** A step before its load is chosen: its file's name without .json, and how it measures with a load. */
+/** A step before its load is chosen: its file's name without .json, and how it measures with a load (named as planned: "guest nrt with load"). */
 interface StepKind {
   kind: MatrixStep['kind'];
   name: string;
   file: string;
   hostLoad: boolean;
-  measure: (load: MatrixLoad | null, file: string) => PlannedStep['measure'];
+  measure: (load: MatrixLoad | null, file: string, name: string) => PlannedStep['measure'];
 }
 
 /** The last line a step's rtlat printed on stderr, to say why it failed. */
@@ -111,9 +111,9 @@ function plan(options: MatrixOptions, hooks: MatrixHooks): PlannedStep[] {
         name,
         file: type === null ? `guest-${kernel.label}` : `xen-${type}-${kernel.label}`,
         hostLoad: false,
-        measure: (stepLoad) => async (signal) => {
+        measure: (stepLoad, _file, planned) => async (signal) => {
           if (!guest) throw new Error('runMatrix: kernels need the guest options');
-          const options: GuestOptions = { ...guest, kernel: kernel.path, load: stepLoad, ...(signal && { signal }), onProgress: (line) => hooks.onProgress?.(`${name}: ${line}`) };
+          const options: GuestOptions = { ...guest, kernel: kernel.path, load: stepLoad, ...(signal && { signal }), onProgress: (line) => hooks.onProgress?.(`${planned}: ${line}`) };
           return type === null ? runGuest(options) : runXenGuest(xenGuestOptions(options, type, xen!.kernelModules));
         },
       };
@@ -148,7 +148,8 @@ function plan(options: MatrixOptions, hooks: MatrixHooks): PlannedStep[] {
     loads.map((stepLoad) => {
       const twin = options.withAndWithoutLoad === true && stepLoad !== null;
       const file = path.join(dir, `${step.file}${twin ? '-load' : ''}.json`);
-      return { kind: step.kind, name: `${step.name}${twin ? ' with load' : ''}`, file, load: stepLoad, hostLoad: step.hostLoad, measure: step.measure(stepLoad, file) };
+      const name = `${step.name}${twin ? ' with load' : ''}`;
+      return { kind: step.kind, name, file, load: stepLoad, hostLoad: step.hostLoad, measure: step.measure(stepLoad, file, name) };
     }),
   );
 }
