@@ -140,7 +140,7 @@ describe.skipIf(!isRoot)('rtlat cyclictest (needs root)', () => {
 
   it('-F PATH: each reader of the named pipe gets the T: lines of the moment; the pipe is gone at the end', async () => {
     const fifo = path.join(dir, 'status.fifo');
-    const child = spawn(process.execPath, [RTLAT_BIN, 'cyclictest', '-q', '-p', '90', '-i', '1000', '-t', '2', '-l', '4000', '-F', fifo]);
+    const child = spawn(process.execPath, [RTLAT_BIN, 'cyclictest', '-q', '-p', '90', '-i', '1000', '-t', '2', '-D', '60', '-F', fifo]); // ended by SIGINT below; -D only bounds it
     const exit = new Promise<number | null>((resolve) => child.on('close', resolve));
     for (let waited = 0; !existsSync(fifo); waited += 20) {
       if (waited > 10_000) throw new Error('no fifo');

@@ -210,6 +210,8 @@ describe.skipIf(!isRoot)('measuring (needs root: run the tests as root, as CI do
     }
     // rtlat takes over SIGINT just after the probe has started (as rtlatInterrupted allows for).
     await new Promise((resolve) => setTimeout(resolve, 500));
+    // Read again once rtlat has surely moved them all: the break above may come between two threads' moves.
+    seen = affinities();
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     const run = readRun(json);

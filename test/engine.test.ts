@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Probe, PrivilegeError, type ProbeHooks, type ProbeOptions, type Spike } from '../src/index.js';
 import { stallOnceForTest } from '../src/engine/probe.js';
 import { nodeAsNobody, packageForNobody } from './helpers/package-copy.js';
+import { threadsGone } from './helpers/threads.js';
 
 function startProbe(options: ProbeOptions, hooks: ProbeHooks = {}): Probe {
   return new Probe(options, hooks).start();
@@ -144,7 +145,7 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
     const result = await first;
     expect(result.stoppedBy).toBe('stopped');
     expect(result.threads[0]!.count).toBeGreaterThan(0);
-    expect(existsSync(`/proc/self/task/${result.threads[0]!.tid}`)).toBe(false);
+    expect(await threadsGone([result.threads[0]!.tid])).toBe(true);
   });
 
   it('keeps a running probe alive through garbage collection, and the process exits by itself', () => {
@@ -182,7 +183,7 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
     });
     expect(existsSync(`/proc/self/task/${tid}`)).toBe(true);
     await worker.terminate();
-    expect(existsSync(`/proc/self/task/${tid}`)).toBe(false);
+    expect(await threadsGone([tid])).toBe(true);
   });
 
   it('refuses a run without privileges, naming what is missing and how to grant it', () => {

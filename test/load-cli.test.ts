@@ -8,7 +8,7 @@ import { NATIVE_LOAD_KINDS } from '../src/load/index.js';
 import type { RunFile } from '../src/run-file/schema.js';
 import { usableCpus } from '../src/engine/system.js';
 import { RTLAT_BIN, rtlat, scratchDir, type CliOutcome } from './helpers/cli.js';
-import { liveInSessions, loadProcesses, loadSupervisors, waitFor } from './helpers/load-processes.js';
+import { liveInSessions, loadProcesses, loadSupervisors, waitFor, writeCalls } from './helpers/load-processes.js';
 import { commandRuns, itWithTool, requireTool } from './helpers/tools.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -79,6 +79,11 @@ async function interrupt(args: string[], tempDir: string, supervisors: number, s
   // Let them get to work (and the measuring threads start).
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   expect(liveInSessions(sessions).length).toBeGreaterThan(supervisors);
+  // An io operation ends with an fsync, which a busy disk may hold for longer: each io worker's third
+  // write (its "ready", then one block per counted operation) says it has counted one.
+  const ioSessions = new Set(loadSupervisors(child.pid!).filter((supervisor) => supervisor.argv[supervisor.argv.indexOf('--kind') + 1] === 'io').map((supervisor) => supervisor.pid));
+  const ioWorkers = liveInSessions(ioSessions).filter((worker) => !ioSessions.has(worker.pid));
+  expect(await waitFor(() => ioWorkers.every((worker) => writeCalls(worker.pid) >= 3), 20_000)).toBe(true);
   const tempEntriesBefore = readdirSync(tempDir);
   child.kill(signal);
   const status = await closed;

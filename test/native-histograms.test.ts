@@ -1,13 +1,13 @@
 // The histograms a session records natively (a service's probe): HdrHistogram's buckets, encoded so
 // hdr-histogram-js decodes exactly what its own recording gives; takes that add up to every wake-up;
 // and a histogram thread that lives and ends with its session. No latency value is asserted.
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { copyHistogram, forEachBucket, fromUncompressedEncoding, newHistogram, newRecordingHistogram, type Histogram } from '../src/engine/histogram.js';
 import { loadAddon } from '../src/engine/native.js';
 import { Probe, recordNatively, stallOnceForTest } from '../src/engine/probe.js';
+import { settledCount, threadsGone, threadsNamed } from './helpers/threads.js';
 
 const isRoot = process.getuid?.() === 0;
 const distIndex = path.resolve(import.meta.dirname, '../dist/index.js');
@@ -21,13 +21,7 @@ function buckets(histogram: Histogram): [number, number][] {
 
 /** Threads of this process named rtlat/hist: sessions' histogram threads. */
 function histogramThreads(): number {
-  return readdirSync('/proc/self/task').filter((tid) => {
-    try {
-      return readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'rtlat/hist';
-    } catch {
-      return false; // ended while being read
-    }
-  }).length;
+  return threadsNamed('rtlat/hist');
 }
 
 /** Seeded, so that a failure repeats: latencies spread evenly in log scale from 1 ns to `maxNs`. */
@@ -133,7 +127,7 @@ describe.skipIf(!isRoot)('a probe that records natively (needs root: run the tes
     const probe = recordNatively(new Probe({ periodNs: 1_000_000, cpus: [0, 1], dmaLatency: false })).start();
     expect(histogramThreads()).toBe(before + 1);
     await probe.stop();
-    expect(histogramThreads()).toBe(before);
+    expect(await settledCount(histogramThreads, before)).toBe(before);
   });
 
   it('ends its histogram thread when a worker running a service probe ends by itself, which the probe does not keep alive', async () => {
@@ -157,7 +151,7 @@ describe.skipIf(!isRoot)('a probe that records natively (needs root: run the tes
     });
     expect(whileRunning).toBe(before + 1);
     expect(await exited).toBe(0);
-    expect(histogramThreads()).toBe(before);
+    expect(await settledCount(histogramThreads, before)).toBe(before);
   });
 
   it('ends its histogram thread with the measuring thread when a worker running a service probe is terminated', async () => {
@@ -176,7 +170,7 @@ describe.skipIf(!isRoot)('a probe that records natively (needs root: run the tes
     });
     expect(histogramThreads()).toBe(before + 1);
     await worker.terminate();
-    expect(readdirSync('/proc/self/task')).not.toContain(String(tid));
-    expect(histogramThreads()).toBe(before);
+    expect(await threadsGone([tid])).toBe(true);
+    expect(await settledCount(histogramThreads, before)).toBe(before);
   });
 });

@@ -76,7 +76,7 @@ describe('rtlat packed and installed into another project', () => {
     const measured = npxRtlat(['measure', '--period', '1ms', '--loops', '20', '--cpus', '0', '--allow-degraded', '--json', json, '--quiet']);
     expect(measured.status, measured.stderr).toBe(0);
     expect((JSON.parse(readFileSync(json, 'utf8')) as RunFile).all.count).toBe(20);
-  });
+  }, 120_000); // a dozen processes, each starting Node
 
   it('serve says to install prom-client, in one line, before measuring', () => {
     const outcome = npxRtlat(['serve', '--port', '0']);

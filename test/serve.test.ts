@@ -150,7 +150,8 @@ describe.skipIf(!isRoot)('rtlat serve with real-time privileges (needs root: run
     expect(samplesOf(exposition, METRIC_NAMES.degraded)[0]!.value).toBe(0);
 
     const first = (await (await fetch(`${served.base}/snapshot`)).json()) as ServiceSnapshotJson;
-    await sleep(100);
+    // Samples reach the histograms at the histogram thread's passes, every 100 ms: room for two.
+    await sleep(300);
     const response = await fetch(`${served.base}/snapshot`);
     expect(response.headers.get('content-type')).toBe('application/json');
     const second = (await response.json()) as ServiceSnapshotJson;

@@ -2,7 +2,7 @@
 // event loop beside the wake-ups, workers, and a process that exits by itself. No latency value is
 // asserted except a lower bound the test causes itself (a blocked event loop).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { usableCpus } from '../src/engine/system.js';
 import { NS_PER_MS } from '../src/units.js';
 import { scratchDir } from './helpers/cli.js';
 import { nodeAsNobody, packageForNobody } from './helpers/package-copy.js';
+import { settledCount, threadsGone, threadsWhere } from './helpers/threads.js';
 
 const isRoot = process.getuid?.() === 0;
 const distIndex = path.resolve(import.meta.dirname, '../dist/index.js');
@@ -46,14 +47,10 @@ function moduleWorker(script: string): Worker {
 
 /** Threads of this process running under a real-time priority (proc(5) stat field 40): running measuring threads, as root. */
 function realtimeThreads(): number {
-  return readdirSync('/proc/self/task').filter((tid) => {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[40 - 3]) > 0;
-    } catch {
-      return false; // ended while being read
-    }
-  }).length;
+  return threadsWhere((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[40 - 3]) > 0;
+  });
 }
 
 function expectIntervalsAddUp(snapshots: ServiceSnapshot[]): void {
@@ -167,7 +164,7 @@ describe.skipIf(!isRoot)('startProbe with real-time privileges (needs root: run 
     expect(outcome.cumulative).toBeGreaterThan(0);
     expect(outcome.intervals).toBe(outcome.cumulative);
     expect(outcome.eventLoop).toBeGreaterThan(0);
-    expect(existsSync(`/proc/self/task/${outcome.tid}`)).toBe(false);
+    expect(await threadsGone([outcome.tid])).toBe(true);
     expect(await new Promise((resolve) => worker.once('exit', resolve))).toBe(0);
   });
 
@@ -183,13 +180,13 @@ describe.skipIf(!isRoot)('startProbe with real-time privileges (needs root: run 
     const ended = new Promise((resolve) => ending.once('exit', resolve));
     const endingTid = await workerMessage<number>(ending);
     expect(await ended).toBe(0);
-    expect(existsSync(`/proc/self/task/${endingTid}`)).toBe(false);
+    expect(await threadsGone([endingTid])).toBe(true);
 
     const busy = moduleWorker(script(true));
     const busyTid = await workerMessage<number>(busy);
     expect(existsSync(`/proc/self/task/${busyTid}`)).toBe(true);
     await busy.terminate();
-    expect(existsSync(`/proc/self/task/${busyTid}`)).toBe(false);
+    expect(await threadsGone([busyTid])).toBe(true);
   });
 
   it('lets the process exit by itself with a probe running, its metrics registered and its log open; the log still appears', () => {
@@ -330,6 +327,6 @@ describe('startProbe options', () => {
     const probe = startProbe();
     expect(realtimeThreads()).toBe(before + 1);
     await probe.stop();
-    expect(realtimeThreads()).toBe(before);
+    expect(await settledCount(realtimeThreads, before)).toBe(before);
   });
 });

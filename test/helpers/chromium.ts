@@ -35,7 +35,8 @@ export async function withChromium<T>(use: (context: BrowserContext) => Promise<
     return await use(context);
   } finally {
     await context.close();
-    rmSync(profile, { recursive: true, force: true });
+    // Chromium's helpers may still be writing into the profile for a moment after it closed.
+    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
