@@ -99,6 +99,26 @@ describe('rtlat analyze', () => {
     }
   }, 120_000);
 
+  it('--block-size: block maxima over longer blocks, so that spikes in every third block of the run no longer correlate', () => {
+    // A spike every 6 s at 1 ms: every third of the 2 s blocks the run kept holds one, every 6 s block one.
+    const file = path.join(dir, 'spikes.json');
+    writeFileSync(file, JSON.stringify(simulatedRun({ seeds: [5], spikes: { everyCycles: 6_000, extraNs: 40_000 } })));
+    const independence = (args: string[]) => {
+      const json = path.join(dir, `spikes-${args.length}.json`);
+      const outcome = rtlat(['analyze', file, '--probability', '1e-9', '--json', json, ...args]);
+      expect(outcome.status, outcome.stderr).toBe(0);
+      const { all } = analysisOf(json).runs[0]!;
+      return { stdout: outcome.stdout, bm: all.bm, ljungBox: all.checks.find((check) => check.name === 'ljung-box')! };
+    };
+    const kept = independence([]);
+    expect(kept.bm).toMatchObject({ blockSize: 2_000, blocks: 300 });
+    expect(kept.ljungBox.passed).toBe(false);
+    const longer = independence(['--block-size', '6000']);
+    expect(longer.bm).toMatchObject({ blockSize: 6_000, blocks: 100 });
+    expect(longer.ljungBox.passed).toBe(true);
+    expect(longer.stdout).toContain('block maxima: 100 blocks of 6000 wake-ups');
+  }, 120_000);
+
   it('says what a run file from before rtlat kept extremes lacks, without failing', () => {
     const old = simulatedRun({ count: 10_000 });
     delete old.threads[0]!.extremes;
@@ -116,6 +136,8 @@ describe('rtlat analyze refuses bad input in one line, with exit code 2', () => 
     [['--latency', 'max'], /^rtlat analyze: --latency is the release latency of a task set: give --taskset too/],
     [['--taskset', '/nonexistent/tasks.json'], /^rtlat analyze: --taskset: cannot read "\/nonexistent\/tasks.json" \(ENOENT\)/],
     [['--target-width', 'wide'], /^rtlat analyze: --target-width: got "wide"/],
+    [['--block-size', '0'], /^rtlat analyze: --block-size: got "0", expected a number of wake-ups, a whole multiple of the blocks the run kept/],
+    [['--block-size', '3000'], /^rtlat analyze: \S+iid\.json: --block-size: got 3000, expected a whole multiple of the 2000 wake-ups each block of thread 0 holds\n$/],
   ])('%j', (args, message) => {
     const outcome = rtlat(['analyze', iidFile, ...args]);
     expect(outcome.status).toBe(2);

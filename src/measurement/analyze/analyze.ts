@@ -1,6 +1,7 @@
 // `rtlat analyze` as a library call: a run file in, per thread and for all threads together the
 // pWCET-style bounds with their checks and convergence, and (with a task set) the schedulability of
 // the tasks with the chosen latency bound as release jitter.
+import { OptionError } from '../../errors.js';
 import type { RunFile, RunThread } from '../../run-file/schema.js';
 import { NS_PER_S } from '../../units.js';
 import { analyzeTail, DEFAULT_ALPHA, DEFAULT_CONFIDENCE, DEFAULT_PROBABILITIES, type AnalysisOptions, type Bound, type TailAnalysis, type TailData } from './pwcet.js';
@@ -52,8 +53,19 @@ function noExtremes(thread: RunThread): string | null {
   return null;
 }
 
-/** What one thread kept, as the extreme-value fits take it. */
-export function threadTailData(thread: RunThread): TailData {
+/**
+ * The maximum of each `factor` consecutive blocks: blocks `factor` times as long, from the blocks the
+ * run kept (a last, incomplete group is left out).
+ */
+function longerBlocks(maximaNs: readonly number[], factor: number): number[] {
+  return Array.from({ length: Math.floor(maximaNs.length / factor) }, (_, i) => Math.max(...maximaNs.slice(i * factor, (i + 1) * factor)));
+}
+
+/**
+ * What one thread kept, as the extreme-value fits take it; with `blockSize`, its block maxima over
+ * blocks of that many wake-ups, a whole multiple of the blocks it kept.
+ */
+export function threadTailData(thread: RunThread, blockSize?: number): TailData {
   const missing = noExtremes(thread);
   const extremes = thread.extremes;
   const base = {
@@ -63,9 +75,14 @@ export function threadTailData(thread: RunThread): TailData {
     maxNs: thread.maxNs,
   };
   if (missing || !extremes) return { ...base, blockMaxima: missing!, exceedances: missing! };
+  const kept = extremes.blockSize;
+  if (blockSize !== undefined && kept > 0 && !(Number.isSafeInteger(blockSize) && blockSize > 0 && blockSize % kept === 0)) {
+    throw new OptionError('block-size', blockSize, `a whole multiple of the ${kept} wake-ups each block of thread ${thread.thread} holds`);
+  }
+  const factor = blockSize === undefined ? 1 : blockSize / kept;
   return {
     ...base,
-    blockMaxima: extremes.blockSize > 0 ? { blockSize: extremes.blockSize, maximaNs: extremes.blockMaximaNs, lost: extremes.blocksLost } : 'the run kept no block maxima',
+    blockMaxima: kept > 0 ? { blockSize: kept * factor, maximaNs: factor === 1 ? extremes.blockMaximaNs : longerBlocks(extremes.blockMaximaNs, factor), lost: extremes.blocksLost } : 'the run kept no block maxima',
     exceedances:
       extremes.thresholdNs === null
         ? 'the thread measured nothing'
@@ -83,8 +100,8 @@ export function threadTailData(thread: RunThread): TailData {
  * block maxima as the maximum over threads of each block, when every thread kept blocks of one size
  * at one period (a block then holds that many wake-ups of every thread).
  */
-export function allThreadsTailData(run: RunFile): TailData {
-  const parts = run.threads.map(threadTailData);
+export function allThreadsTailData(run: RunFile, blockSize?: number): TailData {
+  const parts = run.threads.map((thread) => threadTailData(thread, blockSize));
   const base = {
     count: parts.reduce((sum, part) => sum + part.count, 0),
     durationNs: Math.max(0, ...parts.map((part) => part.durationNs)),
@@ -157,12 +174,15 @@ export interface RunAnalysisOptions extends AnalysisOptions {
   latency?: LatencyChoice;
   /** How the latency choice was written, for the output ("pwcet:1e-9"). */
   latencyText?: string;
+  /** Wake-ups of each thread a block of the block maxima holds: a whole multiple of what the run kept (default: as kept). */
+  blockSize?: number;
 }
 
 export function analyzeRun(run: RunFile, options: RunAnalysisOptions = {}): RunAnalysis {
-  const threads = run.threads.map((thread) => ({ thread: thread.thread, cpu: thread.cpu, periodNs: thread.periodNs, ...analyzeTail(threadTailData(thread), options) }));
+  const { blockSize } = options;
+  const threads = run.threads.map((thread) => ({ thread: thread.thread, cpu: thread.cpu, periodNs: thread.periodNs, ...analyzeTail(threadTailData(thread, blockSize), options) }));
   // One thread: "all threads" is that thread; its analysis is not repeated.
-  const all = { threads: run.threads.length, ...(threads.length === 1 ? stripThread(threads[0]!) : analyzeTail(allThreadsTailData(run), options)) };
+  const all = { threads: run.threads.length, ...(threads.length === 1 ? stripThread(threads[0]!) : analyzeTail(allThreadsTailData(run, blockSize), options)) };
   let schedulability: RunAnalysis['schedulability'] = null;
   if (options.taskSet) {
     const latency = chooseLatency(options.latency ?? { kind: 'max' }, all, options.latencyText ?? 'max');
