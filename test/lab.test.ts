@@ -54,6 +54,13 @@ function expectXenDomU(run: RunFile, type: 'pv' | 'pvh' | 'hvm'): RunXenGuest {
   return info;
 }
 
+/** A run measured with --explain 0 --explain-max 50 explained the 50 largest latencies of each thread from a trace of its own kernel. */
+function expectExplained(run: RunFile): void {
+  const explain = run.explain!;
+  expect(explain.threads.map((thread) => thread.explained)).toEqual(run.threads.map(() => 50));
+  expect(explain.trace.perCpu.reduce((events, cpu) => events + cpu.events, 0)).toBeGreaterThan(0);
+}
+
 // Nothing rtlat lab started runs on after it (QEMU above all), whatever its end, and no temporary file
 // stays: only the processes these runs started are looked at, not other QEMUs on this machine.
 afterEach(async () => {
@@ -70,9 +77,9 @@ describe('rtlat lab --host xen: Xen 4.17 with a Dom0 under TCG', () => {
 
   // Debian's PREEMPT_RT kernel does not come up as a PV domU here (nothing on its console in minutes): PVH
   // guests take both kernels, the PV guests below the cloud kernel.
-  itWithTool(labTools, 'runs PVH domUs of each kernel pinned to a physical CPU; the runs say xen, the type, Dom0 and the Xen version', async () => {
+  itWithTool(labTools, 'runs PVH domUs of each kernel pinned to a physical CPU; the runs say xen, the type, Dom0 and the Xen version; --explain explains in Dom0 and in each domU', async () => {
     const out = path.join(dir, 'types');
-    const outcome = await rtlatAsync([...XEN, 'matrix', '--hypervisor', 'xen', '--xen-types', 'pvh', '--kernels', kernels.spec, '--pin-vcpus', '1', ...MEASURE, '--duration', '2s', '-o', out], undefined, LAB_RUN_TIMEOUT_MS);
+    const outcome = await rtlatAsync([...XEN, 'matrix', '--hypervisor', 'xen', '--xen-types', 'pvh', '--kernels', kernels.spec, '--pin-vcpus', '1', ...MEASURE, '--duration', '2s', '--explain', '0', '--explain-max', '50', '-o', out], undefined, LAB_RUN_TIMEOUT_MS);
     expect(outcome.status, outcome.stderr).toBe(0);
     expect(outcome.stderr).toMatch(/rtlat lab: booting a lab host, Xen 4\.\d+ with a Dom0 .* under TCG .*EMULATED/);
     expect(outcome.stderr).toMatch(NOTHING_LEFT);
@@ -86,6 +93,7 @@ describe('rtlat lab --host xen: Xen 4.17 with a Dom0 under TCG', () => {
         expect(info.kernel.release).toMatch(kernel === 'rt' ? /-rt-amd64$/ : /-cloud-amd64$/);
         expect(fingerprint(run.environment).kernel.preemption.value === 'PREEMPT_RT').toBe(kernel === 'rt');
         expect(run.all.count).toBeGreaterThan(0);
+        expectExplained(run);
       }
     }
     // Dom0 itself, measured as the matrix's host.
@@ -93,6 +101,7 @@ describe('rtlat lab --host xen: Xen 4.17 with a Dom0 under TCG', () => {
     expect(schemaProblems(dom0)).toBe('');
     expect(fingerprint(dom0.environment).virtualization.xenDomain?.value).toBe('dom0');
     expect(dom0.lab?.nesting).toBe('lab xen/tcg > dom0');
+    expectExplained(dom0);
     expect(readFileSync(path.join(out, 'matrix.txt'), 'utf8')).toMatch(/xen dom0\*\s+xen pvh\*/);
   }, LAB_TEST_TIMEOUT_MS);
 

@@ -26,6 +26,8 @@ describe('rtlat matrix: bad input, one line, exit 2', () => {
     ['a missing kernel', ['--kernels', 'rt=/nonexistent/vmlinuz'], /--kernels: got "\/nonexistent\/vmlinuz", expected a bzImage kernel file such as \/boot\/vmlinuz-\* \(no such file\)$/],
     ['a file that is not a kernel', ['--kernels', `rt=${process.execPath}`], /--kernels: got ".*", expected a bzImage kernel file .* \(this file has no Linux boot header\)$/],
     ['a bad measure option', ['--kernels', `rt=${process.execPath}`, '--period', '0'], /--period: got "0"/],
+    ['--explain with a container', ['--container', 'rtlat', '--explain'], /--explain traces the kernel where each run measures, which a container cannot \(no tracefs inside\): drop --container or --explain$/],
+    ['a bad explain threshold', ['--container', 'rtlat', '--explain', 'lots'], /--explain: got "lots"/],
   ];
   for (const [name, args, message] of cases) {
     it(name, () => {
@@ -90,6 +92,30 @@ describe('rtlat matrix with guests', () => {
     const report = readFileSync(path.join(dir, 'report.html'), 'utf8');
     expect(report).toMatch(/<svg/);
     expect(report).toContain('PREEMPT_RT');
+  }, 600_000);
+
+  itWithTool(guestTools, '--explain: the host and the guest each explain their own late wake-ups, in their output, run files and the report', async () => {
+    const dir = scratchDir();
+    const outcome = await rtlatAsync(['matrix', '--kernels', `nrt=${kernels.nrt}`, '--loops', '300', '--period', '1ms', '--explain', '0', '--explain-max', '20', '-o', dir]);
+    expect(outcome.status, outcome.stderr).toBe(0);
+    expect(processesLeft()).toEqual([]);
+    const host = readRun(dir, 'host.json');
+    const guest = readRun(dir, 'guest-nrt.json');
+    for (const run of [host, guest]) {
+      expect(schemaProblems(run)).toBe('');
+      // Every wake-up is above 0us: each thread explains its 20 largest.
+      expect(run.explain!.selection).toMatchObject({ thresholdNs: 0, maxPerThread: 20 });
+      expect(run.explain!.threads.map((thread) => thread.explained)).toEqual(run.threads.map(() => 20));
+      expect(run.explain!.trace.perCpu.length).toBeGreaterThan(0);
+    }
+    // The host traced its own measured CPUs; the guest its one vCPU, inside.
+    expect(host.guest).toBeNull();
+    expect(host.explain!.trace.perCpu.map((cpu) => cpu.cpu)).toEqual(host.threads.map((thread) => thread.cpu));
+    expect(guest.guest).not.toBeNull();
+    expect(guest.explain!.trace.perCpu.map((cpu) => cpu.cpu)).toEqual([0]);
+    const sections = outcome.stdout.split(/^== /m);
+    for (const name of ['host', 'guest nrt']) expect(sections.find((section) => section.startsWith(`${name}\n`))).toMatch(/^explain: \d+ wake-ups above 0\.0us/m);
+    expect(readFileSync(path.join(dir, 'report.html'), 'utf8').match(/class="explain-parts"/g)).toHaveLength(2);
   }, 600_000);
 });
 

@@ -1,8 +1,9 @@
 // `rtlat matrix`: the research's experiment in one command (measurement/matrix.ts). Measures the host
 // (in this process), then a guest for each kernel (in Xen's Dom0, with --hypervisor xen: a domU of each
 // --xen-types with each kernel), then (if asked) a container, with the same measure options and the
-// same load on the host during each (or, --with-and-without-load, each twice), and writes every run
-// file, the research's tables (rtlat compare --matrix) and the HTML report into one folder. A run that
+// same load on the host during each (or, --with-and-without-load, each twice), and (--explain) each
+// run's late wake-ups explained from its own kernel's trace; writes every run file, the research's
+// tables (rtlat compare --matrix) and the HTML report into one folder. A run that
 // fails is reported and the others still go ahead.
 import path from 'node:path';
 import { Command } from 'commander';
@@ -23,7 +24,6 @@ import { EXIT, reportError, UsageError } from './exit.js';
 import {
   addGuestOptions,
   addMeasureOptions,
-  EXPLAIN_OPTIONS,
   collect,
   HOST_OUTPUTS_AND_LOAD,
   measureArgsOf,
@@ -90,7 +90,7 @@ export function matrixCommand(): Command {
     .option('--engine <command>', 'the container engine: podman or docker', 'podman')
     .option('--engine-arg <arg>', 'one more option for the engine\'s run, e.g. --engine-arg=--ulimit=nofile=1024 (repeatable)', collect, []);
   addGuestOptions(command);
-  addMeasureOptions(command, (name) => !HOST_OUTPUTS_AND_LOAD.includes(name) && !EXPLAIN_OPTIONS.includes(name));
+  addMeasureOptions(command, (name) => !HOST_OUTPUTS_AND_LOAD.includes(name));
   return command.action(async (flags: MatrixFlags) => {
     process.exitCode = await matrix(flags, command);
   });
@@ -101,7 +101,9 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
   let stopListening = () => {};
   try {
     if (!flags.kernels && !flags.container) throw new UsageError('nothing to compare the host with: give --kernels, --container, or both');
-    const { probe: hostOptions, outputs: hostOutputs } = parseMeasureFlags(measureFlagsOf(command, HOST_OUTPUTS_AND_LOAD));
+    const { probe: hostOptions, outputs: hostOutputs, explain } = parseMeasureFlags(measureFlagsOf(command, HOST_OUTPUTS_AND_LOAD));
+    // The host and each guest trace their own kernel; a container has no tracefs of its own to read.
+    if (explain && flags.container !== undefined) throw new UsageError('--explain traces the kernel where each run measures, which a container cannot (no tracefs inside): drop --container or --explain');
     const kernels = flags.kernels === undefined ? [] : parseKernels(flags.kernels);
     const { load, ...guest } = parseGuestFlags(flags, command);
     const xenTypes = parseXenTypes(flags, command);
@@ -119,7 +121,7 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
       {
         dir,
         // As `rtlat measure` with the same options would have measured it, and says so.
-        host: { ...hostOptions, commandLine: commandLine('rtlat', ['measure', ...measureArgs, '--json', path.join(dir, 'host.json')]) },
+        host: { ...hostOptions, explain, commandLine: commandLine('rtlat', ['measure', ...measureArgs, '--json', path.join(dir, 'host.json')]) },
         kernels,
         guest: { ...guest, vcpus, measureArgs: measureArgsOf(command, NOT_TO_MATRIX_GUESTS), commandLine: commandLine() },
         container: flags.container === undefined ? null : { engine: flags.engine, image: flags.container, measureArgs, engineArgs: flags.engineArg },

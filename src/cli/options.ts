@@ -201,8 +201,6 @@ function cyclictestVersionFromEnvironment(): CyclictestVersion {
   }
 }
 
-/** measure's --explain and --explain-max: `rtlat matrix` does not explain (its host step would not trace). */
-export const EXPLAIN_OPTIONS: readonly string[] = ['explain', 'explainMax'];
 
 /** measure's options that stay on the host: the outputs (the guest's come back) and the load. */
 export const HOST_OUTPUTS_AND_LOAD: readonly string[] = ['json', 'hdrLog', 'report', 'load', 'loadCpus'];
