@@ -28,6 +28,8 @@ describe('rtlat matrix: bad input, one line, exit 2', () => {
     ['a bad measure option', ['--kernels', `rt=${process.execPath}`, '--period', '0'], /--period: got "0"/],
     ['--explain with a container', ['--container', 'rtlat', '--explain'], /--explain traces the kernel where each run measures, which a container cannot \(no tracefs inside\): drop --container or --explain$/],
     ['a bad explain threshold', ['--container', 'rtlat', '--explain', 'lots'], /--explain: got "lots"/],
+    ['--explain-host, which implies --explain, with a container', ['--container', 'rtlat', '--explain-host'], /--explain traces the kernel where each run measures, which a container cannot/],
+    ['--explain-host for Xen\'s domUs', ['--kernels', `rt=${process.execPath}`, '--hypervisor', 'xen', '--explain-host'], /--explain-host traces the host's vCPU threads, and a Xen domU has none/],
   ];
   for (const [name, args, message] of cases) {
     it(name, () => {
@@ -94,9 +96,9 @@ describe('rtlat matrix with guests', () => {
     expect(report).toContain('PREEMPT_RT');
   }, 600_000);
 
-  itWithTool(guestTools, '--explain: the host and the guest each explain their own late wake-ups, in their output, run files and the report', async () => {
+  itWithTool(guestTools, '--explain: the host and the guest each explain their own late wake-ups, in their output, run files and the report; --explain-host adds the host\'s side to the guest\'s', async () => {
     const dir = scratchDir();
-    const outcome = await rtlatAsync(['matrix', '--kernels', `nrt=${kernels.nrt}`, '--loops', '300', '--period', '1ms', '--explain', '0', '--explain-max', '20', '-o', dir]);
+    const outcome = await rtlatAsync(['matrix', '--kernels', `nrt=${kernels.nrt}`, '--loops', '300', '--period', '1ms', '--explain', '0', '--explain-max', '20', '--explain-host', '-o', dir]);
     expect(outcome.status, outcome.stderr).toBe(0);
     expect(processesLeft()).toEqual([]);
     const host = readRun(dir, 'host.json');
@@ -113,8 +115,15 @@ describe('rtlat matrix with guests', () => {
     expect(host.explain!.trace.perCpu.map((cpu) => cpu.cpu)).toEqual(host.threads.map((thread) => thread.cpu));
     expect(guest.guest).not.toBeNull();
     expect(guest.explain!.trace.perCpu.map((cpu) => cpu.cpu)).toEqual([0]);
+    // --explain-host: the host traced the guest's vCPU thread too, and said who kept it off its CPU.
+    expect(host.explain!.hostTrace ?? null).toBeNull();
+    expect(guest.explain!.hostTrace!.perCpu.reduce((events, cpu) => events + cpu.events, 0)).toBeGreaterThan(0);
+    expect(guest.explain!.summary.host).toBeTruthy();
+    expect(guest.explain!.wakeups.every((wakeup) => wakeup.host != null)).toBe(true);
     const sections = outcome.stdout.split(/^== /m);
     for (const name of ['host', 'guest nrt']) expect(sections.find((section) => section.startsWith(`${name}\n`))).toMatch(/^explain: \d+ wake-ups above 0\.0us/m);
+    expect(sections.find((section) => section.startsWith('guest nrt\n'))).toMatch(/^explain \(host\): vCPU threads kept off their CPUs .* host trace events lost$/m);
+    expect(sections.find((section) => section.startsWith('host\n'))).not.toContain('explain (host)');
     expect(readFileSync(path.join(dir, 'report.html'), 'utf8').match(/class="explain-parts"/g)).toHaveLength(2);
   }, 600_000);
 });

@@ -5,15 +5,16 @@ import { Command, Option } from 'commander';
 import { OptionError } from '../errors.js';
 import { withHostSummary } from '../measurement/explain/host.js';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
+import { formatHostExplain } from '../outputs/explain.js';
 import { renderReport } from '../outputs/report/report.js';
 import { writeRunFile } from '../outputs/run-json.js';
 import { labelRuns } from '../run-file/environment.js';
 import { checkKernelImage, DEFAULT_VCPUS, runGuest, runXenGuest, XEN_GUEST_TYPES, xenGuestOptions, type GuestOptions, type GuestResult, type XenGuestType } from '../targets/index.js';
-import { formatDuration, parseCpuList, parseInteger } from '../units.js';
+import { parseCpuList, parseInteger } from '../units.js';
 import { RTLAT_VERSION } from '../version.js';
 import { commandLine } from './command-line.js';
 import { EXIT, reportError, UsageError } from './exit.js';
-import { addGuestOptions, addMeasureOptions, checkMeasureOptions, GUEST_HOST_SIDE, measureArgsOf, parseGuestFlags, type GuestFlags } from './options.js';
+import { addGuestOptions, addMeasureOptions, checkMeasureOptions, explainImpliedArgs, GUEST_HOST_SIDE, measureArgsOf, parseGuestFlags, type GuestFlags } from './options.js';
 import { checkOutputPath } from '../outputs/output-path.js';
 import { onStopSignals } from './signals.js';
 import { writeStdout } from './stdout.js';
@@ -21,7 +22,6 @@ import { writeStdout } from './stdout.js';
 interface GuestCommandFlags extends GuestFlags {
   kernel: string;
   xenType?: XenGuestType;
-  explainHost?: boolean;
   cpus: string;
   mainCpus?: string;
   json?: string;
@@ -47,8 +47,7 @@ export function guestCommand(): Command {
     .option('--cpus <n>', 'number of vCPUs (rtlat measures on each by default)', `${DEFAULT_VCPUS}`)
     .option('--json <file>', 'write the guest\'s run as JSON on the host')
     .option('--hdr-log <file>', 'write the guest\'s HdrHistogram interval log on the host')
-    .option('--report <file>', 'write an HTML report of the guest\'s run on the host (as rtlat report)')
-    .option('--explain-host', 'with --explain (implied), also trace the host: who kept each explained wake-up\'s vCPU thread off its CPU');
+    .option('--report <file>', 'write an HTML report of the guest\'s run on the host (as rtlat report)');
   addGuestOptions(command);
   addMeasureOptions(command, (name) => !GUEST_HOST_SIDE.includes(name));
   return command.action(async (flags: GuestCommandFlags) => {
@@ -64,9 +63,6 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
     checkMeasureOptions(command, GUEST_HOST_SIDE);
     if (flags.hypervisor === 'xen' && flags.xenType === undefined) throw new UsageError('--hypervisor xen needs --xen-type pv, pvh or hvm');
     if (flags.hypervisor !== 'xen' && flags.xenType !== undefined) throw new UsageError('--xen-type is for Xen guests: give --hypervisor xen too');
-    if (flags.hypervisor === 'xen' && flags.explainHost) {
-      throw new UsageError('--explain-host traces the host\'s vCPU threads, and a Xen domU has none: Xen schedules its vCPUs, not Dom0\'s kernel (--explain alone explains inside the domU)');
-    }
     const vcpus = parseInteger('cpus', flags.cpus, 1, 256);
     if (flags.mainCpus !== undefined && parseCpuList('main-cpus', flags.mainCpus).some((cpu) => cpu >= vcpus)) {
       throw new OptionError('main-cpus', flags.mainCpus, `guest CPUs, from 0 to ${vcpus - 1} (the guest has --cpus ${vcpus})`);
@@ -82,8 +78,7 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
       kernel: checkKernelImage('kernel', flags.kernel),
       // A missing QEMU is said by runGuest after the options are checked, before the guest's image is built.
       vcpus,
-      measureArgs: [...measureArgsOf(command, GUEST_HOST_SIDE), ...(flags.explainHost && command.getOptionValue('explain') === undefined ? ['--explain'] : [])],
-      explainHost: flags.explainHost ?? false,
+      measureArgs: [...measureArgsOf(command, GUEST_HOST_SIDE), ...explainImpliedArgs(command)],
       hdrLog: outputs.hdrLogPath !== null,
       commandLine: commandLine(),
       signal: stop.signal,
@@ -93,9 +88,7 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
       },
     };
     stopListening = onStopSignals(onSignal);
-    const guestResult = flags.hypervisor === 'xen' ? await runXenGuest(xenGuestOptions(options, flags.xenType!, flags.kernelModules)) : await runGuest(options);
-    const explain = guestResult.run?.explain;
-    const result = explain?.hostTrace ? { ...guestResult, run: { ...guestResult.run!, explain: withHostSummary(explain) } } : guestResult;
+    const result = withHostSummary(flags.hypervisor === 'xen' ? await runXenGuest(xenGuestOptions(options, flags.xenType!, flags.kernelModules)) : await runGuest(options));
     await writeGuestOutputs(result, outputs);
     return result.status;
   } catch (error) {
@@ -106,14 +99,7 @@ async function guest(flags: GuestCommandFlags, command: Command): Promise<number
 }
 
 async function writeGuestOutputs(result: GuestResult, { jsonPath, hdrLogPath, reportPath }: GuestOutputs): Promise<void> {
-  const host = result.run?.explain?.summary.host;
-  await writeStdout(
-    result.stdout +
-      (host
-        ? `explain (host): vCPU threads kept off their CPUs ${formatDuration(host.preemptedNs)} in the explained wake-ups: ${host.headline}` +
-          `; ${result.run!.explain!.hostTrace?.lostEvents ?? 0} host trace events lost\n`
-        : ''),
-  );
+  await writeStdout(result.stdout + formatHostExplain(result.run?.explain));
   process.stderr.write(result.stderr);
   if (result.run && jsonPath) writeRunFile(jsonPath, result.run);
   if (result.hdrLog && hdrLogPath) writeFileAtomic(hdrLogPath, result.hdrLog);

@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { OptionError } from '../errors.js';
 import { runMatrix, type MatrixKernel } from '../measurement/matrix.js';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
+import { formatHostExplain } from '../outputs/explain.js';
 import { buildMatrix, formatMatrix } from '../outputs/compare/kernel-table.js';
 import { formatMeasureStdout } from '../outputs/measure-stdout.js';
 import { checkOutputFolder } from '../outputs/output-path.js';
@@ -25,6 +26,7 @@ import {
   addGuestOptions,
   addMeasureOptions,
   collect,
+  explainImpliedArgs,
   HOST_OUTPUTS_AND_LOAD,
   measureArgsOf,
   measureFlagsOf,
@@ -101,18 +103,20 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
   let stopListening = () => {};
   try {
     if (!flags.kernels && !flags.container) throw new UsageError('nothing to compare the host with: give --kernels, --container, or both');
-    const { probe: hostOptions, outputs: hostOutputs, explain } = parseMeasureFlags(measureFlagsOf(command, HOST_OUTPUTS_AND_LOAD));
+    // --explain-host implies --explain: the host and every guest explain, as if it were given.
+    const implied = explainImpliedArgs(command);
+    const { probe: hostOptions, outputs: hostOutputs, explain } = parseMeasureFlags({ ...measureFlagsOf(command, HOST_OUTPUTS_AND_LOAD), ...(implied.length > 0 && { explain: true }) });
+    const { load, ...guest } = parseGuestFlags(flags, command);
     // The host and each guest trace their own kernel; a container has no tracefs of its own to read.
     if (explain && flags.container !== undefined) throw new UsageError('--explain traces the kernel where each run measures, which a container cannot (no tracefs inside): drop --container or --explain');
     const kernels = flags.kernels === undefined ? [] : parseKernels(flags.kernels);
-    const { load, ...guest } = parseGuestFlags(flags, command);
     const xenTypes = parseXenTypes(flags, command);
     if (xenTypes !== null && kernels.length === 0) throw new UsageError('--hypervisor xen measures a domU of each --xen-types with each kernel: give --kernels');
     if (flags.withAndWithoutLoad && !load) throw new UsageError('--with-and-without-load measures each step with --load and without it: give --load');
     // Found now, so that a missing QEMU is said before the host is measured (Xen's guests need none here).
     if (kernels.length > 0 && xenTypes === null) guest.qemu ??= findQemu();
     const vcpus = parseInteger('guest-cpus', flags.guestCpus, 1, 256);
-    const measureArgs = measureArgsOf(command, HOST_OUTPUTS_AND_LOAD);
+    const measureArgs = [...measureArgsOf(command, HOST_OUTPUTS_AND_LOAD), ...implied];
     const dir = checkOutputFolder('output', flags.output);
     const say = (line: string) => process.stderr.write(`rtlat matrix: ${line}\n`);
 
@@ -123,7 +127,7 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
         // As `rtlat measure` with the same options would have measured it, and says so.
         host: { ...hostOptions, explain, commandLine: commandLine('rtlat', ['measure', ...measureArgs, '--json', path.join(dir, 'host.json')]) },
         kernels,
-        guest: { ...guest, vcpus, measureArgs: measureArgsOf(command, NOT_TO_MATRIX_GUESTS), commandLine: commandLine() },
+        guest: { ...guest, vcpus, measureArgs: [...measureArgsOf(command, NOT_TO_MATRIX_GUESTS), ...implied], commandLine: commandLine() },
         container: flags.container === undefined ? null : { engine: flags.engine, image: flags.container, measureArgs, engineArgs: flags.engineArg },
         load: load ?? null,
         withAndWithoutLoad: flags.withAndWithoutLoad === true,
@@ -134,7 +138,7 @@ async function matrix(flags: MatrixFlags, command: Command): Promise<number> {
         onProgress: say,
         onRun: async (step, run, stdout) => {
           if (run) writeRunFile(step.file, run);
-          await writeStdout(`== ${step.name}\n${stdout ?? (run ? formatMeasureStdout(run, hostOutputs) : '')}`);
+          await writeStdout(`== ${step.name}\n${stdout ?? (run ? formatMeasureStdout(run, hostOutputs) : '')}${formatHostExplain(run?.explain)}`);
         },
       },
     );

@@ -248,6 +248,7 @@ export interface GuestFlags {
   bootTimeout: string;
   load?: string;
   loadCpus?: string;
+  explainHost?: boolean;
 }
 
 /** The options of a guest's set-up, shared by `rtlat guest` and `rtlat matrix`. */
@@ -264,7 +265,13 @@ export function addGuestOptions(command: Command): Command {
     .option('--qemu <path>', 'the QEMU binary (default: qemu-system-x86_64 on PATH)')
     .option('--boot-timeout <time>', 'give up when the guest has not come up in this time', `${DEFAULT_BOOT_TIMEOUT_MS / 1000}s`)
     .option('--load <kinds>', 'run load generators on the host (Xen: in Dom0) while the guest measures (see rtlat measure --load)')
-    .option('--load-cpus <list>', 'host CPUs for the load (Xen: physical CPUs Dom0\'s vCPUs are pinned to for it); default: those of --pin-vcpus, else every CPU');
+    .option('--load-cpus <list>', 'host CPUs for the load (Xen: physical CPUs Dom0\'s vCPUs are pinned to for it); default: those of --pin-vcpus, else every CPU')
+    .option('--explain-host', 'with --explain (implied), also trace the host: who kept each explained wake-up\'s vCPU thread off its CPU');
+}
+
+/** --explain-host implies --explain: the measure arguments that add it when it was not given. */
+export function explainImpliedArgs(command: Command): string[] {
+  return command.getOptionValue('explainHost') === true && command.getOptionValue('explain') === undefined ? ['--explain'] : [];
 }
 
 const MEMORY = /^(\d+)([mg]?)$/i;
@@ -285,6 +292,9 @@ export function parseGuestFlags(flags: GuestFlags, command: Command): Omit<Guest
     for (const [name, option] of [['accel', '--accel'], ['qemu', '--qemu']] as const) {
       if (given(name)) throw new UsageError(`${option} is for QEMU's guests; a Xen guest runs on Xen (--hypervisor xen)`);
     }
+    if (flags.explainHost) {
+      throw new UsageError('--explain-host traces the host\'s vCPU threads, and a Xen domU has none: Xen schedules its vCPUs, not Dom0\'s kernel (--explain alone explains inside the domU)');
+    }
   } else if (flags.kernelModules !== undefined) {
     throw new UsageError('--kernel-modules is for Xen HVM guests (--hypervisor xen --xen-type hvm)');
   }
@@ -298,5 +308,6 @@ export function parseGuestFlags(flags: GuestFlags, command: Command): Omit<Guest
     ...(flags.qemu !== undefined && { qemu: findQemu(flags.qemu) }),
     bootTimeoutMs: parseDurationNs('boot-timeout', flags.bootTimeout, DURATION_RULE) / NS_PER_MS,
     load: flags.load === undefined ? null : { spec: flags.load, cpus: flags.loadCpus === undefined ? null : parseCpuList('load-cpus', flags.loadCpus) },
+    explainHost: flags.explainHost === true,
   };
 }

@@ -10,6 +10,7 @@ import { startLoad, type LoadHandle } from '../load/index.js';
 import { readRunFile } from '../run-file/read.js';
 import type { RunFile } from '../run-file/schema.js';
 import { CONTAINER_OUT_DIR, runContainer, runGuest, runXenGuest, startDom0Load, xenGuestOptions, type GuestOptions, type XenGuestType } from '../targets/index.js';
+import { withHostSummary } from './explain/host.js';
 import { measureRun, type MeasureOptions } from './measure.js';
 
 export interface MatrixKernel {
@@ -114,7 +115,8 @@ function plan(options: MatrixOptions, hooks: MatrixHooks): PlannedStep[] {
         measure: (stepLoad, _file, planned) => async (signal) => {
           if (!guest) throw new Error('runMatrix: kernels need the guest options');
           const options: GuestOptions = { ...guest, kernel: kernel.path, load: stepLoad, ...(signal && { signal }), onProgress: (line) => hooks.onProgress?.(`${planned}: ${line}`) };
-          return type === null ? runGuest(options) : runXenGuest(xenGuestOptions(options, type, xen!.kernelModules));
+          // The host's side of each explained wake-up, summed up, when the host traced the vCPU threads (--explain-host).
+          return withHostSummary(type === null ? await runGuest(options) : await runXenGuest(xenGuestOptions(options, type, xen!.kernelModules)));
         },
       };
     }),

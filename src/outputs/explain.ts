@@ -2,7 +2,7 @@
 // parts, the largest wake-ups one by one, and what the trace lost.
 import { formatShare, PART_LABELS } from '../measurement/explain/summary.js';
 import type { ExplainedWakeup, RunExplain } from '../run-file/schema.js';
-import { formatCpuList } from '../units.js';
+import { formatCpuList, formatDuration } from '../units.js';
 import { microseconds } from './table.js';
 
 const WAKEUPS_LISTED = 3;
@@ -22,6 +22,13 @@ function describeWakeup(wakeup: ExplainedWakeup): string {
     `T:${wakeup.thread}${wakeup.cpu === null ? '' : ` CPU:${wakeup.cpu}`} cycle ${wakeup.cycle} ${microseconds(wakeup.latencyNs)}us: ${shown.join(', ')}` +
     `${wakeup.complete ? '' : ' (trace incomplete)'}`
   );
+}
+
+/** The line a guest's output gets for the host's side of its explanation (--explain-host); '' without one. */
+export function formatHostExplain(explain: RunExplain | null | undefined): string {
+  const host = explain?.summary.host;
+  if (!host) return '';
+  return `explain (host): vCPU threads kept off their CPUs ${formatDuration(host.preemptedNs)} in the explained wake-ups: ${host.headline}; ${explain.hostTrace?.lostEvents ?? 0} host trace events lost\n`;
 }
 
 export function formatExplain(explain: RunExplain): string {
