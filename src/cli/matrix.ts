@@ -3,15 +3,15 @@
 // --xen-types with each kernel), then (if asked) a container, with the same measure options and the
 // same load on the host during each (or, --with-and-without-load, each twice), and (--explain) each
 // run's late wake-ups explained from its own kernel's trace; writes every run file, the research's
-// tables (rtlat compare --matrix) and the HTML report into one folder. A run that
-// fails is reported and the others still go ahead.
+// tables (rtlat compare --matrix) and the HTML report into one folder. A run that fails is reported and
+// the others still go ahead.
 import path from 'node:path';
 import { Command } from 'commander';
 import { OptionError } from '../errors.js';
 import { runMatrix, type MatrixKernel } from '../measurement/matrix.js';
 import { writeFileAtomic } from '../outputs/atomic-file.js';
-import { formatHostExplain } from '../outputs/explain.js';
 import { buildMatrix, formatMatrix } from '../outputs/compare/kernel-table.js';
+import { formatHostExplain } from '../outputs/explain.js';
 import { formatMeasureStdout } from '../outputs/measure-stdout.js';
 import { checkOutputFolder } from '../outputs/output-path.js';
 import { renderReport } from '../outputs/report/report.js';

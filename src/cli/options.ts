@@ -201,7 +201,6 @@ function cyclictestVersionFromEnvironment(): CyclictestVersion {
   }
 }
 
-
 /** measure's options that stay on the host: the outputs (the guest's come back) and the load. */
 export const HOST_OUTPUTS_AND_LOAD: readonly string[] = ['json', 'hdrLog', 'report', 'load', 'loadCpus'];
 /** `rtlat guest`'s --cpus is the number of vCPUs (rtlat measures on each); --main-cpus goes in and names guest CPUs. */
