@@ -1,32 +1,30 @@
 // Known causes of latency, injected for the explain tests: a real-time thread running short bursts
 // above the measuring thread's priority, and loopback network traffic whose softirqs run on the
 // measured CPU. Both are bounded: they end after `seconds`, or as soon as the test process is gone.
+// Neither writes to the test process while it runs: a test blocked in spawnSync reads no pipe, and a
+// burst that waited on a full one would not run (a pipe of Node's fills after a few hundred lines).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { scratchDir } from './cli.js';
 
 export interface Injected {
   pid: number;
   /** The comm the trace shows for it. */
   comm: string;
-  /** When it ran, as [start, end] on CLOCK_MONOTONIC in ns, for those that say (the bursts). */
+  /** When it ran, as [start, end] on CLOCK_MONOTONIC in ns, for those that say (the bursts); filled by stop(). */
   ran: [number, number][];
   /** Resolves when it has started its bursts or its traffic. */
   ready: Promise<void>;
   stop(): Promise<void>;
 }
 
-// Waits for "ready" on stdout, so that the measurement starts under the load and not before it.
+// Waits for "ready" on stdout, so that the measurement starts under the load and not before it. The
+// script's last argument is a file for its "ran START END" lines, read when it has stopped.
 function start(script: string, args: string[], comm: string): Injected {
-  const child: ChildProcess = spawn('python3', ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ranFile = path.join(scratchDir(), 'ran');
+  const child: ChildProcess = spawn('python3', ['-c', script, ...args, ranFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ran: [number, number][] = [];
-  let pending = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    const lines = (pending + chunk.toString()).split('\n');
-    pending = lines.pop()!;
-    for (const line of lines) {
-      const match = /^ran (\d+) (\d+)$/.exec(line);
-      if (match) ran.push([Number(match[1]), Number(match[2])]);
-    }
-  });
   const ready = new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
     child.on('error', reject);
@@ -41,6 +39,8 @@ function start(script: string, args: string[], comm: string): Injected {
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
+      if (!existsSync(ranFile)) return;
+      for (const match of readFileSync(ranFile, 'utf8').matchAll(/^ran (\d+) (\d+)$/gm)) ran.push([Number(match[1]), Number(match[2])]);
     },
   };
 }
@@ -48,6 +48,7 @@ function start(script: string, args: string[], comm: string): Injected {
 const BURSTS = `
 import os, sys, time
 cpu, priority, burst_us, every_ms, seconds, parent = map(int, sys.argv[1:7])
+ran = open(sys.argv[7], 'w', buffering=1)
 open('/proc/self/comm', 'w').write('rtlat-burst')
 os.sched_setaffinity(0, {cpu})
 os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
@@ -58,7 +59,7 @@ while time.monotonic() < end and os.getppid() == parent:
     spin_until = time.perf_counter() + burst_us / 1e6
     while time.perf_counter() < spin_until:
         pass
-    print('ran', started, time.monotonic_ns(), flush=True)
+    print('ran', started, time.monotonic_ns(), file=ran)
     time.sleep(every_ms / 1e3)
 `;
 
