@@ -150,6 +150,7 @@ rtlat::SessionConfig parseConfig(const Reader& read, const Napi::Value& value) {
   }
   config.clock = read.oneOf(object, "config", "clock", {"monotonic", "realtime"}) == 0 ? CLOCK_MONOTONIC : CLOCK_REALTIME;
   config.loops = static_cast<uint64_t>(read.integer(object, "config", "loops", 0, kMaxSafeInteger));
+  config.loopsEndAll = read.boolean(object, "config", "loopsEndAll");
   config.durationNs = read.integer(object, "config", "durationNs", 0, kMaxSafeInteger);
   constexpr rtlat::Alignment alignments[] = {rtlat::Alignment::None, rtlat::Alignment::Together, rtlat::Alignment::FullSecond};
   config.alignment = alignments[read.oneOf(object, "config", "alignment", {"none", "together", "second"})];

@@ -129,13 +129,32 @@ describe.skipIf(!isRoot)('rtlat cyclictest (needs root)', () => {
   });
 
   it('-l: the first thread to reach it has exactly that many wake-ups, and every other thread stops then', () => {
-    const outcome = cyclictest(['-q', '-p', '90', '-i', '200', '-l', '500', '-t', '2']);
+    const json = path.join(dir, 'loops.json');
+    const outcome = cyclictest(['-q', '-p', '90', '-i', '200', '-l', '500', '-t', '2', `--rtlat-json=${json}`]);
     expect(outcome.status, outcome.stderr).toBe(0);
     const cycles = outcome.stdout.split('\n').map((line) => SUMMARY.exec(line)).filter((match) => match !== null).map((match) => Number(match[5]));
     expect(cycles[0]).toBe(500);
     // Thread 1 wakes every 700us: it had at most 500 * 200 / 700 (+1) wake-ups when thread 0 finished, and was stopped soon after.
     expect(cycles[1]).toBeGreaterThan(0);
     expect(cycles[1]).toBeLessThan(500);
+    // The run file says so: the run completed (by its loops), with counts uneven by design.
+    const run = JSON.parse(readFileSync(json, 'utf8')) as RunFile;
+    expect(run.config).toMatchObject({ loops: 500, loopsEndAll: true });
+    expect(run.stoppedBy).toBe('completed');
+    expect(run.threads.map((thread) => thread.count)).toEqual(cycles);
+  });
+
+  it('-A and --secaligned: the run file says how the threads started', () => {
+    const startOf = (args: string[]) => {
+      const json = path.join(dir, `start-${args.join('')}.json`);
+      const outcome = cyclictest(['-q', '-p', '90', '-i', '1000', '-l', '20', '-t', '2', ...args, `--rtlat-json=${json}`]);
+      expect(outcome.status, outcome.stderr).toBe(0);
+      const { aligned, alignOffsetNs, staggerNs } = (JSON.parse(readFileSync(json, 'utf8')) as RunFile).config;
+      return { aligned, alignOffsetNs, staggerNs };
+    };
+    expect(startOf(['-A', '100'])).toEqual({ aligned: false, alignOffsetNs: null, staggerNs: 100_000 });
+    expect(startOf(['--secaligned', '250'])).toEqual({ aligned: true, alignOffsetNs: 250_000, staggerNs: null });
+    expect(startOf([])).toEqual({ aligned: false, alignOffsetNs: null, staggerNs: null });
   });
 
   it('-F PATH: each reader of the named pipe gets the T: lines of the moment; the pipe is gone at the end', async () => {

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Probe, PrivilegeError, type ProbeHooks, type ProbeOptions, type Spike } from '../src/index.js';
+import { OptionError, Probe, PrivilegeError, type ProbeHooks, type ProbeOptions, type Spike } from '../src/index.js';
 import { stallOnceForTest } from '../src/engine/probe.js';
 import { nodeAsNobody, packageForNobody } from './helpers/package-copy.js';
 import { threadsGone } from './helpers/threads.js';
@@ -46,6 +46,30 @@ describe.skipIf(!isRoot)('the engine with real-time privileges (needs root: run 
       expect(thread.maxNs).toBeGreaterThanOrEqual(thread.minNs);
     }
     expect(result.all.count).toBe(2_000);
+  });
+
+  it('with loopsEndAll, ends every thread once the first has its loops: the others take at most one wake-up more', async () => {
+    // Thread 1 wakes every 700us, thread 0 every 200us: thread 0 reaches 200 wake-ups first.
+    const options: ProbeOptions = { periodNs: 200_000, distanceNs: 500_000, loops: 200, cpus: [0, 1], spikeThresholdNs: 0, keepProcessAlive: true };
+    const samples: Spike[] = [];
+    const probe = startProbe({ ...options, loopsEndAll: true }, { onSpike: (spike) => samples.push(spike) });
+    await probe.finished;
+    const result = await probe.stop();
+    expect(result.stoppedBy).toBe('completed');
+    expect(result.config.loopsEndAll).toBe(true);
+    const [first, second] = result.threads;
+    expect(first!.count).toBe(200);
+    expect(second!.count).toBeGreaterThan(0);
+    expect(second!.count).toBeLessThan(200);
+    // Every sample is a spike above 0 ns; the session's clock is common to both threads.
+    const firstEndedNs = Math.max(...samples.filter((spike) => spike.thread === 0).map((spike) => spike.dueNs + spike.latencyNs));
+    expect(samples.filter((spike) => spike.thread === 1 && spike.dueNs > firstEndedNs).length).toBeLessThanOrEqual(1);
+    // Without it, each thread takes its own loops.
+    const own = startProbe(options);
+    await own.finished;
+    const ownResult = await own.stop();
+    expect(ownResult.config.loopsEndAll).toBe(false);
+    expect(ownResult.threads.map((thread) => thread.count)).toEqual([200, 200]);
   });
 
   it('covers the duration: wake-ups plus skipped periods make duration / period', async () => {
@@ -229,6 +253,11 @@ describe('the engine without starting it', () => {
     probe.start();
     expect(() => probe.start()).toThrow(/already started/);
     await probe.stop();
+  });
+
+  it('refuses loopsEndAll without loops, naming both', () => {
+    expect(() => new Probe({ loopsEndAll: true })).toThrow(new OptionError('loopsEndAll', true, 'loops with it (the first thread to reach them ends the run)'));
+    expect(() => new Probe({ loopsEndAll: true })).toThrow('loopsEndAll: got true, expected loops with it (the first thread to reach them ends the run)');
   });
 
   it('exports PrivilegeError for callers to tell refusals apart', () => {

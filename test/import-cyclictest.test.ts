@@ -44,7 +44,10 @@ describe('importCyclictestJson: run.json (2 threads, no histogram)', () => {
       clock: 'monotonic',
       distanceNs: 500_000,
       aligned: false,
+      alignOffsetNs: null,
+      staggerNs: null,
       loops: 2000,
+      loopsEndAll: true,
       durationNs: null,
       cpus: [0, 1],
       mainCpus: null,
@@ -157,6 +160,9 @@ describe('the command line read back', () => {
       durationNs: 60_000_000_000,
       lockMemory: true,
       aligned: true,
+      alignOffsetNs: 0,
+      staggerNs: null,
+      loopsEndAll: false,
       spikeThresholdNs: 100_000,
       breakThresholdNs: 500_000,
     });
@@ -165,16 +171,16 @@ describe('the command line read back', () => {
   });
 
   it('takes -A and --aligned\'s offset only when it is attached or a number follows (getopt\'s "A::")', () => {
-    const fifo99 = { policy: 'fifo', priority: 99, periodNs: 200_000, lockMemory: true };
-    for (const commandLine of [
-      'cyclictest -m -A -p 99 -i 200 -l 5',
-      'cyclictest -m -A 500 -p 99 -i 200 -l 5',
-      'cyclictest -m -A500 -p 99 -i 200 -l 5',
-      'cyclictest -m --aligned -p 99 -i 200 -l 5',
-      'cyclictest -m --aligned=500 -p 99 -i 200 -l 5',
-      'cyclictest -mA -p 99 -i 200 -l 5',
-    ]) {
-      expect(importCyclictestJson(withCommandLine(commandLine), OPTIONS).config, commandLine).toMatchObject(fifo99);
+    const fifo99 = { policy: 'fifo', priority: 99, periodNs: 200_000, lockMemory: true, aligned: false, alignOffsetNs: null };
+    for (const [commandLine, staggerNs] of [
+      ['cyclictest -m -A -p 99 -i 200 -l 5', 0],
+      ['cyclictest -m -A 500 -p 99 -i 200 -l 5', 500_000],
+      ['cyclictest -m -A500 -p 99 -i 200 -l 5', 500_000],
+      ['cyclictest -m --aligned -p 99 -i 200 -l 5', 0],
+      ['cyclictest -m --aligned=500 -p 99 -i 200 -l 5', 500_000],
+      ['cyclictest -mA -p 99 -i 200 -l 5', 0],
+    ] as const) {
+      expect(importCyclictestJson(withCommandLine(commandLine), OPTIONS).config, commandLine).toMatchObject({ ...fifo99, staggerNs });
     }
   });
 

@@ -49,8 +49,12 @@ describe('mergeRuns', () => {
     expect(run.commandLine).toBe(META.commandLine);
     expect(run.rtlatVersion).toBe('9.9.9');
     expect([run.startTime, run.endTime]).toEqual(['2026-11-27T06:00:00.000Z', '2026-11-27T06:01:10.000Z']);
-    // These parts were written without mainCpus (as files from before it existed): absent reads as null.
-    expect(run.config).toEqual({ ...whole.config, mainCpus: null, loops: 10_000 });
+    // These parts were written without mainCpus, the start offsets and loopsEndAll (as files from before they
+    // existed): absent reads as null, and false.
+    expect(run.config).toEqual({ ...whole.config, mainCpus: null, alignOffsetNs: null, staggerNs: null, loopsEndAll: false, loops: 10_000 });
+    // One part that ended at its first thread's loops makes the merged threads' counts uneven too.
+    const uneven = merge({ first: { ...first, config: { ...first.config, loopsEndAll: true } }, second }).run;
+    expect(uneven.config.loopsEndAll).toBe(true);
     expect(run.environment).toEqual(environment);
     expect(schemaProblems(run)).toBe('');
   });

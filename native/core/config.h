@@ -35,8 +35,9 @@ struct ThreadConfig {
 struct SessionConfig {
   std::vector<ThreadConfig> threads;
   clockid_t clock = CLOCK_MONOTONIC;
-  uint64_t loops = 0;       // wake-ups per thread; 0: no limit
-  int64_t durationNs = 0;   // 0: no limit
+  uint64_t loops = 0;        // wake-ups per thread; 0: no limit
+  bool loopsEndAll = false;  // the first thread to reach loops ends the session (cyclictest -l)
+  int64_t durationNs = 0;    // 0: no limit
   Alignment alignment = Alignment::None;
   bool lockMemory = true;
   bool requestDmaLatency = true;

@@ -198,6 +198,7 @@ void MeasuringThread::measure(int64_t epochNs, int64_t firstWakeNs) {
   const clockid_t clock = session_.clock;
   const int64_t periodNs = config_.periodNs;
   const uint64_t loops = session_.loops;
+  const bool loopsEndAll = session_.loopsEndAll;
   const int64_t breakThresholdNs = session_.breakThresholdNs;
   const uint64_t stallAfter = config_.testStallAfterCycles;
   const timespec stall = toTimespec(config_.testStallNs);
@@ -263,7 +264,12 @@ void MeasuringThread::measure(int64_t epochNs, int64_t firstWakeNs) {
       recordBreak(control, index, latencyNs);
       break;
     }
-    if ((loops != 0 && cycle >= loops) || nextNs > endNs) break;
+    if (loops != 0 && cycle >= loops) {
+      // The others see it when they next wake (the session's owner wakes them sooner).
+      if (loopsEndAll) control.stopRequested.store(true, std::memory_order_release);
+      break;
+    }
+    if (nextNs > endNs) break;
     if (stallAfter != 0 && cycle == stallAfter) clock_nanosleep(CLOCK_MONOTONIC, 0, &stall, nullptr);
   }
   stats.pageFaults.store(threadPageFaults() - faultsBefore, std::memory_order_relaxed);

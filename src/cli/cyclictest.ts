@@ -235,7 +235,7 @@ function liveLines(probe: LiveMeasurement, plan: CyclictestPlan): ThreadLine[] {
 
 /**
  * cyclictest's main loop: every 10 ms the live frame (without -q or -v; with -M only after a new
- * maximum), and the -l rule: once one thread has its loops, every thread stops.
+ * maximum). Its -l rule (once one thread has its loops, every thread stops) is the probe's loopsEndAll.
  */
 class FrameLoop {
   private readonly timer: NodeJS.Timeout;
@@ -272,11 +272,6 @@ class FrameLoop {
       this.out(formatLiveHeader(this.plan.policyLabel, loadAverage()) + lines.map((line) => formatThreadLine(line, this.plan.settings.nsecs)).join(''));
       this.framed = true;
       this.cursorUpOwed = true;
-    }
-    const loops = this.plan.stopAllAtLoops;
-    if (loops !== null && lines.some((line) => line.cycles >= loops)) {
-      this.end();
-      void this.probe.stop();
     }
   }
 }

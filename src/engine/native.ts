@@ -28,6 +28,8 @@ export interface NativeSessionConfig {
   threads: NativeThreadConfig[];
   clock: ClockName;
   loops: number;
+  /** The first thread to reach loops ends the session: the others stop at their next wake-up. */
+  loopsEndAll: boolean;
   durationNs: number;
   /** First wake-ups: each thread's own, one common time, or the next full second. */
   alignment: 'none' | 'together' | 'second';

@@ -40,6 +40,8 @@ export interface ProbeOptions {
   staggerNs?: number;
   /** Wake-ups per thread; omit for no limit. */
   loops?: number;
+  /** With loops: the run ends for every thread when the first reaches them, as cyclictest's -l (default: each thread its own). */
+  loopsEndAll?: boolean;
   /** How long to measure; with `loops` too, whichever ends first. */
   durationNs?: number;
   lockMemory?: boolean;
@@ -97,9 +99,14 @@ export interface ProbeConfig {
   clock: ClockName;
   distanceNs: number;
   aligned: boolean;
+  /** With aligned: the first wake-ups this long after the full second; null otherwise. */
+  alignOffsetNs: number | null;
+  /** Started together: thread N's first wake-up N times this after the common start; null otherwise. */
+  staggerNs: number | null;
   /** When the threads start: each on its own, together (staggerNs), or on a full second (aligned). */
   alignment: 'none' | 'together' | 'second';
   loops: number | null;
+  loopsEndAll: boolean;
   durationNs: number | null;
   lockMemory: boolean;
   dmaLatency: boolean;
@@ -172,6 +179,7 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
   if (!realTime && priority !== 0) throw new OptionError('priority', priority, `0 for policy ${policy} (it has no priority)`);
 
   positiveInteger('loops', options.loops, Number.MAX_SAFE_INTEGER);
+  if (options.loopsEndAll && options.loops === undefined) throw new OptionError('loopsEndAll', true, 'loops with it (the first thread to reach them ends the run)');
   durationWithin('duration', options.durationNs, NS_PER_MS, 365 * 86_400 * NS_PER_S);
   const distanceNs = options.distanceNs ?? 0;
   if (distanceNs !== 0) durationWithin('distance', distanceNs, 1, PERIOD_MAX_NS);
@@ -237,8 +245,11 @@ export function resolveOptions(options: ProbeOptions = {}): ProbeConfig {
     clock,
     distanceNs,
     aligned: options.aligned ?? false,
+    alignOffsetNs: options.aligned ? (options.alignOffsetNs ?? 0) : null,
+    staggerNs: options.staggerNs ?? null,
     alignment: options.aligned ? 'second' : options.staggerNs !== undefined ? 'together' : 'none',
     loops: options.loops ?? null,
+    loopsEndAll: options.loopsEndAll ?? false,
     durationNs: options.durationNs ?? null,
     lockMemory: options.lockMemory ?? true,
     dmaLatency: options.dmaLatency ?? true,

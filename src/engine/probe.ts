@@ -217,6 +217,7 @@ export class Probe {
       })),
       clock: config.clock,
       loops: config.loops ?? 0,
+      loopsEndAll: config.loopsEndAll,
       durationNs: config.durationNs ?? 0,
       alignment: config.alignment,
       lockMemory: config.lockMemory,
@@ -321,8 +322,15 @@ export class Probe {
 
   private tick(): void {
     this.drain();
-    // After a breaktrace the other threads would otherwise sleep on until their next wake-up.
-    if (this.native!.finished() || this.native!.breakInfo()) void this.stop();
+    // After a breaktrace, or the first thread's loops with loopsEndAll, the other threads would
+    // otherwise sleep on until their next wake-up.
+    if (this.native!.finished() || this.native!.breakInfo() || this.loopsEndedAll()) void this.stop();
+  }
+
+  /** With loopsEndAll: a thread has reached the loops, which ends the run for every thread. */
+  private loopsEndedAll(): boolean {
+    const { loops, loopsEndAll } = this.config;
+    return loopsEndAll && loops !== null && this.native!.stats().some((thread) => thread.count >= loops);
   }
 
   private drain(): void {
@@ -343,7 +351,7 @@ export class Probe {
 
   private async finish(): Promise<ProbeResult> {
     const native = this.native!;
-    const finishedOnItsOwn = native.finished();
+    const finishedOnItsOwn = native.finished() || this.loopsEndedAll();
     // Each request wakes the threads that are still asleep: the first may reach a thread just before
     // it goes to sleep. Waiting here rather than in join() keeps the event loop free meanwhile.
     native.requestStop();

@@ -127,7 +127,11 @@ export function importCyclictestJson(text: string, options: ImportOptions): RunF
     // The distance (0 already with a histogram) only matters from a second thread on.
     distanceNs: threads.length < 2 ? 0 : settings.distanceUs * NS_PER_US,
     aligned: settings.secaligned,
+    alignOffsetNs: settings.secaligned ? settings.alignUs * NS_PER_US : null,
+    staggerNs: settings.aligned ? settings.alignUs * NS_PER_US : null,
     loops,
+    // cyclictest's main loop stops every thread once the first has its loops.
+    loopsEndAll: loops !== null,
     durationNs,
     cpus: threads.map((thread) => thread.cpu),
     mainCpus: settings.mainAffinity,

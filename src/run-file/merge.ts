@@ -282,7 +282,10 @@ export function mergeRuns(inputs: readonly RunInput[], meta: MergeMetadata): Mer
   const config: RunConfig = {
     ...first.config,
     aligned: runs.every((run) => run.config.aligned),
+    alignOffsetNs: common(runs.map((run) => run.config.alignOffsetNs ?? null)),
+    staggerNs: common(runs.map((run) => run.config.staggerNs ?? null)),
     loops: sumKnown(runs.map((run) => run.config.loops)),
+    loopsEndAll: runs.some((run) => run.config.loopsEndAll ?? false),
     durationNs: sumKnown(runs.map((run) => run.config.durationNs)),
     cpus: threads.map((thread) => thread.cpu),
     mainCpus: common(runs.map((run) => run.config.mainCpus ?? null)),

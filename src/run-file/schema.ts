@@ -86,7 +86,13 @@ export interface RunConfig {
   /** Added to the period of each further thread (cyclictest -d). */
   distanceNs: number;
   aligned: boolean;
+  /** With aligned: the first wake-ups this long after the full second (cyclictest --secaligned USEC); null otherwise. Absent in files written before it existed. */
+  alignOffsetNs?: number | null;
+  /** Started together, thread N's first wake-up N times this after the common start (cyclictest -A USEC); null otherwise. Absent in files written before it existed. */
+  staggerNs?: number | null;
   loops: number | null;
+  /** With loops: the first thread to reach them ended the run for every thread (cyclictest -l), whose others then measured fewer. Absent in files written before it existed: read as false. */
+  loopsEndAll?: boolean;
   durationNs: number | null;
   /** The CPU of each thread, in thread order (null: not pinned). */
   cpus: (number | null)[];

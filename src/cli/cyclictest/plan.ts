@@ -23,8 +23,6 @@ export interface CyclictestPlan {
   threads: CyclictestThreadView[];
   /** The policy cyclictest names in its live header: "fifo", or "fifo/other" when a thread falls back. */
   policyLabel: string;
-  /** -l: every thread stops when the first reaches it, as cyclictest's main loop stops them. */
-  stopAllAtLoops: number | null;
   /** Resolved output paths; json "-" is stdout. */
   jsonPath: string | null;
   histfilePath: string | null;
@@ -111,7 +109,11 @@ export function planCyclictestRun(settings: CyclictestSettings, machine: PlanMac
   // cyclictest also pins its main thread to -a's list, unless --mainaffinity says otherwise.
   const mainCpus = s.mainAffinity ?? (s.affinity.kind === 'list' ? s.affinity.cpus : null);
   if (mainCpus) probe.mainCpus = mainCpus;
-  if (s.loops > 0) probe.loops = s.loops;
+  // -l: every thread stops when the first reaches it, as cyclictest's main loop stops them.
+  if (s.loops > 0) {
+    probe.loops = s.loops;
+    probe.loopsEndAll = true;
+  }
   if (s.durationS > 0) probe.durationNs = s.durationS * NS_PER_S;
   if (s.histogramUs) probe.histogramMaxUs = s.histogramUs;
   if (s.spike > 0) probe.spikeThresholdNs = thresholdNs(s.spike);
@@ -131,7 +133,6 @@ export function planCyclictestRun(settings: CyclictestSettings, machine: PlanMac
     probe,
     threads,
     policyLabel: fallsBack ? `${s.policy}/other` : s.policy,
-    stopAllAtLoops: s.loops > 0 ? s.loops : null,
     jsonPath: s.jsonFile === null || s.jsonFile === '-' ? s.jsonFile : checkOutputPath('json', s.jsonFile),
     histfilePath: s.histfile === null || !s.histogramUs ? null : checkOutputPath('histfile', s.histfile),
     rtlatJsonPath: s.rtlat.json === null ? null : checkOutputPath('rtlat-json', s.rtlat.json),
