@@ -1,7 +1,9 @@
 // `rtlat matrix` measures its host step in its own process (measureRun), not in a child `rtlat
 // measure`, and the host.json it writes has the shape it had when a child wrote it: the fixture
 // matrix-host-before-refactor.json is the host.json of `rtlat matrix` as it was before issue 13 (main
-// at a176925, a child `rtlat measure` writing it), made with the options and the stand-in engine below.
+// at a176925, a child `rtlat measure` writing it), made with the options and the stand-in engine below,
+// with the optional config fields added to the run file since (mainCpus, alignOffsetNs, staggerNs,
+// loopsEndAll) as `rtlat measure` writes them.
 // The stand-in container engine (a script that copies a run file where the container's would be)
 // makes the matrix quick and needs neither QEMU nor podman.
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
