@@ -97,8 +97,6 @@ export function parseTaskSet(file: string, text: string): TaskSet {
   if (scheduler === 'fixed-priority') {
     const missing = tasks.findIndex((task) => task.priority === null);
     if (missing >= 0) throw new InputError(file, `tasks[${missing}].priority: missing; every task needs one under "fixed-priority" (higher is more urgent)`);
-    const late = tasks.findIndex((task) => task.deadlineNs > task.periodNs);
-    if (late >= 0) throw new InputError(file, `tasks[${late}].deadline: longer than its period; fixed-priority analysis here takes deadlines up to the period`);
   } else {
     const blocked = tasks.findIndex((task) => task.blockingNs > 0);
     if (blocked >= 0) throw new InputError(file, `tasks[${blocked}].blocking: given under "edf"; blocking is for "fixed-priority"`);
