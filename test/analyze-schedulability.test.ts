@@ -18,6 +18,35 @@ const fp = (...tasks: [string, string, number][]) =>
 const edf = (...tasks: [string, string, string?][]) =>
   taskSet({ scheduler: 'edf', tasks: tasks.map(([wcet, period, deadline], i) => ({ name: `t${i + 1}`, wcet, period, ...(deadline && { deadline }) })) });
 
+interface SimulatedJob {
+  task: number;
+  arrival: number;
+  deadline: number;
+  left: number;
+}
+
+/**
+ * One CPU in whole ms, preemptive, the ready job `first` orders first running; arrivals at k T, the first
+ * of each task released at once and the rest `jitter` late (the bunching that hurts most). Each task's
+ * worst response from an arrival.
+ */
+function simulate(tasks: { c: number; t: number; d?: number }[], horizon: number, jitter: number, first: (a: SimulatedJob, b: SimulatedJob) => number): number[] {
+  const worst = tasks.map(() => 0);
+  const jobs: SimulatedJob[] = [];
+  for (let time = 0; time < horizon; time++) {
+    tasks.forEach((task, i) => {
+      for (let k = 0; k * task.t < horizon; k++) {
+        if ((k === 0 ? 0 : k * task.t + jitter) === time) jobs.push({ task: i, arrival: k * task.t, deadline: k * task.t + (task.d ?? task.t), left: task.c });
+      }
+    });
+    const running = jobs.filter((job) => job.left > 0).sort(first)[0];
+    if (!running) continue;
+    running.left--;
+    if (running.left === 0) worst[running.task] = Math.max(worst[running.task]!, time + 1 - running.arrival);
+  }
+  return worst;
+}
+
 describe('fixed-priority response-time analysis', () => {
   // Buttazzo, Hard Real-Time Computing Systems, the response-time analysis example:
   // (C, T) = (1, 4), (2, 6), (3, 10) under rate-monotonic priorities; U = 0.883, above Liu and
@@ -97,22 +126,6 @@ describe('fixed-priority response-time analysis', () => {
   });
 
   it('is exact against a simulated schedule from the synchronous release, and covers one with jitter, on 300 seeded task sets', () => {
-    /** Preemptive fixed priority on one CPU, in whole ms; every release `jitter` late except the first of each task. */
-    function simulate(tasks: { c: number; t: number; p: number }[], horizon: number, jitter: number): number[] {
-      const worst = tasks.map(() => 0);
-      const jobs: { task: number; arrival: number; left: number }[] = [];
-      for (let time = 0; time < horizon; time++) {
-        tasks.forEach((task, i) => {
-          for (let k = 0; k * task.t < horizon; k++) if ((k === 0 ? 0 : k * task.t + jitter) === time) jobs.push({ task: i, arrival: k * task.t, left: task.c });
-        });
-        // The highest priority; within a task, its jobs in order.
-        const running = jobs.filter((job) => job.left > 0).sort((a, b) => tasks[b.task]!.p - tasks[a.task]!.p || a.arrival - b.arrival)[0];
-        if (!running) continue;
-        running.left--;
-        if (running.left === 0) worst[running.task] = Math.max(worst[running.task]!, time + 1 - running.arrival);
-      }
-      return worst;
-    }
     const uniform = seededUniform(91);
     const pick = (values: number[]) => values[Math.floor(uniform() * values.length)]!;
     let pastThePeriod = 0;
@@ -131,7 +144,8 @@ describe('fixed-priority response-time analysis', () => {
       // The deadlines (twice the periods) do not enter the responses: the analysis and the schedule are compared, not verdicts.
       const set = taskSet({ tasks: tasks.map(({ c, t, p }, i) => ({ name: `t${i + 1}`, wcet: `${c}ms`, period: `${t}ms`, deadline: `${2 * t}ms`, priority: p })) });
       const responses = analyseTaskSet(set, jitter * MS).tasks.map((task) => task.responseTimeNs);
-      const simulated = simulate(tasks, 480, jitter);
+      // The highest priority first; within a task, its jobs in order.
+      const simulated = simulate(tasks, 480, jitter, (a, b) => tasks[b.task]!.p - tasks[a.task]!.p || a.arrival - b.arrival);
       responses.forEach((response, i) => {
         const at = JSON.stringify({ tasks, jitter, i });
         // Unbounded only at utilisation 1 with jitter, where the jobs can queue without end.
@@ -177,27 +191,6 @@ describe("EDF's processor-demand test", () => {
 });
 
 describe("EDF response times (Spuri's analysis)", () => {
-  /** EDF on one CPU, in whole ms, every release `jitter` late except the first of each task (ties: lower index first). */
-  function simulateEdf(tasks: { c: number; t: number; d: number }[], horizon: number, jitter: number): number[] {
-    const worst = tasks.map(() => 0);
-    const jobs: { task: number; arrival: number; release: number; deadline: number; left: number }[] = [];
-    for (let time = 0; time < horizon; time++) {
-      tasks.forEach((task, i) => {
-        // Arrivals at k T; the first is released at once, the rest J late: the bunching that hurts most.
-        for (let k = 0; k * task.t < horizon; k++) {
-          const release = k === 0 ? 0 : k * task.t + jitter;
-          if (release === time) jobs.push({ task: i, arrival: k * task.t, release, deadline: k * task.t + task.d, left: task.c });
-        }
-      });
-      const ready = jobs.filter((job) => job.left > 0).sort((a, b) => a.deadline - b.deadline || a.task - b.task);
-      const running = ready[0];
-      if (!running) continue;
-      running.left--;
-      if (running.left === 0) worst[running.task] = Math.max(worst[running.task]!, time + 1 - running.arrival);
-    }
-    return worst;
-  }
-
   it('gives one task C + J', () => {
     expect(analyseTaskSet(edf(['1ms', '4ms']), 500_000).tasks[0]!.responseTimeNs).toBe(1.5 * MS);
   });
@@ -228,7 +221,8 @@ describe("EDF response times (Spuri's analysis)", () => {
       // Spuri's analysis is exact: every deadline met by it exactly when the demand test passes.
       expect(responses.every((r, i) => r! <= tasks[i]!.d * MS), JSON.stringify({ tasks, jitter })).toBe(result.schedulable);
       // And no schedule does worse than it says (here, jobs released J late after the first).
-      const simulated = simulateEdf(tasks, 240, jitter);
+      // The earliest deadline first (ties: lower index first).
+      const simulated = simulate(tasks, 240, jitter, (a, b) => a.deadline - b.deadline || a.task - b.task);
       simulated.forEach((worst, i) => expect(worst * MS, JSON.stringify({ tasks, jitter, i })).toBeLessThanOrEqual(responses[i]!));
       verdicts[result.schedulable ? 'schedulable' : 'not']++;
     }
